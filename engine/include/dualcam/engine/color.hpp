@@ -1,0 +1,24 @@
+#pragma once
+// Colour conventions: internal images are CV_32F, linear light in [0,1], channel order BGR
+// (OpenCV's). sRGB encoding is applied only at the I/O boundary.
+#include <opencv2/core.hpp>
+
+namespace dualcam {
+
+// The standard sRGB transfer curve (IEC 61966-2-1) for one value in [0,1].
+float srgb_to_linear(float v);
+float linear_to_srgb(float v);
+
+// 8/16-bit sRGB-encoded image -> CV_32F linear light in [0,1], same channel count.
+cv::Mat to_linear(const cv::Mat& encoded);
+// CV_32F linear light -> sRGB-encoded CV_8U (clipped to [0,1], rounded to nearest).
+cv::Mat to_srgb8(const cv::Mat& linear);
+// CV_32F linear light -> sRGB-encoded CV_16U.
+cv::Mat to_srgb16(const cv::Mat& linear);
+// CV_32F values in [0,1] (any encoding) -> CV_8U by rounding, for images already sRGB-encoded.
+cv::Mat float_to_u8(const cv::Mat& unit);
+
+// Rec. 709 / sRGB relative luminance of a linear BGR image: CV_32FC1.
+cv::Mat luminance(const cv::Mat& linear_bgr);
+
+}  // namespace dualcam

@@ -1,0 +1,25 @@
+#pragma once
+// Atomic file output: every file dualcam writes goes through write_file_atomic, which writes a
+// temporary file beside the target and renames it into place, so a failure never leaves a
+// half-written output behind.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dualcam {
+
+// Throws Error(IO) naming the path when the directory is missing or not writable, or the write
+// fails (disk full). The target is either replaced whole or left untouched.
+void write_file_atomic(const std::string& path, const void* data, std::size_t size);
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// Reads a whole file; throws Error(IO) "cannot read 'PATH': REASON".
+std::vector<std::uint8_t> read_file_bytes(const std::string& path);
+
+// Throws Error(IO) when the directory that would hold `path` does not exist or is not a directory.
+void check_output_path(const std::string& path);
+
+// Lower-case extension without the dot ("png"), empty when none.
+std::string lower_extension(const std::string& path);
+
+}  // namespace dualcam

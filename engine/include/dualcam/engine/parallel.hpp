@@ -1,0 +1,44 @@
+#pragma once
+// One threading convention (STYLE habit 8): `--threads N`, 0 = all cores, resolved once into a
+// ThreadScope that owns a tbb::task_arena and tells OpenCV the same count. Algorithms use
+// parallel_rows(); their results must not depend on the thread count.
+#include <memory>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+namespace dualcam {
+
+// 0 -> number of hardware threads; otherwise n. Throws Error(InvalidInput) for n < 0 or n > 1024.
+int effective_threads(int requested);
+
+class ThreadScope {
+ public:
+  explicit ThreadScope(int requested_threads);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+  int threads() const { return threads_; }
+  // Runs f inside the arena, so every TBB algorithm it calls uses at most threads() threads.
+  template <typename F>
+  auto run(F&& f) -> decltype(f()) {
+    return arena_->execute(std::forward<F>(f));
+  }
+
+ private:
+  int threads_;
+  int previous_cv_threads_;
+  std::unique_ptr<tbb::task_arena> arena_;
+};
+
+// Calls body(row_begin, row_end) over [0, rows) in tiles of `grain` rows. Tiles are disjoint, so
+// a body that writes only its own rows gives the same result for any thread count.
+template <typename Body>
+void parallel_rows(int rows, int grain, Body&& body) {
+  tbb::parallel_for(tbb::blocked_range<int>(0, rows, grain > 0 ? grain : 1),
+                    [&](const tbb::blocked_range<int>& r) { body(r.begin(), r.end()); });
+}
+
+}  // namespace dualcam

@@ -1,0 +1,86 @@
+#include "dualcam/engine/file_util.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dualcam/engine/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dualcam {
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  if (!ext.empty() && ext[0] == '.') ext.erase(0, 1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+void check_output_path(const std::string& path) {
+  if (path.empty()) throw_invalid("output path is empty");
+  fs::path p(path);
+  fs::path dir = p.parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw_io("cannot write '" + path + "': directory '" + dir.string() + "' does not exist");
+  if (!fs::is_directory(dir, ec)) throw_io("cannot write '" + path + "': '" + dir.string() + "' is not a directory");
+  if (fs::is_directory(p, ec)) throw_io("cannot write '" + path + "': it is a directory");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw_io("cannot write '" + path + "': directory '" + dir.string() + "' is not writable");
+}
+
+void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
+  check_output_path(path);
+  fs::path p(path);
+  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = ::mkstemp(name.data());
+  if (fd < 0) throw_io("cannot write '" + path + "': " + std::strerror(errno));
+  const char* bytes = static_cast<const char*>(data);
+  std::size_t written = 0;
+  int err = 0;
+  while (written < size) {
+    ssize_t n = ::write(fd, bytes + written, size - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0) {
+    ::chmod(name.data(), 0644);
+    if (std::rename(name.data(), path.c_str()) != 0) err = errno;
+  }
+  if (err != 0) {
+    ::unlink(name.data());
+    throw_io("cannot write '" + path + "': " + std::strerror(err));
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw_io("cannot read '" + path + "': no such file");
+  if (fs::is_directory(path, ec)) throw_io("cannot read '" + path + "': it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_io("cannot read '" + path + "': " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw_io("cannot read '" + path + "': read failed");
+  return bytes;
+}
+
+}  // namespace dualcam

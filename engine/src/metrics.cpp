@@ -1,0 +1,101 @@
+#include "dualcam/engine/metrics.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/error.hpp"
+
+namespace dualcam {
+
+double psnr8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
+  if (a.size() != b.size() || a.type() != b.type() || a.depth() != CV_8U)
+    throw_invalid("psnr8: images must be 8-bit and of the same size and type");
+  double sse = 0;
+  long long n = 0;
+  const int ch = a.channels();
+  for (int r = 0; r < a.rows; ++r) {
+    const std::uint8_t* pa = a.ptr<std::uint8_t>(r);
+    const std::uint8_t* pb = b.ptr<std::uint8_t>(r);
+    const std::uint8_t* pm = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(r);
+    for (int c = 0; c < a.cols; ++c) {
+      if (pm && !pm[c]) continue;
+      for (int k = 0; k < ch; ++k) {
+        double d = double(pa[c * ch + k]) - double(pb[c * ch + k]);
+        sse += d * d;
+      }
+      n += ch;
+    }
+  }
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  if (sse == 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(255.0 * 255.0 / (sse / double(n)));
+}
+
+double ssim8(const cv::Mat& a, const cv::Mat& b) {
+  if (a.size() != b.size() || a.type() != b.type() || a.depth() != CV_8U)
+    throw_invalid("ssim8: images must be 8-bit and of the same size and type");
+  const double C1 = (0.01 * 255) * (0.01 * 255), C2 = (0.03 * 255) * (0.03 * 255);
+  std::vector<cv::Mat> ca, cb;
+  cv::split(a, ca);
+  cv::split(b, cb);
+  double total = 0;
+  for (std::size_t k = 0; k < ca.size(); ++k) {
+    cv::Mat x, y;
+    ca[k].convertTo(x, CV_64F);
+    cb[k].convertTo(y, CV_64F);
+    cv::Mat mx, my, sxx, syy, sxy;
+    const cv::Size win(11, 11);
+    cv::GaussianBlur(x, mx, win, 1.5);
+    cv::GaussianBlur(y, my, win, 1.5);
+    cv::GaussianBlur(x.mul(x), sxx, win, 1.5);
+    cv::GaussianBlur(y.mul(y), syy, win, 1.5);
+    cv::GaussianBlur(x.mul(y), sxy, win, 1.5);
+    cv::Mat mx2 = mx.mul(mx), my2 = my.mul(my), mxy = mx.mul(my);
+    sxx -= mx2;
+    syy -= my2;
+    sxy -= mxy;
+    cv::Mat num = (2 * mxy + C1).mul(2 * sxy + C2);
+    cv::Mat den = (mx2 + my2 + C1).mul(sxx + syy + C2);
+    cv::Mat ssim_map;
+    cv::divide(num, den, ssim_map);
+    total += cv::mean(ssim_map)[0];
+  }
+  return total / double(ca.size());
+}
+
+DisparityErrors disparity_errors(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& mask) {
+  if (estimate.size() != truth.size() || estimate.type() != CV_32F || truth.type() != CV_32F)
+    throw_invalid("disparity_errors: estimate and truth must be CV_32F of the same size");
+  DisparityErrors e;
+  long long bad1 = 0, bad2 = 0, known = 0;
+  double abs_sum = 0;
+  for (int r = 0; r < truth.rows; ++r) {
+    const float* pe = estimate.ptr<float>(r);
+    const float* pt = truth.ptr<float>(r);
+    const std::uint8_t* pm = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(r);
+    for (int c = 0; c < truth.cols; ++c) {
+      if (!(pt[c] > 0) || (pm && !pm[c])) continue;
+      ++e.evaluated;
+      if (!std::isfinite(pe[c])) {
+        ++bad1;
+        ++bad2;
+        continue;
+      }
+      double err = std::abs(double(pe[c]) - pt[c]);
+      abs_sum += err;
+      ++known;
+      if (err > 1.0) ++bad1;
+      if (err > 2.0) ++bad2;
+    }
+  }
+  if (e.evaluated > 0) {
+    e.bad1 = double(bad1) / double(e.evaluated);
+    e.bad2 = double(bad2) / double(e.evaluated);
+  }
+  e.mae_px = known > 0 ? abs_sum / double(known) : std::numeric_limits<double>::quiet_NaN();
+  return e;
+}
+
+}  // namespace dualcam

@@ -1,0 +1,139 @@
+#include "dualcam/engine/rig.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
+
+namespace dualcam {
+namespace {
+
+bool all_finite(const cv::Mat& m) { return cv::checkRange(m, true, nullptr, -1e300, 1e300); }
+
+void validate_camera(const CameraModel& cam, const char* name) {
+  const std::string n(name);
+  cv::Mat K(cam.K);
+  if (!all_finite(K)) throw_invalid("rig: " + n + " camera matrix has non-finite values");
+  if (!(cam.K(0, 0) > 0 && cam.K(1, 1) > 0))
+    throw_invalid("rig: " + n + " focal length must be positive, got fx=" + std::to_string(cam.K(0, 0)) +
+                  " fy=" + std::to_string(cam.K(1, 1)));
+  if (cam.K(2, 0) != 0 || cam.K(2, 1) != 0 || cam.K(2, 2) != 1)
+    throw_invalid("rig: " + n + " camera matrix must have last row [0 0 1]");
+  if (cam.dist.empty() || !all_finite(cam.dist)) throw_invalid("rig: " + n + " distortion has non-finite values");
+  const int nd = int(cam.dist.total());
+  if (nd != 4 && nd != 5 && nd != 8 && nd != 12 && nd != 14)
+    throw_invalid("rig: " + n + " distortion must have 4, 5, 8, 12 or 14 coefficients, got " + std::to_string(nd));
+  if (cam.size.width <= 0 || cam.size.height <= 0)
+    throw_invalid("rig: " + n + " image size must be positive");
+}
+
+cv::Mat read_matrix(const cv::FileStorage& fs, const std::string& key, const std::string& name, int rows, int cols) {
+  cv::FileNode node = fs[key];
+  if (node.empty()) throw_invalid("rig '" + name + "': missing key '" + key + "'");
+  cv::Mat m;
+  try {
+    node >> m;
+  } catch (const cv::Exception&) {
+    throw_invalid("rig '" + name + "': key '" + key + "' is not a matrix");
+  }
+  if (m.empty()) throw_invalid("rig '" + name + "': key '" + key + "' is not a matrix");
+  m.convertTo(m, CV_64F);
+  if (rows > 0 && int(m.total()) != rows * cols)
+    throw_invalid("rig '" + name + "': key '" + key + "' must have " + std::to_string(rows * cols) + " elements");
+  if (rows > 0) m = m.reshape(1, rows);
+  if (!all_finite(m)) throw_invalid("rig '" + name + "': key '" + key + "' has NaN or infinite values");
+  return m;
+}
+
+cv::Size read_size(const cv::FileStorage& fs, const std::string& key, const std::string& name) {
+  cv::FileNode node = fs[key];
+  if (node.empty()) throw_invalid("rig '" + name + "': missing key '" + key + "'");
+  if (!node.isSeq() || node.size() != 2) throw_invalid("rig '" + name + "': key '" + key + "' must be [width, height]");
+  double w = double(node[0]), h = double(node[1]);
+  if (!(w >= 1 && h >= 1 && w < 1e6 && h < 1e6 && w == std::floor(w) && h == std::floor(h)))
+    throw_invalid("rig '" + name + "': key '" + key + "' must be two positive integers");
+  return {int(w), int(h)};
+}
+
+cv::Matx33d skew(const cv::Vec3d& t) { return {0, -t[2], t[1], t[2], 0, -t[0], -t[1], t[0], 0}; }
+
+}  // namespace
+
+void StereoRig::validate() const {
+  validate_camera(mono, "mono (M1/D1)");
+  validate_camera(color, "colour (M2/D2)");
+  cv::Mat Rm(R);
+  if (!all_finite(Rm) || !all_finite(cv::Mat(T))) throw_invalid("rig: R or T has non-finite values");
+  double orth = cv::norm(cv::Mat(R.t() * R - cv::Matx33d::eye()), cv::NORM_INF);
+  if (orth > 1e-4 || std::abs(cv::determinant(R) - 1.0) > 1e-4)
+    throw_invalid("rig: R is not a rotation matrix (R^T R != I or det(R) != 1)");
+  if (!(cv::norm(T) > 0)) throw_invalid("rig: the baseline T is zero");
+}
+
+cv::Matx33d StereoRig::essential() const { return skew(T) * R; }
+
+cv::Matx33d StereoRig::fundamental() const {
+  return color.K.inv().t() * essential() * mono.K.inv();
+}
+
+StereoRig parse_rig(const std::string& yaml_text, const std::string& name) {
+  cv::FileStorage fs;
+  try {
+    fs.open(yaml_text, cv::FileStorage::READ | cv::FileStorage::MEMORY | cv::FileStorage::FORMAT_YAML);
+  } catch (const cv::Exception& e) {
+    throw_invalid("rig '" + name + "': not a readable OpenCV YAML file");
+  }
+  if (!fs.isOpened()) throw_invalid("rig '" + name + "': not a readable OpenCV YAML file");
+  StereoRig rig;
+  rig.mono.K = cv::Matx33d(read_matrix(fs, "M1", name, 3, 3));
+  rig.mono.dist = read_matrix(fs, "D1", name, 0, 0).reshape(1, 1);
+  rig.color.K = cv::Matx33d(read_matrix(fs, "M2", name, 3, 3));
+  rig.color.dist = read_matrix(fs, "D2", name, 0, 0).reshape(1, 1);
+  rig.R = cv::Matx33d(read_matrix(fs, "R", name, 3, 3));
+  cv::Mat T = read_matrix(fs, "T", name, 3, 1);
+  rig.T = cv::Vec3d(T.at<double>(0), T.at<double>(1), T.at<double>(2));
+  rig.mono.size = read_size(fs, "size1", name);
+  rig.color.size = read_size(fs, "size2", name);
+  static const char* known[] = {"M1", "D1", "M2", "D2", "R", "T", "E", "F", "R1", "R2", "P1", "P2", "Q", "size1", "size2"};
+  for (const cv::FileNode& node : fs.root()) {
+    std::string key = node.name();
+    bool is_known = false;
+    for (const char* k : known) is_known = is_known || key == k;
+    if (!is_known && node.isReal()) rig.extras[key] = double(node);
+    if (!is_known && node.isInt()) rig.extras[key] = double(int(node));
+  }
+  try {
+    rig.validate();
+  } catch (const Error& e) {
+    throw_invalid(std::string(e.what()).replace(0, 3, "rig '" + name + "'"));
+  }
+  return rig;
+}
+
+StereoRig read_rig(const std::string& path) {
+  std::vector<std::uint8_t> bytes = read_file_bytes(path);
+  if (bytes.empty()) throw_invalid("rig '" + path + "': the file is empty");
+  std::string text(bytes.begin(), bytes.end());
+  return parse_rig(text, path);
+}
+
+std::string format_rig(const StereoRig& rig, const RigMatrices& extra) {
+  cv::FileStorage fs(".yml", cv::FileStorage::WRITE | cv::FileStorage::MEMORY | cv::FileStorage::FORMAT_YAML);
+  fs.writeComment("dualcam stereo rig: camera 1 = mono, camera 2 = colour; X_color = R * X_mono + T");
+  fs << "M1" << cv::Mat(rig.mono.K) << "D1" << rig.mono.dist;
+  fs << "M2" << cv::Mat(rig.color.K) << "D2" << rig.color.dist;
+  fs << "R" << cv::Mat(rig.R) << "T" << cv::Mat(rig.T);
+  fs << "E" << cv::Mat(rig.essential()) << "F" << cv::Mat(rig.fundamental());
+  fs << "size1" << rig.mono.size << "size2" << rig.color.size;
+  for (const auto& [key, m] : extra) fs << key << m;
+  for (const auto& [key, v] : rig.extras) fs << key << v;
+  return fs.releaseAndGetString();
+}
+
+void write_rig(const std::string& path, const StereoRig& rig, const RigMatrices& extra) {
+  rig.validate();
+  write_file_atomic(path, format_rig(rig, extra));
+}
+
+}  // namespace dualcam

@@ -1,0 +1,52 @@
+#include "dualcam/engine/visualize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/error.hpp"
+
+namespace dualcam {
+
+cv::Mat colorize_disparity(const cv::Mat& d, float lo, float hi) {
+  if (d.type() != CV_32F) throw_invalid("colorize_disparity: expected CV_32F");
+  if (!(hi > lo)) {
+    std::vector<float> v;
+    v.reserve(d.total() / 4 + 1);
+    for (int r = 0; r < d.rows; r += 2) {
+      const float* p = d.ptr<float>(r);
+      for (int c = 0; c < d.cols; c += 2)
+        if (std::isfinite(p[c])) v.push_back(p[c]);
+    }
+    if (v.empty()) return cv::Mat::zeros(d.size(), CV_8UC3);
+    std::sort(v.begin(), v.end());
+    lo = v[v.size() / 100];
+    hi = v[v.size() - 1 - v.size() / 100];
+    if (!(hi > lo)) hi = lo + 1;
+  }
+  cv::Mat u8(d.size(), CV_8U), mask(d.size(), CV_8U);
+  for (int r = 0; r < d.rows; ++r) {
+    const float* p = d.ptr<float>(r);
+    std::uint8_t* o = u8.ptr<std::uint8_t>(r);
+    std::uint8_t* m = mask.ptr<std::uint8_t>(r);
+    for (int c = 0; c < d.cols; ++c) {
+      m[c] = std::isfinite(p[c]) ? 255 : 0;
+      float t = std::isfinite(p[c]) ? (p[c] - lo) / (hi - lo) : 0.f;
+      o[c] = std::uint8_t(std::lround(255.f * std::min(1.f, std::max(0.f, t))));
+    }
+  }
+  cv::Mat colored;
+  cv::applyColorMap(u8, colored, cv::COLORMAP_TURBO);
+  colored.setTo(cv::Scalar::all(0), ~mask);
+  return colored;
+}
+
+cv::Mat weight_to_u8(const cv::Mat& weight) {
+  cv::Mat out;
+  weight.convertTo(out, CV_8U, 255.0);
+  return out;
+}
+
+}  // namespace dualcam
