@@ -1,0 +1,177 @@
+#include "dualcam/calibration/board.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include <opencv2/aruco/charuco.hpp>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/error.hpp"
+
+namespace dualcam::calibration {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  if (!s.empty() && s.back() == sep) out.emplace_back();
+  return out;
+}
+
+void parse_grid(const std::string& text, int& cols, int& rows, const std::string& spec) {
+  auto parts = split(text, 'x');
+  try {
+    if (parts.size() != 2) throw std::invalid_argument("x");
+    std::size_t u1 = 0, u2 = 0;
+    cols = std::stoi(parts[0], &u1);
+    rows = std::stoi(parts[1], &u2);
+    if (u1 != parts[0].size() || u2 != parts[1].size()) throw std::invalid_argument("x");
+  } catch (const std::exception&) {
+    throw_invalid("board '" + spec + "': grid '" + text + "' must be COLSxROWS, e.g. 9x6");
+  }
+}
+
+int dictionary_id(const std::string& name) {
+  static const std::pair<const char*, int> table[] = {
+      {"DICT_4X4_50", cv::aruco::DICT_4X4_50},   {"DICT_4X4_100", cv::aruco::DICT_4X4_100},
+      {"DICT_4X4_250", cv::aruco::DICT_4X4_250}, {"DICT_4X4_1000", cv::aruco::DICT_4X4_1000},
+      {"DICT_5X5_50", cv::aruco::DICT_5X5_50},   {"DICT_5X5_100", cv::aruco::DICT_5X5_100},
+      {"DICT_5X5_250", cv::aruco::DICT_5X5_250}, {"DICT_5X5_1000", cv::aruco::DICT_5X5_1000},
+      {"DICT_6X6_50", cv::aruco::DICT_6X6_50},   {"DICT_6X6_100", cv::aruco::DICT_6X6_100},
+      {"DICT_6X6_250", cv::aruco::DICT_6X6_250}, {"DICT_6X6_1000", cv::aruco::DICT_6X6_1000},
+      {"DICT_7X7_50", cv::aruco::DICT_7X7_50},   {"DICT_7X7_100", cv::aruco::DICT_7X7_100},
+      {"DICT_7X7_250", cv::aruco::DICT_7X7_250}, {"DICT_7X7_1000", cv::aruco::DICT_7X7_1000},
+      {"DICT_ARUCO_ORIGINAL", cv::aruco::DICT_ARUCO_ORIGINAL}};
+  for (const auto& [n, id] : table)
+    if (name == n) return id;
+  return -1;
+}
+
+}  // namespace
+
+double parse_length_mm(const std::string& text) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw_invalid("length '" + text + "' must be a number with a unit (mm, cm or m), e.g. 24.23mm");
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit == "mm") scale = 1;
+  else if (unit == "cm") scale = 10;
+  else if (unit == "m") scale = 1000;
+  else throw_invalid("length '" + text + "' needs a unit: mm, cm or m");
+  if (!(v > 0) || !std::isfinite(v)) throw_invalid("length '" + text + "' must be positive");
+  return v * scale;
+}
+
+BoardSpec parse_board_spec(const std::string& text) {
+  auto f = split(text, ':');
+  BoardSpec b;
+  if (f.size() == 3 && f[0] == "chessboard") {
+    b.kind = BoardKind::Chessboard;
+    parse_grid(f[1], b.cols, b.rows, text);
+    b.square_mm = parse_length_mm(f[2]);
+  } else if (f.size() == 5 && f[0] == "charuco") {
+    b.kind = BoardKind::Charuco;
+    b.dictionary = f[1];
+    parse_grid(f[2], b.cols, b.rows, text);
+    b.square_mm = parse_length_mm(f[3]);
+    b.marker_mm = parse_length_mm(f[4]);
+  } else {
+    throw_invalid("board '" + text +
+                  "' must be chessboard:COLSxROWS:SQUARE or charuco:DICT:COLSxROWS:SQUARE:MARKER "
+                  "(e.g. chessboard:9x6:24.23mm)");
+  }
+  b.validate();
+  return b;
+}
+
+void BoardSpec::validate() const {
+  if (cols < 2 || rows < 2 || cols > 200 || rows > 200)
+    throw_invalid("board grid must be between 2x2 and 200x200, got " + std::to_string(cols) + "x" + std::to_string(rows));
+  if (kind == BoardKind::Charuco) {
+    if (dictionary_id(dictionary) < 0) throw_invalid("unknown ArUco dictionary '" + dictionary + "' (e.g. DICT_5X5_100)");
+    if (!(marker_mm > 0 && marker_mm < square_mm))
+      throw_invalid("ChArUco marker size must be positive and smaller than the square");
+  }
+  if (!(square_mm > 0)) throw_invalid("board square size must be positive");
+}
+
+std::string BoardSpec::to_string() const {
+  std::ostringstream os;
+  if (kind == BoardKind::Chessboard) os << "chessboard:" << cols << "x" << rows << ":" << square_mm << "mm";
+  else os << "charuco:" << dictionary << ":" << cols << "x" << rows << ":" << square_mm << "mm:" << marker_mm << "mm";
+  return os.str();
+}
+
+int BoardSpec::corner_count() const { return kind == BoardKind::Chessboard ? cols * rows : (cols - 1) * (rows - 1); }
+
+std::vector<cv::Point3f> BoardSpec::object_points() const {
+  // Chessboard: OpenCV's corner order (row-major over inner corners). ChArUco: chessboard
+  // corner ids, also row-major over the (cols-1)x(rows-1) inner corners.
+  const int nc = kind == BoardKind::Chessboard ? cols : cols - 1;
+  const int nr = kind == BoardKind::Chessboard ? rows : rows - 1;
+  std::vector<cv::Point3f> pts;
+  pts.reserve(std::size_t(nc) * nr);
+  for (int r = 0; r < nr; ++r)
+    for (int c = 0; c < nc; ++c) pts.emplace_back(float((c + (kind == BoardKind::Charuco)) * square_mm),
+                                                  float((r + (kind == BoardKind::Charuco)) * square_mm), 0.f);
+  return pts;
+}
+
+Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
+  spec.validate();
+  Detection d;
+  cv::Mat gray = image;
+  if (gray.channels() == 3) cv::cvtColor(gray, gray, cv::COLOR_BGR2GRAY);
+  if (gray.depth() == CV_16U) gray.convertTo(gray, CV_8U, 1.0 / 257.0);
+  if (spec.kind == BoardKind::Chessboard) {
+    const cv::Size pattern(spec.cols, spec.rows);
+    std::vector<cv::Point2f> corners;
+    bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
+    if (!ok) {
+      ok = cv::findChessboardCorners(gray, pattern, corners,
+                                     cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
+      if (ok)
+        cv::cornerSubPix(gray, corners, cv::Size(5, 5), cv::Size(-1, -1),
+                         cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.01));
+    }
+    if (!ok) {
+      d.reason = "chessboard " + std::to_string(spec.cols) + "x" + std::to_string(spec.rows) + " not found";
+      return d;
+    }
+    d.found = true;
+    d.corners = corners;
+    d.ids.resize(corners.size());
+    for (std::size_t i = 0; i < corners.size(); ++i) d.ids[i] = int(i);
+    return d;
+  }
+  auto dict = cv::aruco::getPredefinedDictionary(dictionary_id(spec.dictionary));
+  auto board = cv::aruco::CharucoBoard::create(spec.cols, spec.rows, float(spec.square_mm), float(spec.marker_mm), dict);
+  std::vector<int> marker_ids;
+  std::vector<std::vector<cv::Point2f>> marker_corners;
+  cv::aruco::detectMarkers(gray, dict, marker_corners, marker_ids);
+  if (marker_ids.empty()) {
+    d.reason = "no ArUco markers of " + spec.dictionary + " found";
+    return d;
+  }
+  std::vector<cv::Point2f> corners;
+  std::vector<int> ids;
+  cv::aruco::interpolateCornersCharuco(marker_corners, marker_ids, gray, board, corners, ids);
+  if (ids.size() < 6) {
+    d.reason = "only " + std::to_string(ids.size()) + " ChArUco corners found (need 6)";
+    return d;
+  }
+  d.found = true;
+  d.corners = corners;
+  d.ids = ids;
+  return d;
+}
+
+}  // namespace dualcam::calibration
