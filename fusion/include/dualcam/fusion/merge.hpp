@@ -1,0 +1,39 @@
+#pragma once
+// Merging the two views once they are aligned. All images CV_32F linear light.
+//
+// The foundation's merge: a local linear colour transfer (guided filter) with the mono image as
+// the guide: in every small window each colour channel is a * mono + b, fitted to the colour
+// camera and evaluated on the mono, so the mono's detail and low noise come through while the
+// colour camera keeps the local tone and hue. Pixels where the mono view is unknown (occluded,
+// outside) or clipped are guided by the colour camera's own luminance instead.
+#include <opencv2/core.hpp>
+
+namespace dualcam::fusion {
+
+struct MergeOptions {
+  int transfer_radius = 2;    // window radius of the local linear model, px
+  double transfer_eps = 1e-5; // its regularisation (linear light squared): larger = smoother
+  double mono_clip = 0.98;    // linear mono values at or above this are treated as clipped
+  int feather_px = 2;         // width of the soft transition at the edges of the mono's coverage
+  int fill_radius = 15;       // reference = mono: radius (px) over which chroma flows into holes
+  void validate() const;
+};
+
+struct MergeResult {
+  cv::Mat image;   // CV_32FC3 linear BGR at the reference view
+  cv::Mat weight;  // CV_32F in [0,1]: where the other view's image was used (1) or not (0)
+  double fit_gain = 1, fit_offset = 0;  // mono ~ gain * colour_luma + offset
+};
+
+// Reference = colour: `color` (CV_32FC3) is the colour camera image, `mono_warped` (CV_32FC1)
+// the mono image warped into the colour view, `valid` (CV_8U) where that warp is known.
+MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
+                                  const MergeOptions& options);
+
+// Reference = mono: `mono` (CV_32FC1) is the mono camera image, `color_warped` (CV_32FC3) the
+// colour image warped into the mono view, `valid` where that warp is known. Holes get chroma
+// flowing in from their neighbourhood; their luminance is always the mono's.
+MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warped, const cv::Mat& valid,
+                                 const MergeOptions& options);
+
+}  // namespace dualcam::fusion

@@ -1,0 +1,61 @@
+#pragma once
+// The fuse pipeline: validate -> rectify -> match -> refine -> warp -> merge -> un-rectify.
+// Pure: images in, images out; no file I/O (apps/ reads and writes).
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/rectify_geometry.hpp"
+#include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/fusion/match.hpp"
+#include "dualcam/fusion/merge.hpp"
+
+namespace dualcam::fusion {
+
+enum class Reference { Color, Mono };
+const char* to_string(Reference reference);
+Reference parse_reference(const std::string& text);  // "color"/"colour"/"mono"
+
+struct FuseOptions {
+  Reference reference = Reference::Color;
+  // true: the pair is already rectified with the mono camera on the left (no rig needed).
+  bool rectified = false;
+  RectifyOptions rectify;
+  MatchOptions match;
+  MergeOptions merge;
+  bool fill_holes = true;  // background-side hole filling + 5x5 median after matching
+  void validate() const;
+};
+
+// The inputs as the cameras wrote them: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3, both
+// sRGB-encoded. `rig` may be null only when options.rectified is set.
+struct FuseInput {
+  cv::Mat mono;
+  cv::Mat color;
+  const StereoRig* rig = nullptr;
+};
+
+struct DepthResult {
+  cv::Mat disparity;   // CV_32F at the reference camera's pixel grid (rectified px), NaN = unknown
+  cv::Mat canonical_left, canonical_right;  // rectified 8-bit pair that was matched
+  cv::Mat canonical_disparity;              // disparity of the reference view in the canonical frame
+  Json stats;
+};
+
+struct FuseResult {
+  cv::Mat image;      // CV_32FC3 linear BGR at the reference camera's pixel grid and size
+  cv::Mat disparity;  // as DepthResult::disparity
+  cv::Mat weight;     // CV_32F share of luminance taken from the other view
+  Json stats;         // fit, coverage, timings (seconds per stage)
+};
+
+// Checks the inputs (channels, depths, sizes against the rig or each other); throws
+// Error(InvalidInput) naming the problem.
+void validate_input(const FuseInput& input, const FuseOptions& options);
+
+DepthResult compute_depth(const FuseInput& input, const FuseOptions& options, Progress* progress = nullptr);
+FuseResult fuse(const FuseInput& input, const FuseOptions& options, Progress* progress = nullptr);
+
+}  // namespace dualcam::fusion
