@@ -1,0 +1,45 @@
+#pragma once
+// Shared pieces of the subcommands: option groups, loading and writing with clear errors.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+
+#include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/report.hpp"
+
+namespace dualcam::app {
+
+// A subcommand: registers its options on `app` and returns the action to run after parsing.
+using Action = std::function<int()>;
+
+struct Command {
+  CLI::App* app = nullptr;
+  Action action;
+};
+
+// Options every computing subcommand takes.
+struct CommonOptions {
+  int threads = 0;          // --threads (0 = all cores)
+  std::string json_path;    // --json
+  std::int64_t max_pixels = ImageReadOptions{}.max_pixels;  // --max-pixels
+};
+void add_common_options(CLI::App* app, CommonOptions& o);
+
+// Each subcommand's registration (one file each).
+Command register_fuse(CLI::App& root);
+Command register_depth(CLI::App& root);
+Command register_sample(CLI::App& root);
+
+// The footer every subcommand's --help ends with: an example.
+std::string example(const std::string& text);
+
+// "out.pfm" -> "out.png": the preview written next to a PFM when none is named.
+std::string replace_extension(const std::string& path, const std::string& ext);
+
+// Fails early, before any work, when an output cannot be written.
+void check_outputs(const std::vector<std::string>& paths);
+
+}  // namespace dualcam::app
