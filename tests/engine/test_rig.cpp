@@ -1,0 +1,102 @@
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+#include <opencv2/calib3d.hpp>
+
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/rectify_geometry.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "support.hpp"
+
+using namespace dualcam;
+
+namespace {
+StereoRig example_rig() {
+  StereoRig rig;
+  rig.mono.K = cv::Matx33d(500, 0, 319.5, 0, 502, 241, 0, 0, 1);
+  rig.mono.dist = (cv::Mat_<double>(1, 5) << -0.1, 0.05, 0.001, -0.002, 0.01);
+  rig.mono.size = {640, 480};
+  rig.color.K = cv::Matx33d(700, 0, 400, 0, 700, 300, 0, 0, 1);
+  rig.color.dist = (cv::Mat_<double>(1, 5) << -0.05, 0.01, 0, 0, 0);
+  rig.color.size = {800, 600};
+  cv::Mat R;
+  cv::Rodrigues(cv::Vec3d(0.01, -0.02, 0.005), R);
+  rig.R = cv::Matx33d(R);
+  rig.T = cv::Vec3d(-12.5, 0.3, -0.1);
+  rig.extras["rms_px"] = 0.25;
+  return rig;
+}
+}  // namespace
+
+TEST_CASE("Rig YAML round-trips exactly and is readable by plain cv::FileStorage", "[rig]") {
+  test::TempDir tmp;
+  StereoRig rig = example_rig();
+  write_rig(tmp / "rig.yaml", rig);
+  StereoRig back = read_rig(tmp / "rig.yaml");
+  CHECK(cv::norm(cv::Mat(back.mono.K), cv::Mat(rig.mono.K)) == 0);
+  CHECK(cv::norm(cv::Mat(back.color.K), cv::Mat(rig.color.K)) == 0);
+  CHECK(cv::norm(back.mono.dist, rig.mono.dist) == 0);
+  CHECK(cv::norm(cv::Mat(back.R), cv::Mat(rig.R)) < 1e-15);
+  CHECK(cv::norm(back.T - rig.T) < 1e-15);
+  CHECK(back.color.size == rig.color.size);
+  CHECK(back.extras.at("rms_px") == 0.25);
+
+  cv::FileStorage fs(tmp / "rig.yaml", cv::FileStorage::READ);
+  REQUIRE(fs.isOpened());
+  cv::Mat M1, D2, R, T, E, F;
+  fs["M1"] >> M1;
+  fs["D2"] >> D2;
+  fs["R"] >> R;
+  fs["T"] >> T;
+  fs["E"] >> E;
+  fs["F"] >> F;
+  CHECK(M1.at<double>(0, 0) == 500);
+  CHECK(D2.total() == 5);
+  CHECK(cv::norm(R, cv::Mat(rig.R)) < 1e-15);
+  CHECK(T.at<double>(0) == -12.5);
+  // F is consistent with the geometry: x2^T F x1 = 0 for a projected point.
+  cv::Vec3d X(30, -20, 400);
+  cv::Vec3d x1 = rig.mono.K * X;
+  cv::Vec3d x2 = rig.color.K * (rig.R * X + rig.T);
+  x1 /= x1[2];
+  x2 /= x2[2];
+  CHECK(std::abs(x2.dot(cv::Matx33d(F) * x1)) < 1e-9);
+}
+
+TEST_CASE("Bad rig files are refused naming the problem", "[rig][bad]") {
+  test::TempDir tmp;
+  std::string good = format_rig(example_rig());
+  auto expect = [&](const std::string& text, const std::string& fragment) {
+    write_file_atomic(tmp / "bad.yaml", text);
+    CHECK_THROWS_WITH(read_rig(tmp / "bad.yaml"), Catch::Contains(fragment));
+  };
+  std::string missing = good;
+  missing.replace(missing.find("M2:"), 3, "X2:");
+  expect(missing, "missing key 'M2'");
+  StereoRig nan = example_rig();
+  nan.T[0] = std::numeric_limits<double>::quiet_NaN();
+  expect(format_rig(nan), "NaN");
+  expect("not: [yaml", "rig");
+  expect("", "empty");
+  StereoRig neg = example_rig();
+  neg.mono.K(0, 0) = -500;
+  expect(format_rig(neg), "focal length must be positive");
+  StereoRig rot = example_rig();
+  rot.R(0, 0) = 2;
+  expect(format_rig(rot), "not a rotation");
+  CHECK_THROWS_AS(read_rig(tmp / "none.yaml"), Error);
+}
+
+TEST_CASE("Rectification geometry puts the mono camera on the left for any baseline direction", "[rig][rectify]") {
+  StereoRig rig = example_rig();
+  rig.color = rig.mono;
+  for (cv::Vec3d T : {cv::Vec3d(-10, 0, 0), cv::Vec3d(10, 0, 0), cv::Vec3d(0, -10, 0), cv::Vec3d(0, 10, 0)}) {
+    rig.T = T;
+    RectifyGeometry g = rectify_geometry(rig);
+    CHECK(g.baseline == Approx(10).epsilon(1e-6));
+    CHECK(g.vertical == (T[1] != 0));
+    CHECK(g.flip == (T[0] > 0 || T[1] > 0));
+  }
+}

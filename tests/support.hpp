@@ -1,0 +1,36 @@
+#pragma once
+// Helpers shared by the tests: temporary directories, running the CLI, the shared data folder.
+#include <filesystem>
+#include <string>
+
+namespace dualcam::test {
+
+// A fresh empty directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the dualcam binary with `args` (a shell-quoted argument string).
+CliResult run_cli(const std::string& args);
+
+// The shared data folder, or empty when it is absent (tests then skip).
+std::string shared_data_dir();
+
+// Number of lines in a string (ignoring a trailing newline).
+int line_count(const std::string& s);
+
+std::string read_text(const std::string& path);
+
+}  // namespace dualcam::test
