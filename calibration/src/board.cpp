@@ -1,5 +1,6 @@
 #include "dualcam/calibration/board.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -34,7 +35,9 @@ void parse_grid(const std::string& text, int& cols, int& rows, const std::string
   }
 }
 
-int dictionary_id(const std::string& name) {
+}  // namespace
+
+int aruco_dictionary_id(const std::string& name) {
   static const std::pair<const char*, int> table[] = {
       {"DICT_4X4_50", cv::aruco::DICT_4X4_50},   {"DICT_4X4_100", cv::aruco::DICT_4X4_100},
       {"DICT_4X4_250", cv::aruco::DICT_4X4_250}, {"DICT_4X4_1000", cv::aruco::DICT_4X4_1000},
@@ -50,6 +53,8 @@ int dictionary_id(const std::string& name) {
   return -1;
 }
 
+namespace {
+int dictionary_id(const std::string& name) { return aruco_dictionary_id(name); }
 }  // namespace
 
 double parse_length_mm(const std::string& text) {
@@ -172,6 +177,15 @@ Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
   d.corners = corners;
   d.ids = ids;
   return d;
+}
+
+void match_corner_order(const Detection& reference, Detection& other) {
+  if (!reference.found || !other.found || reference.corners.size() < 2 || other.corners.size() != reference.corners.size())
+    return;
+  if (reference.ids != other.ids) return;  // ChArUco subsets: ids are absolute
+  const cv::Point2f a = reference.corners.back() - reference.corners.front();
+  const cv::Point2f b = other.corners.back() - other.corners.front();
+  if (a.dot(b) < 0) std::reverse(other.corners.begin(), other.corners.end());
 }
 
 }  // namespace dualcam::calibration
