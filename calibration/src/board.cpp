@@ -139,13 +139,25 @@ Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
   if (spec.kind == BoardKind::Chessboard) {
     const cv::Size pattern(spec.cols, spec.rows);
     std::vector<cv::Point2f> corners;
-    bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
-    if (!ok) {
-      ok = cv::findChessboardCorners(gray, pattern, corners,
-                                     cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
-      if (ok)
-        cv::cornerSubPix(gray, corners, cv::Size(5, 5), cv::Size(-1, -1),
-                         cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.01));
+    // The sector-based detector first (robust to blur and low resolution), exhaustive search
+    // only when the quick one fails, then the classic detector as the last resort.
+    bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_ACCURACY);
+    if (!ok) ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
+    if (!ok)
+      ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
+    if (ok) {
+      // Refine with cornerSubPix; the window (half size) is a third of the closest corner
+      // spacing, 2..6 px, so it never reaches the neighbouring corners on small boards.
+      double spacing = 1e9;
+      for (int r = 0; r < spec.rows; ++r)
+        for (int c = 0; c < spec.cols; ++c) {
+          const cv::Point2f p = corners[std::size_t(r * spec.cols + c)];
+          if (c + 1 < spec.cols) spacing = std::min(spacing, double(cv::norm(p - corners[std::size_t(r * spec.cols + c + 1)])));
+          if (r + 1 < spec.rows) spacing = std::min(spacing, double(cv::norm(p - corners[std::size_t((r + 1) * spec.cols + c)])));
+        }
+      const int half = std::clamp(int(spacing / 3), 2, 6);
+      cv::cornerSubPix(gray, corners, cv::Size(half, half), cv::Size(-1, -1),
+                       cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.001));
     }
     if (!ok) {
       d.reason = "chessboard " + std::to_string(spec.cols) + "x" + std::to_string(spec.rows) + " not found";

@@ -17,8 +17,8 @@ namespace dualcam::datasets {
 
 struct BoardSetOptions {
   int views = 20;                       // board poses, count
-  cv::Size mono_size{1024, 768};        // mono sensor, pixels
-  cv::Size color_size{800, 600};        // colour sensor, pixels
+  cv::Size mono_size{960, 720};        // mono sensor, pixels
+  cv::Size color_size{720, 540};        // colour sensor, pixels
   double baseline_min_mm = 10.0;        // phone-like baseline range, mm
   double baseline_max_mm = 15.0;
   double max_rig_rotation_deg = 1.5;    // colour camera's rotation against the mono, degrees
@@ -33,7 +33,7 @@ struct BoardSetOptions {
   double blur_min_px = 0.4;             // Gaussian blur sigma range (defocus), pixels
   double blur_max_px = 1.1;
   bool noise = true;                    // sensor noise (and the colour camera's mosaic)
-  int supersample = 3;                  // anti-aliasing samples per pixel axis, count
+  int supersample = 2;                  // anti-aliasing samples per pixel axis, count
   void validate() const;
 };
 
