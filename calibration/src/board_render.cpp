@@ -108,6 +108,18 @@ cv::Point2d undistort_exact(const CameraModel& camera, const cv::Point2d& pixel)
   return {x, y};
 }
 
+bool board_point_at(const CameraModel& camera, const cv::Matx33d& R, const cv::Vec3d& t, const cv::Point2d& pixel,
+                    cv::Point2d& board_mm) {
+  const cv::Point2d q = undistort_exact(camera, pixel);
+  const cv::Vec3d ray(q.x, q.y, 1.0), normal(R(0, 2), R(1, 2), R(2, 2));
+  const double den = normal.dot(ray);
+  if (std::abs(den) < 1e-12 || normal.dot(t) / den <= 0) return false;
+  const cv::Matx33d H(R(0, 0), R(0, 1), t[0], R(1, 0), R(1, 1), t[1], R(2, 0), R(2, 1), t[2]);
+  const cv::Vec3d b = H.inv() * ray;
+  board_mm = {b[0] / b[2], b[1] / b[2]};
+  return true;
+}
+
 cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, const cv::Matx33d& R,
                      const cv::Vec3d& t, const cv::Mat& background, const BoardRenderOptions& options) {
   options.validate();

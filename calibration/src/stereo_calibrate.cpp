@@ -463,6 +463,57 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
     }
   }
 
+  res.sigma.covariance_rotation_deg = res.sigma.rotation_deg;
+  res.sigma.covariance_baseline_mm = res.sigma.baseline_mm;
+
+  // --- jackknife over views --------------------------------------------------------------------
+  if (options.jackknife && res.views_used >= 3) {
+    // theta: fx fy cx cy of both cameras (8), rotation vector (3), T (3), baseline (1).
+    std::vector<std::array<double, 15>> thetas;
+    ceres::Solver::Options jo = so;
+    for (int k = 0; k < nv; ++k) {
+      if (!view_used[std::size_t(k)]) continue;
+      State sk = s;
+      std::vector<bool> used_k = view_used;
+      used_k[std::size_t(k)] = false;
+      ceres::Problem problem;
+      build_problem(problem, sk, obs, used_k, fixed, options.huber_px);
+      ceres::Solver::Summary summary;
+      ceres::Solve(jo, &problem, &summary);
+      if (!summary.IsSolutionUsable()) continue;
+      std::array<double, 15> th{};
+      for (int c = 0; c < 2; ++c)
+        for (int i = 0; i < 4; ++i) th[std::size_t(4 * c + i)] = sk.intr[c][i];
+      // Rotation as the rotation vector of R_full^T R_k (small, so components add up linearly).
+      cv::Vec3d d;
+      cv::Rodrigues(rig.R.t() * rot_of(sk.extr), d);
+      for (int i = 0; i < 3; ++i) th[std::size_t(8 + i)] = d[i], th[std::size_t(11 + i)] = sk.extr[3 + i];
+      th[14] = std::sqrt(sk.extr[3] * sk.extr[3] + sk.extr[4] * sk.extr[4] + sk.extr[5] * sk.extr[5]);
+      thetas.push_back(th);
+    }
+    const int n = int(thetas.size());
+    if (n >= 3) {
+      std::array<double, 15> mean{}, var{};
+      for (const auto& th : thetas)
+        for (std::size_t i = 0; i < 15; ++i) mean[i] += th[i] / n;
+      for (const auto& th : thetas)
+        for (std::size_t i = 0; i < 15; ++i) var[i] += (th[i] - mean[i]) * (th[i] - mean[i]) * (n - 1.0) / n;
+      auto up = [](double& sigma, double v) { sigma = std::max(sigma, std::sqrt(v)); };
+      for (int c = 0; c < 2; ++c) {
+        CameraSigma& cs = c == 0 ? res.sigma.mono : res.sigma.color;
+        up(cs.fx, var[std::size_t(4 * c)]);
+        up(cs.fy, var[std::size_t(4 * c + 1)]);
+        up(cs.cx, var[std::size_t(4 * c + 2)]);
+        up(cs.cy, var[std::size_t(4 * c + 3)]);
+      }
+      res.sigma.jackknife_rotation_deg = std::sqrt(var[8] + var[9] + var[10]) * kRadToDeg;
+      res.sigma.jackknife_baseline_mm = std::sqrt(var[14]);
+      up(res.sigma.rotation_deg, std::pow(res.sigma.jackknife_rotation_deg, 2));
+      up(res.sigma.baseline_mm, var[14]);
+      for (int i = 0; i < 3; ++i) up(res.sigma.T_mm[i], var[std::size_t(11 + i)]);
+    }
+  }
+
   // --- rectification and row error -----------------------------------------------------------
   res.rectification = rectify_geometry(rig, options.rectify);
   {
@@ -580,7 +631,11 @@ nlohmann::json StereoCalibrationResult::to_json() const {
                           {"baseline_mm", rig.baseline()},
                           {"sigma_rotation_deg", sigma.rotation_deg},
                           {"sigma_baseline_mm", sigma.baseline_mm},
-                          {"sigma_T_mm", {sigma.T_mm[0], sigma.T_mm[1], sigma.T_mm[2]}}};
+                          {"sigma_T_mm", {sigma.T_mm[0], sigma.T_mm[1], sigma.T_mm[2]}},
+                          {"covariance_sigma_rotation_deg", sigma.covariance_rotation_deg},
+                          {"covariance_sigma_baseline_mm", sigma.covariance_baseline_mm},
+                          {"jackknife_sigma_rotation_deg", sigma.jackknife_rotation_deg},
+                          {"jackknife_sigma_baseline_mm", sigma.jackknife_baseline_mm}};
   j["rectification"] = {{"vertical", rectification.vertical}, {"flip", rectification.flip},
                         {"focal_px", rectification.focal_px}};
   j["halves"] = {{"computed", halves.computed},

@@ -43,6 +43,11 @@ struct BoardRenderOptions {
 // OpenCV's distortion (k1 k2 p1 p2 k3) by Newton iterations.
 cv::Point2d undistort_exact(const CameraModel& camera, const cv::Point2d& pixel);
 
+// The board-plane point (mm) seen at `pixel`: the mapping render_board samples (it interpolates
+// this map bilinearly between pixel corners). Returns false when the ray misses the plane.
+bool board_point_at(const CameraModel& camera, const cv::Matx33d& R_cam_from_board, const cv::Vec3d& t_cam_from_board,
+                    const cv::Point2d& pixel, cv::Point2d& board_mm);
+
 // Renders the board at pose camera_from_board (X_cam = R X_board + t) into CV_32F linear light;
 // pixels that do not see the board keep `background` (CV_32F of camera.size, or empty = 0.5).
 cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, const cv::Matx33d& R_cam_from_board,

@@ -11,8 +11,9 @@
 //   3. outlier rejection: corners whose residual exceeds `outlier_sigmas` robust standard
 //      deviations, then views whose RMS is far above the others, each with its reason; re-solve;
 //   4. uncertainty: ceres::Covariance of the intrinsics and extrinsics scaled by the residual
-//      variance (sum r^2 / (m - n)), and the spread of the extrinsics between the odd and the even
-//      views calibrated separately;
+//      variance (sum r^2 / (m - n)); the jackknife over views (see `jackknife`); the reported
+//      1-sigma is the larger of the two; and the spread of the extrinsics between the odd and the
+//      even views calibrated separately;
 //   5. rectification (engine's rectify_geometry) and the mean absolute row error of the detected
 //      corners after rectification.
 // Lengths are in the board's unit (millimetres); pixels are in each camera's own image.
@@ -49,6 +50,11 @@ struct StereoCalibrationOptions {
   int max_rejection_rounds = 3;   // solve / reject rounds, count
   int max_iterations = 200;       // Ceres iterations per solve
   bool halves = true;             // also calibrate the odd and the even views separately
+  // Also estimate the uncertainty by the jackknife over views (re-solving without each view in
+  // turn) and report, per parameter, the larger of it and the covariance's: errors that are
+  // correlated within a view (board flatness, detector bias, JPEG) make the covariance, which
+  // assumes independent corners, too optimistic on real data.
+  bool jackknife = true;
   RectifyOptions rectify;         // rectification written to the rig file
   void validate() const;
 };
@@ -60,6 +66,9 @@ struct CameraSigma {
 };
 struct RigSigma {
   CameraSigma mono, color;
+  // The parts: from ceres::Covariance alone, and from the jackknife over views (zero when off).
+  double covariance_rotation_deg = 0, covariance_baseline_mm = 0;
+  double jackknife_rotation_deg = 0, jackknife_baseline_mm = 0;
   double rotation_deg = 0;   // sqrt(trace of the rotation-vector covariance), degrees
   double baseline_mm = 0;    // along T
   cv::Vec3d T_mm{0, 0, 0};   // per component
