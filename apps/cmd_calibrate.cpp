@@ -208,9 +208,10 @@ PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::
   int found = 0;
   for (const auto& v : set.views) found += v.mono.found || v.color.found;
   if (found == 0)
-    throw Error(ErrorCategory::Calibration, "the board " + board.to_string() + " was not found in any of the " +
-                                                std::to_string(n) + " image pairs (check --board: COLSxROWS counts " +
-                                                (board.kind == calibration::BoardKind::Chessboard ? "inner corners" : "squares") + ")");
+    throw Error(ErrorCategory::Calibration,
+                set.views[0].mono.reason + " in any of the " + std::to_string(n) + " image pairs (--board " +
+                    board.to_string() + "; COLSxROWS counts " +
+                    (board.kind == calibration::BoardKind::Chessboard ? "inner corners" : "squares") + ")");
   return set;
 }
 

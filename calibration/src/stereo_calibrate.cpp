@@ -207,11 +207,14 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   auto too_few = [&](int n, const std::string& why) {
     std::string msg = "only " + std::to_string(n) + " of " + std::to_string(views.size()) +
                       " views are usable (need " + std::to_string(options.min_views) + ")" + why;
+    int not_found = 0;
+    for (std::size_t i = 0; i < views.size(); ++i) not_found += res.views[i].reason.find("not found") != std::string::npos;
     for (std::size_t i = 0; i < views.size(); ++i)
       if (!res.views[i].reason.empty()) {
         msg += "; first unusable: " + res.views[i].name + ": " + res.views[i].reason;
         break;
       }
+    if (2 * not_found > int(views.size())) msg += " (is the board spec " + board.to_string() + " right?)";
     throw_calibration(msg);
   };
   if (int(used_index.size()) < options.min_views) too_few(int(used_index.size()), "");

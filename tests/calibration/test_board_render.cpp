@@ -163,11 +163,11 @@ TEST_CASE("Rendered chessboard corners are detected where the true rig projects 
 TEST_CASE("Rendered ChArUco boards are detected at the projected corners, also when partly outside",
           "[board_render]") {
   const BoardSpec board = parse_board_spec("charuco:DICT_5X5_100:8x6:30mm:18mm");
-  auto o = small_set(4);
+  auto o = small_set(8);
   o.noise = false;
   o.blur_min_px = o.blur_max_px = 0.5;
   o.supersample = 4;
-  o.outside_share = 0.5;
+  o.outside_share = 0.6;
   const StereoRig rig = datasets::random_rig(5, o);
   const auto set = datasets::render_board_set(rig, board, 5, o);
   int found = 0;

@@ -103,7 +103,9 @@ TEST_CASE("Bad input to dualcam calibrate gets one clear line and no output", "[
                    "counts must agree", rig);
   }
   SECTION("board never found (wrong board size)") {
-    expect_failure("calibrate" + pairs_args() + " --board chessboard:7x4:25mm" + o, "not found in any", rig);
+    // A smaller grid can be found inside the real board now and then, so the message is either
+    // "not found in any" or "only N of 11 views are usable ... not found"; both name the board.
+    expect_failure("calibrate" + pairs_args() + " --board chessboard:7x4:25mm" + o, "chessboard 7x4 not found", rig);
   }
   SECTION("bad board spec") { expect_failure("calibrate" + pairs_args() + " --board chessboard:9x6:25" + o, "unit", rig); }
   SECTION("unwritable output") {
