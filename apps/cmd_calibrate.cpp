@@ -221,7 +221,7 @@ Command register_calibrate(CLI::App& root) {
     double max_rms = 0, max_row_error = 0;
     std::vector<std::string> fix;
     int min_views = calibration::StereoCalibrationOptions{}.min_views;
-    bool no_halves = false;
+    bool no_halves = false, keep_all_views = false;
     CommonOptions common;
   };
   auto o = std::make_shared<Opts>();
@@ -243,6 +243,8 @@ Command register_calibrate(CLI::App& root) {
       ->delimiter(',');
   app->add_option("--min-views", o->min_views, "fewest usable views")->check(CLI::Range(2, 100000));
   app->add_flag("--no-halves", o->no_halves, "skip the odd/even halves consistency check (faster)");
+  app->add_flag("--keep-all-views", o->keep_all_views,
+                "never reject a whole view as an outlier (outlier corners are still rejected)");
   add_common_options(app, o->common);
   app->footer(example("dualcam calibrate --mono 'shots/left*.jpg' --color 'shots/right*.jpg' "
                       "--board chessboard:9x6:24.23mm -o rig.yaml --json report.json --report-dir report "
@@ -255,6 +257,7 @@ Command register_calibrate(CLI::App& root) {
     co.fixed = o->fix;
     co.min_views = o->min_views;
     co.halves = !o->no_halves;
+    if (o->keep_all_views) co.view_outlier_sigmas = 1000;
     co.validate();
     check_outputs({o->out, o->common.json_path});
     if (!o->report_dir.empty()) {

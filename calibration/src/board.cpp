@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <sstream>
 
 #include <opencv2/aruco/charuco.hpp>
@@ -147,22 +146,6 @@ Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
     // classic detector's corners are refined.
     bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_ACCURACY);
     if (!ok) ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
-    if (ok && std::getenv("DC_REFINE")) {
-      double spacing = 1e9;
-      for (int r = 0; r < spec.rows; ++r)
-        for (int c = 0; c < spec.cols; ++c) {
-          const cv::Point2f p = corners[std::size_t(r * spec.cols + c)];
-          if (c + 1 < spec.cols) spacing = std::min(spacing, double(cv::norm(p - corners[std::size_t(r * spec.cols + c + 1)])));
-          if (r + 1 < spec.rows) spacing = std::min(spacing, double(cv::norm(p - corners[std::size_t((r + 1) * spec.cols + c)])));
-        }
-      const double div = std::atof(std::getenv("DC_REFINE"));
-      const double minsp = std::getenv("DC_MINSP") ? std::atof(std::getenv("DC_MINSP")) : 0;
-      if (spacing >= minsp) {
-      const int half = std::clamp(int(spacing / div), 2, 6);
-      cv::cornerSubPix(gray, corners, cv::Size(half, half), cv::Size(-1, -1),
-                       cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.001));
-      }
-    }
     if (!ok) {
       ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
       if (ok)

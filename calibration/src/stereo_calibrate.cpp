@@ -126,6 +126,53 @@ std::vector<cv::Point3f> object_points_of(const Detection& d, const std::vector<
   return pts;
 }
 
+// The used views' detections without their outlier corners (obs is in the order view, camera,
+// corner of the used views).
+std::vector<StereoView> inlier_views(const std::vector<StereoView>& views, const std::vector<int>& used_index,
+                                     const std::vector<Observation>& obs, const std::vector<bool>& view_used) {
+  const std::size_t nv = used_index.size();
+  std::vector<StereoView> kept(nv);
+  std::size_t oi = 0;
+  for (std::size_t k = 0; k < nv; ++k) {
+    const StereoView& v = views[std::size_t(used_index[k])];
+    kept[k].name = v.name;
+    kept[k].mono.found = kept[k].color.found = view_used[k];
+    for (int cam = 0; cam < 2; ++cam) {
+      const Detection& d = cam == 0 ? v.mono : v.color;
+      Detection& out = cam == 0 ? kept[k].mono : kept[k].color;
+      for (std::size_t i = 0; i < d.corners.size(); ++i, ++oi)
+        if (obs[oi].inlier) {
+          out.corners.push_back(d.corners[i]);
+          out.ids.push_back(d.ids[i]);
+        }
+    }
+  }
+  return kept;
+}
+
+StereoRig rig_of(const State& s, cv::Size mono_size, cv::Size color_size) {
+  StereoRig rig;
+  rig.mono.K = K_of(s.intr[0]);
+  rig.mono.dist = dist_of(s.intr[0]);
+  rig.mono.size = mono_size;
+  rig.color.K = K_of(s.intr[1]);
+  rig.color.dist = dist_of(s.intr[1]);
+  rig.color.size = color_size;
+  rig.R = rot_of(s.extr);
+  rig.T = cv::Vec3d(s.extr[3], s.extr[4], s.extr[5]);
+  return rig;
+}
+
+// Robust upper limit of a set of per-view values: median + sigmas * 1.4826 * MAD, at least
+// factor * median and floor.
+double robust_limit(const std::vector<double>& values, double sigmas, double factor, double floor, double* med_out) {
+  const double med = median(values);
+  std::vector<double> dev;
+  for (double v : values) dev.push_back(std::abs(v - med));
+  if (med_out) *med_out = med;
+  return std::max({med + sigmas * 1.4826 * median(dev), factor * med, floor});
+}
+
 std::string fmt(double v, int prec = 3) {
   std::ostringstream os;
   os.setf(std::ios::fixed);
@@ -143,11 +190,18 @@ void StereoCalibrationOptions::validate() const {
   check_range("StereoCalibrationOptions::huber_px", huber_px, 0.0, 1000.0);
   check_range("StereoCalibrationOptions::outlier_sigmas", outlier_sigmas, 1.0, 1000.0);
   check_range("StereoCalibrationOptions::outlier_floor_px", outlier_floor_px, 0.0, 1000.0);
+  check_range("StereoCalibrationOptions::view_outlier_sigmas", view_outlier_sigmas, 1.0, 1000.0);
   check_range("StereoCalibrationOptions::view_rms_factor", view_rms_factor, 1.0, 1000.0);
   check_range("StereoCalibrationOptions::view_rms_floor_px", view_rms_floor_px, 0.0, 1000.0);
   check_range("StereoCalibrationOptions::max_rejection_rounds", max_rejection_rounds, 0, 100);
   check_range("StereoCalibrationOptions::max_iterations", max_iterations, 1, 100000);
   rectify.validate();
+}
+
+RectifyOptions row_error_rectify() {
+  RectifyOptions o;
+  o.alpha = -1;  // stereoRectify's default scaling: EVALUATION.md's peer figures use it
+  return o;
 }
 
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& g, const std::vector<StereoView>& views,
@@ -290,6 +344,7 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   so.parameter_tolerance = 1e-12;
   so.num_threads = 1;  // identical results for any --threads
   so.logging_type = ceres::SILENT;
+  double view_limit = 0, row_limit = 0, med = 0, med_row = 0;
   for (int round = 0;; ++round) {
     ceres::Problem problem;
     build_problem(problem, s, obs, view_used, fixed, options.huber_px);
@@ -334,7 +389,28 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
         sq[std::size_t(k)] = n > 0 ? std::sqrt(sq[std::size_t(k)] / n) : 0.0;
         rms_v.push_back(sq[std::size_t(k)]);
       }
-    const double view_limit = std::max(options.view_rms_factor * median(rms_v), options.view_rms_floor_px);
+    // The view limits come from the first round only: recomputing them after each rejection
+    // would peel off ever more views as the spread shrinks.
+    if (round == 0)
+      view_limit = robust_limit(rms_v, options.view_outlier_sigmas, options.view_rms_factor, options.view_rms_floor_px,
+                                &med);
+    // Stereo consistency: the view's mean rectified row error with the current rig. A pair whose
+    // two images were not taken at the same instant (or one of them blurred) fits each camera
+    // well but not the pair.
+    std::vector<double> row(std::size_t(nv), 0.0), row_v;
+    {
+      const StereoRig cur = rig_of(s, mono_size, color_size);
+      const RectifyGeometry g = rectify_geometry(cur, row_error_rectify());
+      const std::vector<StereoView> kept = inlier_views(views, used_index, obs, view_used);
+      for (int k = 0; k < nv; ++k)
+        if (view_used[std::size_t(k)]) {
+          row[std::size_t(k)] = rectified_row_error(cur, g, {kept[std::size_t(k)]});
+          row_v.push_back(row[std::size_t(k)]);
+        }
+    }
+    if (round == 0)
+      row_limit = robust_limit(row_v, options.view_outlier_sigmas, options.view_rms_factor, options.view_rms_floor_px,
+                               &med_row);
     for (int k = 0; k < nv; ++k) {
       if (!view_used[std::size_t(k)]) continue;
       if (cnt[0][std::size_t(k)] < options.min_corners || cnt[1][std::size_t(k)] < options.min_corners) {
@@ -343,7 +419,14 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
         changed = true;
       } else if (sq[std::size_t(k)] > view_limit) {
         view_used[std::size_t(k)] = false;
-        reason[std::size_t(k)] = "outlier view: RMS " + fmt(sq[std::size_t(k)]) + " px > " + fmt(view_limit) + " px";
+        reason[std::size_t(k)] = "outlier view: RMS " + fmt(sq[std::size_t(k)]) + " px > " + fmt(view_limit) +
+                                 " px (median of the views " + fmt(med) + " px)";
+        changed = true;
+      } else if (row[std::size_t(k)] > row_limit) {
+        view_used[std::size_t(k)] = false;
+        reason[std::size_t(k)] = "outlier view: rectified row error " + fmt(row[std::size_t(k)]) + " px > " +
+                                 fmt(row_limit) + " px (median of the views " + fmt(med_row) +
+                                 " px): the two images disagree (not taken at the same instant?)";
         changed = true;
       }
     }
@@ -520,27 +603,13 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   // --- rectification and row error -----------------------------------------------------------
   res.rectification = rectify_geometry(rig, options.rectify);
   {
-    std::vector<StereoView> kept(static_cast<std::size_t>(nv));
-    for (int k = 0; k < nv; ++k) {
-      kept[std::size_t(k)].name = views[std::size_t(used_index[std::size_t(k)])].name;
-      kept[std::size_t(k)].mono.found = kept[std::size_t(k)].color.found = view_used[std::size_t(k)];
-    }
-    // Rebuild the detections of the used views without their outlier corners (obs is in the
-    // same order: view, camera, corner).
-    std::size_t oi = 0;
-    for (int k = 0; k < nv; ++k) {
-      const StereoView& v = views[std::size_t(used_index[std::size_t(k)])];
-      for (int cam = 0; cam < 2; ++cam) {
-        const Detection& d = cam == 0 ? v.mono : v.color;
-        Detection& out = cam == 0 ? kept[std::size_t(k)].mono : kept[std::size_t(k)].color;
-        for (std::size_t i = 0; i < d.corners.size(); ++i, ++oi)
-          if (obs[oi].inlier) {
-            out.corners.push_back(d.corners[i]);
-            out.ids.push_back(d.ids[i]);
-          }
-      }
-    }
-    res.row_error_px = rectified_row_error(rig, res.rectification, kept);
+    const std::vector<StereoView> kept = inlier_views(views, used_index, obs, view_used);
+    const RectifyGeometry metric = rectify_geometry(rig, row_error_rectify());
+    res.row_error_px = rectified_row_error(rig, metric, kept);
+    for (int k = 0; k < nv; ++k)
+      if (view_used[std::size_t(k)])
+        res.views[std::size_t(used_index[std::size_t(k)])].row_error_px =
+            rectified_row_error(rig, metric, {kept[std::size_t(k)]});
   }
 
   // --- halves --------------------------------------------------------------------------------
@@ -662,7 +731,8 @@ nlohmann::json StereoCalibrationResult::to_json() const {
                   {"rejected_mono", v.rejected_mono},
                   {"rejected_color", v.rejected_color},
                   {"rms_mono_px", v.rms_mono_px},
-                  {"rms_color_px", v.rms_color_px}});
+                  {"rms_color_px", v.rms_color_px},
+                  {"row_error_px", v.row_error_px}});
   j["views"] = vs;
   return j;
 }
@@ -693,8 +763,12 @@ PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const Boa
   std::vector<std::vector<cv::Point3f>> obj;
   std::vector<std::vector<cv::Point2f>> im[2];
   std::vector<StereoView> used;
+  std::vector<std::string> skipped;
   for (const StereoView& v : views) {
-    if (!v.mono.found || !v.color.found || v.mono.ids != v.color.ids) continue;
+    if (!v.mono.found || !v.color.found || v.mono.ids != v.color.ids) {
+      skipped.push_back(v.name);
+      continue;
+    }
     obj.push_back(object_points_of(v.mono, model));
     im[0].push_back(v.mono.corners);
     im[1].push_back(v.color.corners);
@@ -712,6 +786,7 @@ PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const Boa
                                  cv::CALIB_USE_INTRINSIC_GUESS,
                                  cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, 100, 1e-6));
   p.views_used = int(obj.size());
+  p.skipped = skipped;
   p.rig.mono.K = cv::Matx33d(K[0]);
   p.rig.mono.dist = D[0].reshape(1, 1).clone();
   p.rig.mono.size = mono_size;
@@ -720,7 +795,7 @@ PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const Boa
   p.rig.color.size = color_size;
   p.rig.R = cv::Matx33d(R);
   p.rig.T = cv::Vec3d(T.at<double>(0), T.at<double>(1), T.at<double>(2));
-  p.row_error_px = rectified_row_error(p.rig, rectify_geometry(p.rig), used);
+  p.row_error_px = rectified_row_error(p.rig, rectify_geometry(p.rig, row_error_rectify()), used);
   return p;
 }
 

@@ -45,8 +45,15 @@ struct StereoCalibrationOptions {
   double huber_px = 1.0;          // Huber loss scale, pixels
   double outlier_sigmas = 5.0;    // a corner is an outlier beyond this many robust sigmas (of its camera)
   double outlier_floor_px = 0.3;  // ... and never below this residual, pixels
-  double view_rms_factor = 4.0;   // a view is rejected when its RMS exceeds this times the median view RMS
-  double view_rms_floor_px = 1.0; // ... and this many pixels
+  // A view is an outlier when its RMS lies more than `view_outlier_sigmas` robust standard
+  // deviations (1.4826 x the median absolute deviation of the view RMS values; 3.5 is
+  // Iglewicz and Hoaglin's modified z-score rule) above the median view RMS, and also exceeds
+  // `view_rms_factor` times the median and `view_rms_floor_px` (so near-equal views are kept).
+  // Such views are typically pairs whose two images were not taken at the same instant, or
+  // blurred ones. Set view_outlier_sigmas to 1000 to keep every view with a board.
+  double view_outlier_sigmas = 3.5;  // count
+  double view_rms_factor = 1.5;      // times the median view RMS
+  double view_rms_floor_px = 0.05;   // pixels
   int max_rejection_rounds = 3;   // solve / reject rounds, count
   int max_iterations = 200;       // Ceres iterations per solve
   bool halves = true;             // also calibrate the odd and the even views separately
@@ -82,6 +89,7 @@ struct ViewReport {
   int corners_mono = 0, corners_color = 0;     // corners used
   int rejected_mono = 0, rejected_color = 0;   // outlier corners removed
   double rms_mono_px = 0, rms_color_px = 0;    // final residual RMS of this view
+  double row_error_px = 0;                     // mean rectified row error of this view's corners
   // Final residual vectors of the used corners (observed position, predicted - observed).
   std::vector<cv::Point2f> points_mono, residuals_mono, points_color, residuals_color;
 };
@@ -105,7 +113,7 @@ struct StereoCalibrationResult {
   RigSigma sigma;
   double rms_px = 0;                 // sqrt(sum |r|^2 / corners), both cameras (as stereoCalibrate)
   double rms_mono_px = 0, rms_color_px = 0;
-  double row_error_px = 0;           // mean |y_mono - y_color| of corners after rectification
+  double row_error_px = 0;           // mean |y_mono - y_color| of corners after rectification (row_error_rectify())
   double residual_sigma_px = 0;      // sqrt(sum r^2 / (m - n)): per-coordinate noise estimate
   int views_used = 0, views_total = 0;
   int corners_used = 0, corners_rejected = 0;
@@ -124,6 +132,11 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
                                          cv::Size mono_size, cv::Size color_size,
                                          const StereoCalibrationOptions& options = {});
 
+// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1),
+// as EVALUATION.md's peer figures were measured (alpha = 1, the rig file's, gives smaller numbers
+// because the rectified focal length is shorter).
+RectifyOptions row_error_rectify();
+
 // Mean absolute row difference (column difference for a vertical rig) of the corners seen by both
 // cameras after rectification with `geometry`; `count` receives the number of corners.
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry,
@@ -138,6 +151,7 @@ struct PeerResult {
   double rms_px = 0;
   double row_error_px = 0;
   int views_used = 0;
+  std::vector<std::string> skipped;  // names of the views without the board in both cameras
 };
 PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const BoardSpec& board, cv::Size mono_size,
                                  cv::Size color_size);
