@@ -176,16 +176,15 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
   return 0;
 }
 
-// Odd/even halves of the views the peer used, each calibrated by the peer.
-double peer_halves_baseline_pct(const std::vector<StereoView>& views, const calibration::BoardSpec& board, cv::Size ms,
-                                 cv::Size cs, double baseline) {
+// Odd/even halves of the views the peer used, each calibrated by the peer: the change of the
+// baseline length and of the translation vector, in % of the baseline.
+std::pair<double, double> peer_halves_pct(const std::vector<StereoView>& used, const calibration::BoardSpec& board,
+                                          cv::Size ms, cv::Size cs, double baseline) {
   std::vector<StereoView> half[2];
-  int j = 0;
-  for (const auto& v : views)
-    if (v.mono.found && v.color.found) half[(j++) % 2].push_back(v);
+  for (std::size_t j = 0; j < used.size(); ++j) half[j % 2].push_back(used[j]);
   auto a = calibration::calibrate_stereo_peer(half[0], board, ms, cs);
   auto b = calibration::calibrate_stereo_peer(half[1], board, ms, cs);
-  return 100.0 * std::abs(a.rig.baseline() - b.rig.baseline()) / baseline;
+  return {100.0 * std::abs(a.rig.baseline() - b.rig.baseline()) / baseline, 100.0 * cv::norm(a.rig.T - b.rig.T) / baseline};
 }
 
 int run_real(const CalibEvalOptions& o, Json& out) {
@@ -200,9 +199,10 @@ int run_real(const CalibEvalOptions& o, Json& out) {
   const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:24.23mm" : o.board);
   std::printf("calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
   std::printf("(engine: dualcam's default; all: --keep-all-views; peer: OpenCV stereoCalibrate as in EVALUATION.md;\n"
-              " row error after stereoRectify with alpha = -1; halves: odd vs even used views, 3 sigma of the difference)\n");
-  std::printf("%-10s %-7s %12s %9s %13s %15s %16s %s\n", "session", "method", "pairs used", "RMS_px", "row_error_px",
-              "halves_base_%", "halves_rot_deg", "halves inside 3 sigma");
+              " row error after stereoRectify with alpha = -1; odd vs even used views: d|T| baseline length change,\n"
+              " |dT| translation vector change, both in %% of the baseline, dR rotation change)\n");
+  std::printf("%-10s %-7s %12s %9s %13s %8s %8s %9s  %s\n", "session", "method", "pairs used", "RMS_px",
+              "row_error_px", "d|T|_%", "|dT|_%", "dR_deg", "halves inside 3 sigma (of d|T|, |dT|, dR)");
   for (const auto& dir : sessions) {
     const std::string name = fs::path(dir).filename().string();
     const auto mono = expand_glob(dir + "/left*.jpg", "--mono");
@@ -216,21 +216,24 @@ int run_real(const CalibEvalOptions& o, Json& out) {
         calibration::StereoCalibrationOptions co;
         if (keep_all) co.view_outlier_sigmas = 1000;
         auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
-        std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %15.3f %16.4f %s (3 sigma: %.3f %%, %.4f deg)\n", name.c_str(),
-                    keep_all ? "all" : "engine", res.views_used, set.views.size(), res.rms_px, res.row_error_px,
-                    res.halves.baseline_diff_pct, res.halves.rotation_diff_deg, res.halves.within_3sigma ? "yes" : "NO",
-                    300.0 * res.halves.baseline_sigma_mm / res.rig.baseline(), 3 * res.halves.rotation_sigma_deg);
+        const double b = res.rig.baseline();
+        std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f %9.4f  %s (3 sigma: %.2f %%, %.2f %%, %.3f deg)\n",
+                    name.c_str(), keep_all ? "all" : "engine", res.views_used, set.views.size(), res.rms_px,
+                    res.row_error_px, res.halves.baseline_diff_pct, res.halves.translation_diff_pct,
+                    res.halves.rotation_diff_deg, res.halves.within_3sigma ? "yes" : "NO",
+                    300.0 * res.halves.baseline_sigma_mm / b, 300.0 * res.halves.translation_sigma_mm / b,
+                    3 * res.halves.rotation_sigma_deg);
         js[keep_all ? "engine_all_views" : "engine"] = res.to_json();
       }
     }
     if (o.method != "engine") {
       PairSet set = load_pairs(mono, color, board, true, 0, false, nullptr);
       auto res = calibration::calibrate_stereo_peer(set.views, board, set.mono_size, set.color_size);
-      const double halves = peer_halves_baseline_pct(set.views, board, set.mono_size, set.color_size, res.rig.baseline());
-      std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %15.3f\n", name.c_str(), "peer", res.views_used,
-                  set.views.size(), res.rms_px, res.row_error_px, halves);
+      const auto halves = peer_halves_pct(res.used, board, set.mono_size, set.color_size, res.rig.baseline());
+      std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f\n", name.c_str(), "peer", res.views_used,
+                  set.views.size(), res.rms_px, res.row_error_px, halves.first, halves.second);
       js["peer"] = {{"views_used", res.views_used}, {"rms_px", res.rms_px}, {"row_error_px", res.row_error_px},
-                    {"baseline_mm", res.rig.baseline()}, {"halves_baseline_pct", halves}, {"skipped", res.skipped}};
+                    {"baseline_mm", res.rig.baseline()}, {"halves_baseline_pct", halves.first}, {"halves_translation_pct", halves.second}, {"skipped", res.skipped}};
     }
     std::fflush(stdout);
     out[name] = js;

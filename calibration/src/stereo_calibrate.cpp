@@ -632,9 +632,12 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
       h.baseline_diff_mm = std::abs(a.rig.baseline() - b.rig.baseline());
       h.baseline_diff_pct = 100.0 * h.baseline_diff_mm / rig.baseline();
       h.translation_diff_mm = cv::norm(a.rig.T - b.rig.T);
+      h.translation_diff_pct = 100.0 * h.translation_diff_mm / rig.baseline();
+      h.translation_sigma_mm = std::sqrt(a.sigma.T_mm.dot(a.sigma.T_mm) + b.sigma.T_mm.dot(b.sigma.T_mm));
       h.rotation_sigma_deg = std::hypot(a.sigma.rotation_deg, b.sigma.rotation_deg);
       h.baseline_sigma_mm = std::hypot(a.sigma.baseline_mm, b.sigma.baseline_mm);
-      h.within_3sigma = h.rotation_diff_deg <= 3 * h.rotation_sigma_deg && h.baseline_diff_mm <= 3 * h.baseline_sigma_mm;
+      h.within_3sigma = h.rotation_diff_deg <= 3 * h.rotation_sigma_deg && h.baseline_diff_mm <= 3 * h.baseline_sigma_mm &&
+                        h.translation_diff_mm <= 3 * h.translation_sigma_mm;
       h.computed = true;
     } catch (const Error& e) {
       h.computed = false;
@@ -718,6 +721,8 @@ nlohmann::json StereoCalibrationResult::to_json() const {
                  {"baseline_diff_mm", halves.baseline_diff_mm},
                  {"baseline_diff_pct", halves.baseline_diff_pct},
                  {"translation_diff_mm", halves.translation_diff_mm},
+                 {"translation_diff_pct", halves.translation_diff_pct},
+                 {"translation_diff_sigma_mm", halves.translation_sigma_mm},
                  {"rotation_diff_sigma_deg", halves.rotation_sigma_deg},
                  {"baseline_diff_sigma_mm", halves.baseline_sigma_mm},
                  {"within_3sigma", halves.within_3sigma}};
@@ -787,6 +792,7 @@ PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const Boa
                                  cv::TermCriteria(cv::TermCriteria::COUNT + cv::TermCriteria::EPS, 100, 1e-6));
   p.views_used = int(obj.size());
   p.skipped = skipped;
+  p.used = used;
   p.rig.mono.K = cv::Matx33d(K[0]);
   p.rig.mono.dist = D[0].reshape(1, 1).clone();
   p.rig.mono.size = mono_size;

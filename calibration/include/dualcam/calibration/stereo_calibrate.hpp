@@ -102,9 +102,11 @@ struct HalvesReport {
   double baseline_diff_mm = 0;       // |b_odd - b_even|
   double baseline_diff_pct = 0;      // of the full baseline
   double translation_diff_mm = 0;    // |T_odd - T_even|
+  double translation_diff_pct = 0;   // of the full baseline
+  double translation_sigma_mm = 0;   // 1-sigma of |T_odd - T_even|: sqrt(trace of both T covariances)
   double rotation_sigma_deg = 0;     // 1-sigma of the difference: sqrt(s_odd^2 + s_even^2)
   double baseline_sigma_mm = 0;
-  bool within_3sigma = false;        // both differences inside 3 sigma
+  bool within_3sigma = false;        // rotation, baseline and translation differences inside 3 sigma
 };
 
 struct StereoCalibrationResult {
@@ -148,6 +150,7 @@ double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry
 Detection detect_board_peer(const cv::Mat& image, const BoardSpec& spec);
 struct PeerResult {
   StereoRig rig;
+  std::vector<StereoView> used;      // the views it used
   double rms_px = 0;
   double row_error_px = 0;
   int views_used = 0;
