@@ -28,7 +28,7 @@ TEST_CASE("Board specs parse with units and reject nonsense", "[board]") {
   CHECK_THROWS_AS(parse_board_spec("chessboard:1x6:20mm"), Error);
 }
 
-TEST_CASE("A drawn chessboard is detected at its corners; a wrong size is not", "[board]") {
+TEST_CASE("A drawn chessboard is detected at its corners, a wrong size is not", "[board]") {
   const int sq = 30, cols = 7, rows = 5;  // inner corners 7x5 -> 8x6 squares
   cv::Mat img(6 * sq + 80, 8 * sq + 80, CV_8U, cv::Scalar(255));
   for (int r = 0; r < rows + 1; ++r)

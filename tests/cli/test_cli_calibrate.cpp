@@ -15,15 +15,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One synthetic board set on disk per test process (left1..left11 tests the natural order).
+// One synthetic board set on disk per test process (left1..left10 tests the natural order).
 const test::TempDir& board_set_dir() {
   static test::TempDir dir;
   static bool done = false;
   if (!done) {
     datasets::BoardSetOptions o;
-    o.views = 11;
-    o.mono_size = {640, 480};
-    o.color_size = {560, 420};
+    o.views = 10;
+    o.mono_size = {480, 360};
+    o.color_size = {400, 300};
     o.outside_share = 0;
     const StereoRig rig = datasets::random_rig(3, o);
     const auto set = datasets::render_board_set(rig, calibration::parse_board_spec("chessboard:9x6:25mm"), 3, o);
@@ -70,7 +70,7 @@ TEST_CASE("dualcam calibrate writes the rig, the report and the pictures, and gi
   const std::string text = test::read_text(rig);
   for (const char* key : {"R1:", "R2:", "P1:", "P2:", "Q:", "E:", "F:"}) CHECK(text.find(key) != std::string::npos);
   CHECK(test::read_text(json).find("\"views_used\"") != std::string::npos);
-  for (const char* pic : {"corners_01.jpg", "corners_11.jpg", "residual_bars.png", "residuals_mono.png",
+  for (const char* pic : {"corners_01.jpg", "corners_10.jpg", "residual_bars.png", "residuals_mono.png",
                           "residuals_color.png", "rectified.jpg"})
     CHECK(fs::exists(fs::path(rep) / pic));
 
