@@ -27,6 +27,7 @@ struct EvalCliOptions {
   int threads = 0;
   std::string json_path;
   // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
+  std::string peer_border = "reflect101";
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
 };
 
@@ -82,7 +83,8 @@ datasets::Method engine_method(datasets::Protocol protocol) {
   throw_invalid("no engine method for this protocol");
 }
 
-datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDepthOptions& depth) {
+datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDepthOptions& depth,
+                             fusion::PeerBorder border) {
   switch (protocol) {
     case datasets::Protocol::Depth:
       return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const datasets::MethodInput& in) {
@@ -90,9 +92,10 @@ datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDept
               }};
     case datasets::Protocol::P1:
       return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
-              [depth](const datasets::MethodInput& in) {
+              [depth, border](const datasets::MethodInput& in) {
                 fusion::PeerColorizeOptions c;
                 c.depth = depth;
+                c.border = border;
                 return fusion::peer_colorize(in.mono, in.color, c, in.ndisp);
               }};
     case datasets::Protocol::P2:
@@ -131,15 +134,17 @@ Command register_eval(CLI::App& root) {
   app->add_option("--seed", o->seed, "mixed into every scene's noise seed (default 0)");
   app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--json", o->json_path, "write per-scene and mean figures and the options as JSON");
-  app->add_option("--peer-ndisp", o->peer_ndisp, "peer SGBM numDisparities (0 = a quarter of the width)")
+  app->add_option("--peer-ndisp", o->peer_ndisp, "peer SGBM numDisparities (default 0 = OpenCV sample rule ((width/8)+15)&-16)")
       ->check(CLI::Range(0, 4096));
-  app->add_option("--peer-disp12", o->peer_disp12, "peer SGBM disp12MaxDiff (-1 = no left-right check)")
+  app->add_option("--peer-disp12", o->peer_disp12, "peer SGBM disp12MaxDiff (default 1)")
       ->check(CLI::Range(-1, 4096));
-  app->add_option("--peer-prefilter-cap", o->peer_prefilter, "peer SGBM preFilterCap (0 = OpenCV's default)")
+  app->add_option("--peer-prefilter-cap", o->peer_prefilter, "peer SGBM preFilterCap (default 63; 0 = OpenCV's 15)")
       ->check(CLI::Range(0, 63));
-  app->add_option("--peer-speckle-window", o->peer_speckle_window, "peer SGBM speckleWindowSize (0 = off)")
+  app->add_option("--peer-speckle-window", o->peer_speckle_window, "peer SGBM speckleWindowSize (default 100; 0 = off)")
       ->check(CLI::Range(0, 100000));
-  app->add_option("--peer-speckle-range", o->peer_speckle_range, "peer SGBM speckleRange")->check(CLI::Range(0, 4096));
+  app->add_option("--peer-speckle-range", o->peer_speckle_range, "peer SGBM speckleRange (default 8)")->check(CLI::Range(0, 4096));
+  app->add_option("--peer-border", o->peer_border,
+                  "p1 peer: colour for matches outside the colour image: reflect101 (default), replicate, constant (black)");
   app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
                       "--json depth.json"));
   Action action = [o]() {
@@ -155,6 +160,7 @@ Command register_eval(CLI::App& root) {
     if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
     eo.validate(protocol);
     const fusion::PeerDepthOptions peer_depth = peer_depth_options(*o);
+    const fusion::PeerBorder border = fusion::parse_peer_border(o->peer_border);
     check_outputs({o->json_path});
     std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
     if (!o->scenes.empty()) {
@@ -170,7 +176,7 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    const datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth) : engine_method(protocol);
+    const datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border) : engine_method(protocol);
     ThreadScope threads(o->threads);
     Stopwatch total;
     Progress progress("eval " + std::string(datasets::protocol_info(protocol).name), int(scenes.size()));
@@ -195,6 +201,8 @@ Command register_eval(CLI::App& root) {
                                       {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
                                       {"speckle_window", peer_depth.match.sgbm_speckle_window},
                                       {"speckle_range", peer_depth.match.sgbm_speckle_range}};
+      if (o->method == "peer" && protocol == datasets::Protocol::P1)
+        report.json()["peer_border"] = fusion::to_string(border);
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.write(o->json_path);
