@@ -78,6 +78,31 @@ TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scen
   CHECK(r.mean_of("mae_px") < 1.0);
 }
 
+TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers", "[datasets][eval]") {
+  TinySet set;
+  CHECK(fusion::sample_num_disparities(413) == 64);
+  CHECK(fusion::sample_num_disparities(60) == 16);
+  fusion::PeerColorizeOptions c;
+  c.depth.match.max_disparity = 16;
+  Method colorize{"peer", [&](const MethodInput& in) { return fusion::peer_colorize(in.mono, in.color, c); }};
+  Method grey{"grey", [](const MethodInput& in) {
+                cv::Mat g;
+                cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
+                return g;
+              }};
+  const double peer_db = evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db");
+  CHECK(peer_db > evaluate_p1(set.scenes, grey, {}).mean_of("psnr_eval_db") + 3.0);
+  CHECK(peer_db > 20.0);
+  c.border = fusion::PeerBorder::Constant;
+  CHECK(evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db") == Approx(peer_db).margin(0.5));
+  CHECK_THROWS_AS(fusion::parse_peer_border("wrap"), Error);
+
+  Method denoise{"nlm", [](const MethodInput& in) { return fusion::peer_denoise(in.color, {}); }};
+  const EvalResult r = evaluate_p2(set.scenes, denoise, {});
+  CHECK(std::isfinite(r.mean_of("psnr_db")));
+  CHECK(r.mean_of("psnr_db") != r.mean_of("input_psnr_db"));
+}
+
 TEST_CASE("Evaluated pixels: truth known and its match inside the right image", "[datasets][eval]") {
   MiddleburyScene s;
   s.disparity_left = cv::Mat(2, 6, CV_32F, cv::Scalar(2.0f));
