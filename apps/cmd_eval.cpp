@@ -33,15 +33,16 @@ struct EvalCliOptions {
 
 std::vector<double> parse_numbers(const std::string& text, const char* option, std::size_t count) {
   std::vector<double> v;
+  bool ok = !text.empty() && text.back() != ',';
   std::stringstream ss(text);
   std::string tok;
-  while (std::getline(ss, tok, ',')) {
+  while (ok && std::getline(ss, tok, ',')) {
     char* end = nullptr;
     const double x = std::strtod(tok.c_str(), &end);
-    if (tok.empty() || *end != '\0' || !std::isfinite(x)) v.clear(), v.resize(count + 1);
-    else v.push_back(x);
+    ok = !tok.empty() && *end == '\0' && std::isfinite(x);
+    v.push_back(x);
   }
-  if (v.size() != count || text.empty() || text.back() == ',')
+  if (!ok || v.size() != count)
     throw_invalid(std::string(option) + " must be " + std::to_string(count) + " comma-separated numbers, got '" + text + "'");
   return v;
 }
