@@ -59,8 +59,22 @@ class PreparedScene {
     double radius;
     const Texture* texture;
   };
+  // A bounding volume hierarchy over all surfaces (axis-aligned boxes, median split): a ray
+  // visits the few boxes it crosses instead of every surface. Ties in distance go to the surface
+  // listed first, as with a plain scan, so the image does not depend on the tree.
+  struct Node {
+    cv::Vec3d lo, hi;
+    int left = -1, right = -1;  // children (inner node)
+    int first = 0, count = 0;   // range in order_ (leaf when count > 0)
+  };
+  bool hit_primitive(int index, const cv::Vec3d& o, const cv::Vec3d& d, double& best, int& best_index,
+                     Hit& hit) const;
+  int build(int first, int count, const std::vector<cv::Vec3d>& lo, const std::vector<cv::Vec3d>& hi);
   std::vector<Plane> planes_;
   std::vector<Ball> balls_;
+  std::vector<int> order_;  // primitive indices in the tree: planes 0..P-1, then balls P..
+  std::vector<int> large_;  // walls and floors: tested directly, they would bloat every box
+  std::vector<Node> nodes_;
 };
 
 // A deterministic hash of integers to [0, 1): per-pixel sample patterns that do not depend on

@@ -193,6 +193,7 @@ bool LensInverse::operator()(double u, double v, double& x, double& y) const {
 }
 
 PreparedScene::PreparedScene(const Scene& scene) {
+  std::vector<cv::Vec3d> lo, hi;
   for (const Patch& p : scene.patches) {
     Plane q;
     q.n = p.axis_u.cross(p.axis_v);
@@ -205,65 +206,173 @@ PreparedScene::PreparedScene(const Scene& scene) {
     q.half_v = p.half_v;
     q.texture = &p.texture;
     planes_.push_back(q);
+    const double hv = p.disc ? p.half_u : p.half_v;
+    cv::Vec3d l, h;
+    for (int k = 0; k < 3; ++k) {
+      const double e = std::abs(p.axis_u[k]) * p.half_u + std::abs(p.axis_v[k]) * hv;
+      l[k] = p.origin[k] - e - 1e-9 * (1 + std::abs(p.origin[k]));
+      h[k] = p.origin[k] + e + 1e-9 * (1 + std::abs(p.origin[k]));
+    }
+    lo.push_back(l);
+    hi.push_back(h);
   }
   for (const Sphere& s : scene.spheres) {
     if (!(s.radius > 0)) throw_invalid("scene: a sphere's radius must be positive");
     balls_.push_back({s.centre, s.radius, &s.texture});
+    lo.push_back(s.centre - cv::Vec3d::all(s.radius * (1 + 1e-9)));
+    hi.push_back(s.centre + cv::Vec3d::all(s.radius * (1 + 1e-9)));
   }
+  // Surfaces far larger than the typical one (a back wall, a floor) would make every box on
+  // their path through the tree as large as the scene; they are tested before the traversal.
+  std::vector<double> diag(lo.size());
+  for (std::size_t i = 0; i < lo.size(); ++i) diag[i] = cv::norm(hi[i] - lo[i]);
+  std::vector<double> sorted = diag;
+  std::sort(sorted.begin(), sorted.end());
+  const double typical = sorted.empty() ? 0 : sorted[sorted.size() / 2];
+  for (std::size_t i = 0; i < lo.size(); ++i) {
+    if (lo.size() > 4 && diag[i] > 8 * typical)
+      large_.push_back(int(i));
+    else
+      order_.push_back(int(i));
+  }
+  if (!order_.empty()) build(0, int(order_.size()), lo, hi);
 }
 
-bool PreparedScene::trace(const cv::Vec3d& o, const cv::Vec3d& d, Hit& hit) const {
-  double best = std::numeric_limits<double>::infinity();
-  const Plane* best_plane = nullptr;
-  const Ball* best_ball = nullptr;
-  for (const Plane& p : planes_) {
-    const double den = p.n.dot(d);
-    if (std::abs(den) < 1e-12) continue;
-    const double t = (p.n_dot_origin - p.n.dot(o)) / den;
-    if (!(t > 1e-6) || t >= best) continue;
-    const cv::Vec3d q = o + t * d - p.origin;
-    const double u = q.dot(p.axis_u), v = q.dot(p.axis_v);
-    if (p.disc) {
-      if (u * u + v * v > p.half_u * p.half_u) continue;
-    } else if (std::abs(u) > p.half_u || std::abs(v) > p.half_v) {
-      continue;
+int PreparedScene::build(int first, int count, const std::vector<cv::Vec3d>& lo, const std::vector<cv::Vec3d>& hi) {
+  const int index = int(nodes_.size());
+  nodes_.emplace_back();
+  Node node;
+  node.lo = cv::Vec3d::all(std::numeric_limits<double>::infinity());
+  node.hi = -node.lo;
+  for (int i = first; i < first + count; ++i)
+    for (int k = 0; k < 3; ++k) {
+      node.lo[k] = std::min(node.lo[k], lo[order_[i]][k]);
+      node.hi[k] = std::max(node.hi[k], hi[order_[i]][k]);
     }
-    best = t;
-    best_plane = &p;
-    hit.u = float(u);
-    hit.v = float(v);
+  if (count <= 4) {
+    node.first = first;
+    node.count = count;
+  } else {
+    // Split at the median centre along the axis where the centres spread most.
+    cv::Vec3d clo = cv::Vec3d::all(std::numeric_limits<double>::infinity()), chi = -clo;
+    for (int i = first; i < first + count; ++i)
+      for (int k = 0; k < 3; ++k) {
+        const double c = 0.5 * (lo[order_[i]][k] + hi[order_[i]][k]);
+        clo[k] = std::min(clo[k], c);
+        chi[k] = std::max(chi[k], c);
+      }
+    int axis = 0;
+    for (int k = 1; k < 3; ++k)
+      if (chi[k] - clo[k] > chi[axis] - clo[axis]) axis = k;
+    const int half = count / 2;
+    std::nth_element(order_.begin() + first, order_.begin() + first + half, order_.begin() + first + count,
+                     [&](int a, int b) {
+                       const double ca = lo[a][axis] + hi[a][axis], cb = lo[b][axis] + hi[b][axis];
+                       return ca < cb || (ca == cb && a < b);
+                     });
+    node.left = build(first, half, lo, hi);
+    node.right = build(first + half, count - half, lo, hi);
   }
-  for (const Ball& b : balls_) {
+  nodes_[index] = node;
+  return index;
+}
+
+bool PreparedScene::hit_primitive(int i, const cv::Vec3d& o, const cv::Vec3d& d, double& best, int& best_index,
+                                  Hit& hit) const {
+  const int np = int(planes_.size());
+  double t;
+  float u = 0, v = 0;
+  if (i < np) {
+    const Plane& p = planes_[i];
+    const double den = p.n.dot(d);
+    if (std::abs(den) < 1e-12) return false;
+    t = (p.n_dot_origin - p.n.dot(o)) / den;
+    if (!(t > 1e-6) || t > best || (t == best && i > best_index)) return false;
+    const cv::Vec3d q = o + t * d - p.origin;
+    const double qu = q.dot(p.axis_u), qv = q.dot(p.axis_v);
+    if (p.disc) {
+      if (qu * qu + qv * qv > p.half_u * p.half_u) return false;
+    } else if (std::abs(qu) > p.half_u || std::abs(qv) > p.half_v) {
+      return false;
+    }
+    u = float(qu);
+    v = float(qv);
+    hit.texture = p.texture;
+    hit.light = 1.0f;
+  } else {
     // |o + t d - c|^2 = R^2, the nearer root in front of the origin.
+    const Ball& b = balls_[i - np];
     const cv::Vec3d oc = o - b.centre;
     const double A = d.dot(d), B = oc.dot(d), C = oc.dot(oc) - b.radius * b.radius;
     const double disc = B * B - A * C;
-    if (disc < 0) continue;
+    if (disc < 0) return false;
     const double sq = std::sqrt(disc);
-    double t = (-B - sq) / A;
+    t = (-B - sq) / A;
     if (!(t > 1e-6)) t = (-B + sq) / A;
-    if (!(t > 1e-6) || t >= best) continue;
-    best = t;
-    best_ball = &b;
-    best_plane = nullptr;
-  }
-  if (best_ball) {
-    const cv::Vec3d n = (o + best * d - best_ball->centre) * (1.0 / best_ball->radius);
-    hit.u = float(best_ball->radius * std::atan2(n[0], -n[2]));
-    hit.v = float(best_ball->radius * std::asin(std::min(1.0, std::max(-1.0, n[1]))));
-    hit.texture = best_ball->texture;
+    if (!(t > 1e-6) || t > best || (t == best && i > best_index)) return false;
+    const cv::Vec3d n = (o + t * d - b.centre) * (1.0 / b.radius);
+    u = float(b.radius * std::atan2(n[0], -n[2]));
+    v = float(b.radius * std::asin(std::min(1.0, std::max(-1.0, n[1]))));
+    hit.texture = b.texture;
     // Fixed light from above and behind the cameras: shading by the normal only, so both views
     // see the same colour at the same point.
     const cv::Vec3d light_dir(-0.35, -0.75, -0.56);
     hit.light = float(0.45 + 0.55 * std::max(0.0, n.dot(light_dir)));
-  } else if (best_plane) {
-    hit.texture = best_plane->texture;
-    hit.light = 1.0f;
-  } else {
-    return false;
   }
-  hit.t = best;
+  best = t;
+  best_index = i;
+  hit.t = t;
+  hit.u = u;
+  hit.v = v;
   return true;
+}
+
+bool PreparedScene::trace(const cv::Vec3d& o, const cv::Vec3d& d, Hit& hit) const {
+  double best = std::numeric_limits<double>::infinity();
+  int best_index = -1;
+  for (int i : large_) hit_primitive(i, o, d, best, best_index, hit);
+  if (nodes_.empty()) return best_index >= 0;
+  const cv::Vec3d inv(1.0 / d[0], 1.0 / d[1], 1.0 / d[2]);
+  // Entry distance of the ray into a node's box, or +inf when it misses or enters beyond `best`.
+  auto enter = [&](const Node& n) {
+    double t0 = 0, t1 = best;
+    for (int k = 0; k < 3; ++k) {
+      // A ray parallel to a slab gives +-inf here, or NaN when it starts on the slab's face; a
+      // NaN fails both comparisons and so constrains nothing (conservative: never misses a hit).
+      const double a = (n.lo[k] - o[k]) * inv[k], b = (n.hi[k] - o[k]) * inv[k];
+      const double near_t = a < b ? a : b, far_t = a < b ? b : a;
+      if (near_t > t0) t0 = near_t;
+      if (far_t < t1) t1 = far_t;
+    }
+    return t0 <= t1 ? t0 : std::numeric_limits<double>::infinity();
+  };
+  // Depth-first, nearer child first; a node whose box starts beyond the nearest hit so far is
+  // skipped when it is popped. The tree's depth is log2 of the surface count, far below 64.
+  struct Entry {
+    int node;
+    double t;
+  };
+  Entry stack[64];
+  int top = 0;
+  const double t_root = enter(nodes_[0]);
+  if (t_root < std::numeric_limits<double>::infinity()) stack[top++] = {0, t_root};
+  while (top > 0) {
+    const Entry e = stack[--top];
+    if (e.t > best) continue;
+    const Node& n = nodes_[e.node];
+    if (n.count > 0) {
+      for (int i = n.first; i < n.first + n.count; ++i) hit_primitive(order_[i], o, d, best, best_index, hit);
+      continue;
+    }
+    const double tl = enter(nodes_[n.left]), tr = enter(nodes_[n.right]);
+    // Push the farther child first so the nearer one is searched first (and prunes more).
+    const bool left_first = tl <= tr;
+    const int near_child = left_first ? n.left : n.right, far_child = left_first ? n.right : n.left;
+    const double t_near = std::min(tl, tr), t_far = std::max(tl, tr);
+    if (t_far < std::numeric_limits<double>::infinity()) stack[top++] = {far_child, t_far};
+    if (t_near < std::numeric_limits<double>::infinity()) stack[top++] = {near_child, t_near};
+  }
+  return best_index >= 0;
 }
 
 }  // namespace detail
