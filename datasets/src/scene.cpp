@@ -562,21 +562,21 @@ Scene make_objects_scene(std::uint32_t seed, double near_mm, double far_mm) {
     return p;
   };
   const double mid = std::sqrt(near_mm * far_mm);
-  // The floor lies below the cameras; at 60 degrees of horizontal field of view and 4:3 it
-  // enters the image at about the near depth.
-  const double floor_y = 0.4 * near_mm;
+  // The floor lies below the cameras from the near depth on; at 60 degrees of horizontal field
+  // of view and 4:3 (or wider) the bottom image row meets it beyond the near depth.
+  const double floor_y = 0.45 * near_mm;
   Scene s;
 
   // Back wall: fine natural texture everywhere behind.
   s.patches.push_back(fronto(0, 0, far_mm, 2 * far_mm, 2 * far_mm, tex(TextureKind::Noise, 0.025 * far_mm)));
-  // Floor from half the near depth to the wall: tiles whose disparity falls off with the row.
+  // Floor from the near depth to the wall: tiles whose disparity falls off with the row.
   {
     Patch p;
-    p.origin = cv::Vec3d(0, floor_y, 0.5 * (0.5 * near_mm + far_mm));
+    p.origin = cv::Vec3d(0, floor_y, 0.5 * (near_mm + far_mm));
     p.axis_u = ex;
     p.axis_v = ez;
     p.half_u = 2 * far_mm;
-    p.half_v = 0.5 * (far_mm - 0.5 * near_mm);
+    p.half_v = 0.5 * (far_mm - near_mm);
     p.texture = tex(TextureKind::Checker, 0.06 * mid);
     s.patches.push_back(p);
   }
