@@ -170,8 +170,15 @@ Simulation simulate(const SimulateOptions& o) {
   Stopwatch sw;
   RenderOptions ro;
   ro.supersample = o.supersample;
-  const RenderedView vm = render(scene, mono_camera(rig), ro);
-  const RenderedView vc = render(scene, color_camera(rig), ro);
+  auto render_named = [&](const PlacedCamera& cam, const char* name) {
+    try {
+      return render(scene, cam, ro);
+    } catch (const Error& e) {
+      throw Error(e.category(), std::string(name) + " camera: " + e.what());
+    }
+  };
+  const RenderedView vm = render_named(mono_camera(rig), "mono");
+  const RenderedView vc = render_named(color_camera(rig), "colour");
   sim.timings.render_s = sw.seconds();
 
   sw.reset();
