@@ -401,3 +401,40 @@ TEST_CASE("Simulator options are validated with the field named", "[simulate][ba
     CHECK_THROWS_WITH(o.validate(), Catch::Contains("mono.principal.x"));
   }
 }
+
+TEST_CASE("The simulator's sensor noise has EVALUATION.md's statistics", "[simulate][sensor]") {
+  SimulateOptions o = small_options();
+  o.mono.size = o.color.size = {320, 240};
+  o.color_sensor.bayer = false;  // the demosaic mixes neighbours; the noise model is per pixel
+  o.color_sensor.light = 0.2;
+  const Simulation s = simulate(o);
+  // Residuals in linear light, divided by the model's sigma at each pixel, must be unit normal.
+  auto zscore_std = [](const cv::Mat& observed8, const cv::Mat& clean, auto sigma_of) {
+    const cv::Mat obs = to_linear(observed8);
+    double sum = 0, sum2 = 0;
+    long long n = 0;
+    const int ch = clean.channels();
+    for (int r = 0; r < clean.rows; ++r)
+      for (int c = 0; c < clean.cols * ch; ++c) {
+        const float m = clean.ptr<float>(r)[c];
+        if (m < 0.03f || m > 0.8f) continue;  // away from the 8-bit floor and from clipping
+        const double z = (obs.ptr<float>(r)[c] - m) / sigma_of(m);
+        sum += z;
+        sum2 += z * z;
+        ++n;
+      }
+    REQUIRE(n > 10000);
+    const double mean = sum / n;
+    return std::sqrt(sum2 / n - mean * mean);
+  };
+  const MonoSensor ms;
+  const cv::Mat mono_clean = mono_response(s.clean_color_at_mono, ms);
+  const double zm = zscore_std(s.mono, mono_clean, [&](double m) { return ms.noise * std::sqrt(m / 0.18); });
+  const double N = o.color_sensor.photons_at_white * o.color_sensor.light;
+  const double read = o.color_sensor.read_noise / std::sqrt(o.color_sensor.light);
+  const double zc = zscore_std(s.color, s.clean_color_at_color, [&](double m) { return std::sqrt(m / N + read * read); });
+  INFO("mono z-score std " << zm << ", colour " << zc);
+  // 8-bit quantisation adds a little (a step of about 1/255 in sRGB).
+  CHECK(zm == Approx(1.0).margin(0.12));
+  CHECK(zc == Approx(1.0).margin(0.08));
+}

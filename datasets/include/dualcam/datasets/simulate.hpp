@@ -19,7 +19,9 @@
 //  - the clean colour image: the scene's linear light times the colour camera's exposure, with
 //    no noise, mosaic or vignetting: what fusion should produce at that view.
 // Vignetting and the exposure of each camera are applied to the rendered light before the sensor
-// noise (sensor.hpp's models are used unchanged).
+// noise. The noise is sensor.hpp's models unchanged, drawn on fixed bands of 32 rows with one
+// random stream per band (so 12 MP images use every core; the bytes do not depend on the thread
+// count); the colour camera's RGGB mosaic and bilinear demosaic run on the whole image.
 #include <cstdint>
 #include <optional>
 #include <string>
