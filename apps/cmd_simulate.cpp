@@ -173,7 +173,7 @@ Command register_simulate(CLI::App& root) {
     std::filesystem::create_directories(c->dir, ec);
     if (ec) throw_io("cannot create directory '" + c->dir + "': " + ec.message());
     Stopwatch write_sw;
-    datasets::write_simulation(sim, c->dir);
+    threads.run([&] { datasets::write_simulation(sim, c->dir); });
     const double write_s = write_sw.seconds();
     const auto names = datasets::simulation_file_names(sim);
     if (!common->json_path.empty()) {
