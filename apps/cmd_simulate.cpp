@@ -10,6 +10,7 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/report.hpp"
 
 namespace dualcam::app {
@@ -168,7 +169,9 @@ Command register_simulate(CLI::App& root) {
     if (!common->json_path.empty()) check_output_path(common->json_path);
     ThreadScope threads(common->threads);
     Stopwatch total;
-    datasets::Simulation sim = threads.run([&] { return datasets::simulate(c->opt); });
+    Progress progress("simulate", datasets::simulation_stages(c->opt));
+    datasets::Simulation sim = threads.run([&] { return datasets::simulate(c->opt, &progress); });
+    progress.finish();
     std::error_code ec;
     std::filesystem::create_directories(c->dir, ec);
     if (ec) throw_io("cannot create directory '" + c->dir + "': " + ec.message());

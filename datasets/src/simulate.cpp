@@ -194,7 +194,12 @@ bool is_ideal_rectified(const StereoRig& rig) {
          rig.T[0] != 0;
 }
 
-Simulation simulate(const SimulateOptions& o) {
+int simulation_stages(const SimulateOptions& o) { return o.focus_depth_mm > 0 ? 5 : 4; }
+
+Simulation simulate(const SimulateOptions& o, Progress* progress) {
+  auto advance = [&](const char* next) {
+    if (progress) progress->advance(1, next);
+  };
   Simulation sim;
   sim.rig = simulation_rig(o);
   const StereoRig& rig = sim.rig;
@@ -219,7 +224,9 @@ Simulation simulate(const SimulateOptions& o) {
     }
   };
   const RenderedView vm = render_named(mono_camera(rig), "mono");
+  advance("render colour view");
   const RenderedView vc = render_named(color_camera(rig), "colour");
+  advance("sensors");
   sim.timings.render_s = sw.seconds();
 
   sw.reset();
@@ -229,6 +236,7 @@ Simulation simulate(const SimulateOptions& o) {
   sim.color = color_camera_image(sensor_light(vc.linear_bgr, rig.color, o.color.exposure, o.color.vignetting),
                                  o.color_sensor, seed + 12);
   sim.timings.sensor_s = sw.seconds();
+  advance("truth");
 
   sw.reset();
   sim.clean_color_at_color = vc.linear_bgr * o.color.exposure;
@@ -245,6 +253,7 @@ Simulation simulate(const SimulateOptions& o) {
     cv::divide(fB, vc.depth, sim.disparity_fb_color);
   }
   sim.timings.truth_s = sw.seconds();
+  advance(o.focus_depth_mm > 0 ? "bokeh truth" : "");
 
   if (o.focus_depth_mm > 0) {
     sw.reset();
@@ -255,6 +264,7 @@ Simulation simulate(const SimulateOptions& o) {
     lens.seed = o.seed;
     sim.bokeh = render_defocus(scene, color_camera(rig), lens) * o.color.exposure;
     sim.timings.bokeh_s = sw.seconds();
+    advance("");
   }
   return sim;
 }

@@ -32,6 +32,7 @@
 #include "dualcam/datasets/defocus.hpp"
 #include "dualcam/datasets/scene.hpp"
 #include "dualcam/datasets/sensor.hpp"
+#include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
 
 namespace dualcam::datasets {
@@ -100,7 +101,11 @@ StereoRig simulation_rig(const SimulateOptions& options);
 // along x only. Then canonical-frame disparity and f*B/Z differ only by the rectifier's zoom.
 bool is_ideal_rectified(const StereoRig& rig);
 
-Simulation simulate(const SimulateOptions& options);
+// `progress` (optional) advances once per stage: mono render, colour render, sensors, truth,
+// and the bokeh truth when asked for.
+Simulation simulate(const SimulateOptions& options, Progress* progress = nullptr);
+// The number of stages simulate() reports to its Progress.
+int simulation_stages(const SimulateOptions& options);
 
 // The files write_simulation writes for `sim` (names only).
 std::vector<std::string> simulation_file_names(const Simulation& sim);
