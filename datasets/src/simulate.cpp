@@ -194,6 +194,24 @@ bool is_ideal_rectified(const StereoRig& rig) {
          rig.T[0] != 0;
 }
 
+Scene simulation_scene(const SimulateOptions& o, double* near_out, double* far_out) {
+  const StereoRig rig = simulation_rig(o);
+  double near_mm = o.near_mm, far_mm = o.far_mm;
+  if (near_mm == 0) {
+    const double fB = rig.mono.K(0, 0) * rig.baseline();
+    near_mm = fB / (0.06 * rig.mono.size.width);
+    far_mm = fB / (0.015 * rig.mono.size.width);
+  }
+  if (near_out) *near_out = near_mm;
+  if (far_out) *far_out = far_mm;
+  return make_scene(o.scene, o.seed, near_mm, far_mm);
+}
+
+cv::Mat simulation_bokeh_truth(const SimulateOptions& o, const ThinLens& lens) {
+  const StereoRig rig = simulation_rig(o);
+  return render_defocus(simulation_scene(o), color_camera(rig), lens) * o.color.exposure;
+}
+
 int simulation_stages(const SimulateOptions& o) { return o.focus_depth_mm > 0 ? 5 : 4; }
 
 Simulation simulate(const SimulateOptions& o, Progress* progress) {
@@ -204,14 +222,7 @@ Simulation simulate(const SimulateOptions& o, Progress* progress) {
   sim.rig = simulation_rig(o);
   const StereoRig& rig = sim.rig;
   const RectifyGeometry g = rectify_geometry(rig);
-  sim.near_mm = o.near_mm;
-  sim.far_mm = o.far_mm;
-  if (sim.near_mm == 0) {
-    const double fB = rig.mono.K(0, 0) * rig.baseline();
-    sim.near_mm = fB / (0.06 * rig.mono.size.width);
-    sim.far_mm = fB / (0.015 * rig.mono.size.width);
-  }
-  const Scene scene = make_scene(o.scene, o.seed, sim.near_mm, sim.far_mm);
+  const Scene scene = simulation_scene(o, &sim.near_mm, &sim.far_mm);
 
   Stopwatch sw;
   RenderOptions ro;
@@ -262,7 +273,7 @@ Simulation simulate(const SimulateOptions& o, Progress* progress) {
     lens.aperture_radius_mm = o.aperture_radius_mm;
     lens.samples = o.bokeh_samples;
     lens.seed = o.seed;
-    sim.bokeh = render_defocus(scene, color_camera(rig), lens) * o.color.exposure;
+    sim.bokeh = simulation_bokeh_truth(o, lens);
     sim.timings.bokeh_s = sw.seconds();
     advance("");
   }

@@ -11,6 +11,7 @@
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/fusion/rectify.hpp"
@@ -437,4 +438,29 @@ TEST_CASE("The simulator's sensor noise has EVALUATION.md's statistics", "[simul
   // 8-bit quantisation adds a little (a step of about 1/255 in sRGB).
   CHECK(zm == Approx(1.0).margin(0.12));
   CHECK(zc == Approx(1.0).margin(0.08));
+}
+
+TEST_CASE("A simulation's bokeh truth: a pinhole aperture gives the clean colour view, a wide one blurs",
+          "[simulate][defocus]") {
+  SimulateOptions o = small_options();
+  o.mono.size = o.color.size = {96, 72};
+  o.supersample = 8;  // the clean view close to the pixel's box filter, as the bokeh samples it
+  o.color.exposure = 0.8;
+  o.focus_depth_mm = 300;
+  o.aperture_radius_mm = 10;  // circles of confusion up to 2 px at 96 px width
+  o.bokeh_samples = 256;
+  const Simulation s = simulate(o);
+  REQUIRE(s.bokeh.size() == s.color.size());
+  ThinLens lens;
+  lens.focus_depth_mm = 300;
+  lens.samples = 256;
+  lens.seed = o.seed;
+  lens.aperture_radius_mm = 10;
+  CHECK(cv::norm(simulation_bokeh_truth(o, lens), s.bokeh, cv::NORM_INF) == 0);
+  lens.aperture_radius_mm = 0;
+  const double pinhole = psnr8(to_srgb8(simulation_bokeh_truth(o, lens)), to_srgb8(s.clean_color_at_color));
+  const double wide = psnr8(to_srgb8(s.bokeh), to_srgb8(s.clean_color_at_color));
+  INFO("pinhole " << pinhole << " dB, A = 10 mm " << wide << " dB against the clean colour view");
+  CHECK(pinhole > 35);  // 256 scrambled samples against an 8 x 8 grid: the same image
+  CHECK(wide < pinhole - 10);
 }

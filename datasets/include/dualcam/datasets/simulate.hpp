@@ -97,6 +97,15 @@ struct Simulation {
 // The rig the options describe (validated).
 StereoRig simulation_rig(const SimulateOptions& options);
 
+// The scene simulate() renders for these options, and its depth range (near_mm, far_mm after
+// the defaults are resolved against the rig).
+Scene simulation_scene(const SimulateOptions& options, double* near_mm = nullptr, double* far_mm = nullptr);
+
+// Bokeh truth for a simulated scene at the colour camera's view, in linear light (times the
+// colour camera's exposure): what `dualcam eval --protocol bokeh` compares a depth-based bokeh
+// with, for any focus and aperture, without re-rendering the pair.
+cv::Mat simulation_bokeh_truth(const SimulateOptions& options, const ThinLens& lens);
+
 // True when the rig is rectified and ideal: R = I, no distortion, identical K and size, baseline
 // along x only. Then canonical-frame disparity and f*B/Z differ only by the rectifier's zoom.
 bool is_ideal_rectified(const StereoRig& rig);
