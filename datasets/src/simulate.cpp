@@ -146,6 +146,11 @@ void SimulateOptions::validate() const {
       throw_invalid("SimulateOptions::color_position_mm must be finite, non-zero and at most 1e6 mm from the mono camera");
   } else {
     rig->validate();
+    for (const auto& [name, cam] : {std::pair<const char*, const CameraModel*>{"mono", &rig->mono}, {"color", &rig->color}}) {
+      SimCamera sizes;
+      sizes.size = cam->size;
+      sizes.validate(std::string("rig ") + name);
+    }
     // Only exposure and vignetting of the cameras apply on top of a given rig.
     check_range("mono.exposure", mono.exposure, 1e-3, 100);
     check_range("color.exposure", color.exposure, 1e-3, 100);

@@ -95,6 +95,12 @@ TEST_CASE("Bad options to dualcam simulate get one clear line and no output", "[
   SECTION("rig together with geometry options") {
     expect_failure("simulate -o \"" + out + "\" --rig \"" + (dir / "rig.yaml") + "\" --size 96x72", "--rig");
   }
+  SECTION("rig with an absurd image size") {
+    StereoRig huge = datasets::simulation_rig(so);
+    huge.mono.size = {30000, 72};
+    write_rig(dir / "huge.yaml", huge);
+    expect_failure("simulate -o \"" + out + "\" --rig \"" + (dir / "huge.yaml") + "\"", "rig mono.size.width");
+  }
   SECTION("a lens that folds over the image") {
     expect_failure("simulate" + o + " --mono-distortion -0.5 --mono-focal 50", "cannot be inverted");
   }
