@@ -9,7 +9,7 @@
 // views: the basis of the self-consistency of the truth.
 //
 // Rays are cast through the camera's full OpenCV lens model (k1 k2 p1 p2 k3 [k4 k5 k6 ...]):
-// the ray of a pixel is the exact inverse of cv::projectPoints (Newton's method, converged to
+// the ray of a pixel is the exact inverse of cv::projectPoints (Newton's method, converged below
 // 1e-12 in normalised coordinates), so a rendered surface point projects back to its pixel.
 #include <cstdint>
 #include <string>
@@ -93,11 +93,12 @@ PlacedCamera color_camera(const StereoRig& rig);
 
 // A deterministic scene of textured planes at several depths, a slanted plane, a disc and
 // low-texture areas, framed for a camera looking down +z with depths in [near_mm, far_mm].
-// (The embedded sample's scene: kept as it is so the sample does not change.)
+// (The embedded sample's scene: kept as it is so the sample keeps its layout.)
 Scene make_layered_scene(std::uint32_t seed, double near_mm, double far_mm);
 
 // A richer deterministic scene for the simulator, framed for a camera looking down +z with a
-// field of view up to about 70 degrees and depths in [near_mm, far_mm]: a textured back wall, a
+// horizontal field of view up to about 70 degrees, a 4:3 or wider image (in taller ones the
+// bottom rows look under the floor's near edge onto the wall) and depths in [near_mm, far_mm]: a textured back wall, a
 // tiled floor receding from near to far (a slanted surface with a depth gradient), a plane
 // slanted about a vertical axis and one about a horizontal axis, boxes and spheres at several
 // depths (occlusion edges at every depth step), thin poles, a resolution chart (fine detail), a
