@@ -33,6 +33,7 @@ Command register_fuse(CLI::App& root);
 Command register_depth(CLI::App& root);
 Command register_sample(CLI::App& root);
 Command register_simulate(CLI::App& root);
+Command register_compare(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);
