@@ -32,7 +32,10 @@ void add_common_options(CLI::App* app, CommonOptions& o);
 Command register_fuse(CLI::App& root);
 Command register_depth(CLI::App& root);
 Command register_sample(CLI::App& root);
+Command register_simulate(CLI::App& root);
 Command register_compare(CLI::App& root);
+Command register_eval(CLI::App& root);
+Command register_bench(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);
@@ -49,14 +52,13 @@ void check_outputs(const std::vector<std::string>& paths);
 namespace dualcam::app {
 
 Command register_calibrate(CLI::App& root);
-Command register_eval_calib(CLI::App& root);
 
 // Files matching a glob pattern, sorted naturally (left2 before left10); a pattern without
 // wildcards names one file. Throws Error(InvalidInput) when nothing matches.
 std::vector<std::string> expand_glob(const std::string& pattern, const std::string& option);
 
 // The calibration evaluation protocols of EVALUATION.md ("Calibration"), behind one function that
-// `dualcam eval --protocol calib-synthetic|calib-real` (or `dualcam eval-calib`) calls.
+// `dualcam eval --protocol calib-synthetic|calib-real` calls.
 struct CalibEvalOptions {
   std::string protocol;            // calib-synthetic or calib-real
   std::string data;                // calib-real: folder holding session*/left*.jpg, right*.jpg

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 
 #include <opencv2/calib3d.hpp>
 #include <tbb/parallel_for.h>
@@ -265,26 +264,6 @@ int run_calib_eval(const CalibEvalOptions& o) {
   if (!o.json_path.empty()) report.write(o.json_path);
   std::fprintf(stderr, "dualcam eval %s: %.1f s\n", o.protocol.c_str(), total.seconds());
   return rc;
-}
-
-Command register_eval_calib(CLI::App& root) {
-  auto o = std::make_shared<CalibEvalOptions>();
-  CLI::App* app = root.add_subcommand(
-      "eval-calib", "calibration evaluation protocols (the calib-* protocols of `dualcam eval`)");
-  app->add_option("--protocol", o->protocol, "calib-synthetic or calib-real")
-      ->required()
-      ->check(CLI::IsMember({"calib-synthetic", "calib-real"}));
-  app->add_option("--data", o->data, "calib-real: folder with session*/left*.jpg and right*.jpg");
-  app->add_option("--method", o->method, "engine, peer or both (default)")->check(CLI::IsMember({"engine", "peer", "both"}));
-  app->add_option("--rigs", o->rigs, "calib-synthetic: number of random rigs")->check(CLI::Range(1, 10000));
-  app->add_option("--views", o->views, "calib-synthetic: board views per rig")->check(CLI::Range(4, 10000));
-  app->add_option("--seed", o->seed, "calib-synthetic: seed of the first rig");
-  app->add_option("--board", o->board, "board spec (default chessboard:9x6:25mm synthetic, chessboard:9x6:24.23mm real)");
-  app->add_option("--json", o->json_path, "write the numbers as JSON");
-  app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
-  app->footer(example("dualcam eval-calib --protocol calib-real --data ../shared/data/stereo_calib_sourishg"));
-  Action action = [o]() { return run_calib_eval(*o); };
-  return {app, action};
 }
 
 }  // namespace dualcam::app
