@@ -75,9 +75,9 @@ TEST_CASE("The colour reprojection cost equals cv::projectPoints and its autodif
 namespace {
 datasets::BoardSetOptions test_set_options() {
   datasets::BoardSetOptions o;
-  o.views = 14;
-  o.mono_size = {800, 600};
-  o.color_size = {640, 480};
+  o.views = 16;
+  o.mono_size = {640, 480};
+  o.color_size = {512, 384};
   return o;
 }
 }  // namespace
