@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
@@ -12,6 +13,7 @@
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
@@ -145,6 +147,7 @@ Figures measure(const cv::Mat& input, const cv::Mat& disparity, const fusion::Bo
 }
 
 void add_mean(Json& mean, const Json& one, int count) {
+  if (mean.is_null()) mean = Json::object();
   for (auto it = one.begin(); it != one.end(); ++it) {
     const double v = std::min(99.0, it.value().get<double>());  // +inf (identical) counts as 99 dB
     mean[it.key()] = mean.value(it.key(), 0.0) + v / count;
@@ -205,13 +208,31 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
       engine_disp = fusion::compute_depth(in, fo).disparity * (f / g.focal_px);
     }
     const cv::Mat edges = depth_edge_mask(gt, 8);
+    if (!o.cache_dir.empty()) {  // the inputs too, to look at or to run `dualcam bokeh` on
+      const std::string stem = o.cache_dir + "/bokeh_input_s" + std::to_string(seed);
+      write_image(stem + ".png", to_srgb8(ref.linear_bgr));
+      write_pfm(stem + "_gt.pfm", gt);
+      if (!engine_disp.empty()) write_pfm(stem + "_engine.pfm", engine_disp);
+    }
     for (const char* which : {"near", "far"}) {
       const double target = percentile(gt, which[0] == 'n' ? 0.9 : 0.1);
       const cv::Point pt = pick_focus_point(gt, target);
       const double d_focus = fusion::focus_disparity_at(gt, pt);
       const double focus_mm = f * kBaselineMm / d_focus;
       Stopwatch sw;
-      const cv::Mat truth8 = to_srgb8(thin_lens_truth(scene, rig.mono, focus_mm, o.aperture_radius_mm, o.aperture_samples));
+      cv::Mat truth8;
+      std::string cached;
+      if (!o.cache_dir.empty()) {
+        char name[160];
+        std::snprintf(name, sizeof name, "/bokeh_truth_s%d_%s_%dx%d_A%.3f_n%d.png", seed, which, o.size.width,
+                      o.size.height, o.aperture_radius_mm, o.aperture_samples);
+        cached = o.cache_dir + name;
+        if (std::filesystem::exists(cached)) truth8 = read_image(cached);
+      }
+      if (truth8.empty()) {
+        truth8 = to_srgb8(thin_lens_truth(scene, rig.mono, focus_mm, o.aperture_radius_mm, o.aperture_samples));
+        if (!cached.empty()) write_image(cached, truth8);
+      }
       const double truth_s = sw.seconds();
       fusion::BokehOptions bo;
       bo.focus_disparity_px = d_focus;

@@ -2,6 +2,7 @@
 // The BOKEH evaluation protocol and the bokeh benchmark (docs/bokeh.md), as plain functions so
 // that `dualcam eval --protocol bokeh` and `dualcam bench` can call them.
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "dualcam/engine/report.hpp"
@@ -16,6 +17,7 @@ struct BokehEvalOptions {
   int aperture_samples = 400;     // pinhole views averaged for the truth
   bool engine_disparity = true;   // also run with dualcam's own disparity (fuse of a simulated pair)
   fusion::Aperture aperture;      // circle (the truth renderer's aperture is a disc)
+  std::string cache_dir;          // when set, truth images are kept there and reused (same settings)
   void validate() const;
 };
 

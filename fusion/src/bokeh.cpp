@@ -138,6 +138,79 @@ cv::Mat gather_layer(const cv::Mat& src, const LayerMaps& m, int level, const cv
   return out;
 }
 
+// What lies behind the nearest surface around each pixel: the image restricted to pixels that are
+// farther (by more than 1 px of blur radius) than the nearest surface within `reach` px, spread
+// into the rest by pull-push (pyramid fill). Used for the light a blurred foreground lets through
+// its own silhouette, which the reference view never saw.
+cv::Mat hidden_background(const cv::Mat& src, const cv::Mat& radius, int reach) {
+  // Nearest surface (largest signed radius) within reach: max-pool by 4, dilate, expand.
+  const int q = 4;
+  cv::Mat pooled((radius.rows + q - 1) / q, (radius.cols + q - 1) / q, CV_32F);
+  parallel_rows(pooled.rows, 16, [&](int r0, int r1) {
+    for (int v = r0; v < r1; ++v)
+      for (int u = 0; u < pooled.cols; ++u) {
+        float m = -1e30f;
+        for (int y = v * q; y < std::min(radius.rows, v * q + q); ++y)
+          for (int x = u * q; x < std::min(radius.cols, u * q + q); ++x) m = std::max(m, radius.at<float>(y, x));
+        pooled.at<float>(v, u) = m;
+      }
+  });
+  const int rr = reach / q + 1;
+  cv::dilate(pooled, pooled, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(2 * rr + 1, 2 * rr + 1)));
+  // Level 0: premultiplied colour of the farther pixels, and their mask.
+  cv::Mat p0(src.size(), CV_32FC4);
+  parallel_rows(src.rows, 32, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      const cv::Vec3f* s = src.ptr<cv::Vec3f>(y);
+      const float* r = radius.ptr<float>(y);
+      const float* near = pooled.ptr<float>(y / q);
+      cv::Vec4f* o = p0.ptr<cv::Vec4f>(y);
+      for (int x = 0; x < src.cols; ++x) {
+        const bool behind = r[x] < near[x / q] - 1.0f;
+        o[x] = behind ? cv::Vec4f(s[x][0], s[x][1], s[x][2], 1.0f) : cv::Vec4f(0, 0, 0, 0);
+      }
+    }
+  });
+  std::vector<cv::Mat> pyr{p0};
+  while (pyr.back().cols > 4 && pyr.back().rows > 4) {
+    cv::Mat down;
+    cv::resize(pyr.back(), down, cv::Size((pyr.back().cols + 1) / 2, (pyr.back().rows + 1) / 2), 0, 0, cv::INTER_AREA);
+    pyr.push_back(down);
+  }
+  // Push: each level keeps its own colour where it has weight and takes the coarser level's
+  // elsewhere.
+  cv::Mat fill = pyr.back();
+  for (int l = int(pyr.size()) - 1; l >= 0; --l) {
+    cv::Mat up;
+    if (l == int(pyr.size()) - 1) {
+      up = cv::Mat(pyr[l].size(), CV_32FC4, cv::Scalar::all(0));
+    } else {
+      cv::resize(fill, up, pyr[l].size(), 0, 0, cv::INTER_LINEAR);
+    }
+    cv::Mat next(pyr[l].size(), CV_32FC4);
+    const cv::Mat& cur = pyr[l];
+    parallel_rows(cur.rows, 32, [&](int r0, int r1) {
+      for (int y = r0; y < r1; ++y) {
+        const cv::Vec4f* c = cur.ptr<cv::Vec4f>(y);
+        const cv::Vec4f* u = up.ptr<cv::Vec4f>(y);
+        cv::Vec4f* o = next.ptr<cv::Vec4f>(y);
+        for (int x = 0; x < cur.cols; ++x) {
+          const float w = std::min(1.0f, c[x][3]);
+          // u is normalised (weight 1) wherever anything was found above.
+          o[x] = c[x] + u[x] * (1.0f - w);
+          if (o[x][3] > 1e-6f) o[x] *= 1.0f / o[x][3];
+        }
+      }
+    });
+    fill = next;
+  }
+  cv::Mat out(src.size(), CV_32FC3);
+  cv::Mat ch[4];
+  cv::split(fill, ch);
+  cv::merge(ch, 3, out);
+  return out;
+}
+
 }  // namespace
 
 Aperture parse_aperture(const std::string& text) {
@@ -265,13 +338,22 @@ cv::Mat render_bokeh(const cv::Mat& image, const cv::Mat& disparity, const Bokeh
   if (disparity.size() != image.size())
     throw_invalid("the disparity is " + std::to_string(disparity.cols) + "x" + std::to_string(disparity.rows) +
                   " but the image is " + std::to_string(image.cols) + "x" + std::to_string(image.rows));
-  const cv::Mat radius = signed_blur_radius(disparity, o);
-  const cv::Size size = image.size();
+  const cv::Mat radius_in = signed_blur_radius(disparity, o);
+  double lo, hi;
+  cv::minMaxLoc(radius_in, &lo, &hi);
+  const double max_abs = std::max(std::abs(lo), std::abs(hi));
+  // The image is extended by mirroring by the largest radius, so that a blur near the border
+  // averages plausible content instead of losing weight to the outside.
+  const int pad = int(std::ceil(max_abs)) + 2;
+  cv::Mat radius;
+  cv::copyMakeBorder(radius_in, radius, pad, pad, pad, pad, cv::BORDER_REFLECT_101);
+  cv::Mat padded;
+  cv::copyMakeBorder(image, padded, pad, pad, pad, pad, cv::BORDER_REFLECT_101);
+  const cv::Size size = padded.size();
 
   // Highlights boosted before the blur, in linear light.
-  cv::Mat src = image;
+  cv::Mat src = padded;
   if (o.highlight_gain > 1) {
-    src = image.clone();
     const float g = float(o.highlight_gain - 1), th = float(o.highlight_threshold);
     parallel_rows(size.height, 32, [&](int r0, int r1) {
       for (int y = r0; y < r1; ++y) {
@@ -356,22 +438,29 @@ cv::Mat render_bokeh(const cv::Mat& image, const cv::Mat& disparity, const Bokeh
     prev_rect = region;
   }
 
+  // Where the layers cover less than the whole aperture (inside the silhouette of a blurred
+  // foreground, whose background the reference view never saw), the rest of the light comes from
+  // an estimate of the hidden background.
+  const cv::Mat hidden = hidden_background(src, radius, int(std::ceil(max_abs)) + 1);
   cv::Mat out(size, CV_32FC3);
   parallel_rows(size.height, 32, [&](int r0, int r1) {
     for (int y = r0; y < r1; ++y) {
       const cv::Vec4f* a = acc.ptr<cv::Vec4f>(y);
       const cv::Vec3f* s = src.ptr<cv::Vec3f>(y);
+      const cv::Vec3f* hb = hidden.ptr<cv::Vec3f>(y);
       cv::Vec3f* p = out.ptr<cv::Vec3f>(y);
-      for (int x = 0; x < size.width; ++x)
-        p[x] = a[x][3] > 1e-6f ? cv::Vec3f(a[x][0], a[x][1], a[x][2]) * (1.0f / a[x][3]) : s[x];
+      for (int x = 0; x < size.width; ++x) {
+        const float missing = std::max(0.0f, 1.0f - a[x][3]);
+        const float w = a[x][3] + missing;
+        cv::Vec3f c = cv::Vec3f(a[x][0], a[x][1], a[x][2]) + hb[x] * missing;
+        p[x] = w > 1e-6f ? c * (1.0f / w) : s[x];
+      }
     }
   });
-  double lo, hi;
-  cv::minMaxLoc(radius, &lo, &hi);
-  st.max_radius_px = std::max(std::abs(lo), std::abs(hi));
+  st.max_radius_px = max_abs;
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (stats) *stats = st;
-  return out;
+  return out(cv::Rect(pad, pad, image.cols, image.rows)).clone();
 }
 
 cv::Mat naive_gaussian_bokeh(const cv::Mat& image, const cv::Mat& disparity, const BokehOptions& o) {
@@ -399,15 +488,17 @@ cv::Mat naive_gaussian_bokeh(const cv::Mat& image, const cv::Mat& disparity, con
     for (int y = r0; y < r1; ++y) {
       const float* r = radius.ptr<float>(y);
       cv::Vec3f* p = out.ptr<cv::Vec3f>(y);
+      std::vector<const cv::Vec3f*> rows(count);
+      for (std::size_t k = 0; k < count; ++k) rows[k] = blurred[k].ptr<cv::Vec3f>(y);
       for (int x = 0; x < image.cols; ++x) {
-        std::size_t k = 0;
-        while (k + 2 < count && levels[k + 1] < r[x]) ++k;
         if (count == 1) {
-          p[x] = blurred[0].at<cv::Vec3f>(y, x);
+          p[x] = rows[0][x];
           continue;
         }
+        std::size_t k = 0;
+        while (k + 2 < count && levels[k + 1] < r[x]) ++k;
         const float t = std::min(1.0f, std::max(0.0f, float((r[x] - levels[k]) / (levels[k + 1] - levels[k]))));
-        p[x] = blurred[k].at<cv::Vec3f>(y, x) * (1 - t) + blurred[k + 1].at<cv::Vec3f>(y, x) * t;
+        p[x] = rows[k][x] * (1 - t) + rows[k + 1][x] * t;
       }
     }
   });
