@@ -242,6 +242,7 @@ void BokehOptions::validate() const {
   check_range("BokehOptions::focus_disparity_px", focus_disparity_px, -1e6, 1e6);
   check_range("BokehOptions::blur_per_disparity", blur_per_disparity, 0, 1e4);
   check_range("BokehOptions::max_blur_px", max_blur_px, 0, 512);
+  check_range("BokehOptions::focus_tolerance_px", focus_tolerance_px, 0, 64);
   if (aperture.blades != 0) check_range("BokehOptions::aperture.blades", aperture.blades, 3, 32);
   check_range("BokehOptions::aperture.rotation_deg", aperture.rotation_deg, -360, 360);
   check_range("BokehOptions::highlight_gain", highlight_gain, 1, 1000);
@@ -268,7 +269,7 @@ double focus_disparity_at(const cv::Mat& disparity, cv::Point p, int window_radi
   return v[v.size() / 2];
 }
 
-double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus, double max_blur_px) {
+double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus, double max_blur_px, double tolerance) {
   double far = std::numeric_limits<double>::infinity(), near = -far;
   for (int y = 0; y < disparity.rows; ++y) {
     const float* d = disparity.ptr<float>(y);
@@ -280,7 +281,7 @@ double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus, d
   }
   if (!std::isfinite(far)) throw_invalid("the disparity has no known value");
   const double span = std::max(std::abs(near - focus), std::abs(far - focus));
-  return span > 1e-9 ? max_blur_px / span : 0.0;
+  return span > 1e-9 ? (max_blur_px + tolerance) / span : 0.0;
 }
 
 double blur_per_disparity_from_f_number(double f_number, double focal_px, double pixel_pitch_um, double baseline_mm) {
@@ -321,11 +322,16 @@ cv::Mat signed_blur_radius(const cv::Mat& disparity, const BokehOptions& o) {
   cv::Mat d = fill_unknown_disparity(disparity, o.focus_disparity_px);
   cv::Mat r(d.size(), CV_32F);
   const float k = float(o.blur_per_disparity), f = float(o.focus_disparity_px), lim = float(o.max_blur_px);
+  const float tol = float(o.focus_tolerance_px);
   parallel_rows(d.rows, 32, [&](int r0, int r1) {
     for (int y = r0; y < r1; ++y) {
       const float* dd = d.ptr<float>(y);
       float* rr = r.ptr<float>(y);
-      for (int x = 0; x < d.cols; ++x) rr[x] = std::min(lim, std::max(-lim, k * (dd[x] - f)));
+      for (int x = 0; x < d.cols; ++x) {
+        const float v = k * (dd[x] - f);
+        const float m = std::max(0.0f, std::abs(v) - tol);
+        rr[x] = std::min(lim, v < 0 ? -m : m);
+      }
     }
   });
   return r;

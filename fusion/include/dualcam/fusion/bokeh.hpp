@@ -40,6 +40,9 @@ struct BokehOptions {
   double focus_disparity_px = 0.0;  // disparity that is in focus, px
   double blur_per_disparity = 0.0;  // CoC radius per px of disparity difference (= A / B), px/px
   double max_blur_px = 64.0;        // radii are clamped to this, px
+  // Depth of field: radii below this are 0 and larger ones are reduced by it, px. Keeps the
+  // focus plane sharp under a disparity error of up to focus_tolerance_px / blur_per_disparity.
+  double focus_tolerance_px = 0.0;
   Aperture aperture;
   // Highlights: before blurring, pixels whose largest channel is near clipping are multiplied by
   // up to `highlight_gain` (a smooth ramp from `highlight_threshold` to 1), because a clipped
@@ -61,8 +64,9 @@ struct BokehOptions {
 double focus_disparity_at(const cv::Mat& disparity, cv::Point point, int window_radius = 7);
 
 // blur_per_disparity that makes the largest |d - d_focus| of the known disparities give
-// `max_blur_px` (0 when the disparity is constant).
-double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus_disparity_px, double max_blur_px);
+// `max_blur_px` after the focus tolerance is taken off (0 when the disparity is constant).
+double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus_disparity_px, double max_blur_px,
+                                       double focus_tolerance_px = BokehOptions{}.focus_tolerance_px);
 
 // blur_per_disparity of a lens of f-number `f_number`: aperture radius A = f_mm / (2 F) with the
 // focal length in mm f_mm = focal_px * pixel_pitch_um / 1000, so A / B = focal_px * pitch / (2 F B).
@@ -72,8 +76,9 @@ double blur_per_disparity_from_f_number(double f_number, double focal_px, double
 // values left and right (background fill); rows with none known get `fallback`.
 cv::Mat fill_unknown_disparity(const cv::Mat& disparity, double fallback);
 
-// Signed CoC radius per pixel (CV_32F, px): blur_per_disparity * (d - d_focus), clamped to
-// [-max_blur_px, max_blur_px]; unknown disparities are filled first (fill_unknown_disparity).
+// Signed CoC radius per pixel (CV_32F, px): blur_per_disparity * (d - d_focus), moved towards 0
+// by focus_tolerance_px (0 inside it), clamped to [-max_blur_px, max_blur_px]; unknown
+// disparities are filled first (fill_unknown_disparity).
 cv::Mat signed_blur_radius(const cv::Mat& disparity, const BokehOptions& options);
 
 struct BokehStats {
