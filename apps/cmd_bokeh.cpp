@@ -29,6 +29,7 @@ struct BokehCliOptions {
   double focus_disparity = std::numeric_limits<double>::quiet_NaN();
   double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
   int focus_window = 7;
+  int refine = -1;
   bool bench = false, eval = false;
   std::string bench_size = "4000x3000";
   int eval_scenes = 4;
@@ -97,6 +98,10 @@ Command register_bokeh(CLI::App& root) {
   fnum->excludes(maxb);
   app->add_option("--pixel-pitch", o->pixel_pitch_um, "sensor pixel pitch, micrometres (for --f-number; default 1.0)")
       ->check(CLI::Range(0.1, 100.0));
+  app->add_option("--refine-disparity", o->refine,
+                  "edge-aware refinement of the disparity (weighted median guided by the image), window radius px; "
+                  "0 = off; default 7 for a pair, 0 for a given --disparity")
+      ->check(CLI::Range(0, 100));
   app->add_option("--aperture", o->aperture, "aperture shape: circle, hexagon or blades:N (3..32)");
   app->add_option("--highlights", o->highlights, "gain for near-clipped highlights before blurring (1 = off)")
       ->check(CLI::Range(1.0, 1000.0));
@@ -119,6 +124,7 @@ Command register_bokeh(CLI::App& root) {
       BokehEvalOptions eo;
       eo.scenes = o->eval_scenes;
       eo.cache_dir = o->eval_cache;
+      if (o->refine >= 0) eo.refine_radius_px = o->refine;
       eo.aperture = fusion::parse_aperture(o->aperture);
       Json j = threads.run([&] { return run_bokeh_eval(eo, stderr); });
       std::fprintf(stderr, "mean: %s\n", j["mean"].dump().c_str());
@@ -190,6 +196,8 @@ Command register_bokeh(CLI::App& root) {
                       std::to_string(disparity.rows) + " but the image is " + std::to_string(image.cols) + "x" +
                       std::to_string(image.rows));
     }
+    const int refine = o->refine >= 0 ? o->refine : (pair ? 7 : 0);
+    if (refine > 0) disparity = threads.run([&] { return fusion::refine_disparity_for_bokeh(disparity, image, refine); });
     bo.focus_disparity_px =
         focus_point ? fusion::focus_disparity_at(disparity, *focus_point, o->focus_window) : o->focus_disparity;
     if (o->f_number > 0) {

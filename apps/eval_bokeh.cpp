@@ -207,6 +207,8 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
       fo.reference = fusion::Reference::Mono;
       // Engine disparity is in rectified pixels; the blur is in image pixels.
       engine_disp = fusion::compute_depth(in, fo).disparity * (f / g.focal_px);
+      // As `dualcam bokeh` does for a pair: edge-aware refinement (ours and the peer alike).
+      engine_disp = fusion::refine_disparity_for_bokeh(engine_disp, ref.linear_bgr, o.refine_radius_px);
     }
     const cv::Mat edges = depth_edge_mask(gt, 8);
     if (!o.cache_dir.empty()) {  // the inputs too, to look at or to run `dualcam bokeh` on

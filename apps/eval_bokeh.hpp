@@ -16,6 +16,7 @@ struct BokehEvalOptions {
   double aperture_radius_mm = 6;  // thin-lens aperture radius A (baseline 12 mm: A / B = 0.5)
   int aperture_samples = 400;     // pinhole views averaged for the truth
   bool engine_disparity = true;   // also run with dualcam's own disparity (fuse of a simulated pair)
+  int refine_radius_px = 7;       // refine_disparity_for_bokeh on the engine's disparity (0 = fill only)
   fusion::Aperture aperture;      // circle (the truth renderer's aperture is a disc)
   std::string cache_dir;          // when set, truth images are kept there and reused (same settings)
   void validate() const;

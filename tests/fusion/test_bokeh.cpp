@@ -174,15 +174,47 @@ TEST_CASE("Bokeh gives the same bytes for 1 and 2 threads", "[bokeh][determinism
   cv::Mat a, b;
   {
     ThreadScope t(1);
-    a = t.run([&] { return render_bokeh(img, d, o); });
+    a = t.run([&] { return render_bokeh(img, refine_disparity_for_bokeh(d, img, 5), o); });
   }
   {
     ThreadScope t(2);
-    b = t.run([&] { return render_bokeh(img, d, o); });
+    b = t.run([&] { return render_bokeh(img, refine_disparity_for_bokeh(d, img, 5), o); });
   }
   REQUIRE(a.size() == b.size());
   CHECK(std::memcmp(a.data, b.data, a.total() * a.elemSize()) == 0);
+  cv::Mat r1, r2, r3;
+  {
+    ThreadScope t(1);
+    r1 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
+    r3 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
+  }
+  {
+    ThreadScope t(2);
+    r2 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
+  }
+  CHECK(cv::norm(r1, r3, cv::NORM_INF) == 0);
+  CHECK(cv::norm(r1, r2, cv::NORM_INF) == 0);
   CHECK(cv::checkRange(a));
+}
+
+TEST_CASE("Disparity refinement moves a depth edge onto the image edge", "[bokeh]") {
+  const cv::Size size(120, 60);
+  cv::Mat img(size, CV_32FC3, cv::Scalar(0.05, 0.05, 0.6));
+  img(cv::Rect(0, 0, 60, size.height)).setTo(cv::Scalar(0.6, 0.5, 0.05));
+  cv::Mat d = two_planes(size, 64, 30, 10);  // the matcher put the edge 4 px too far right
+  d(cv::Rect(30, 20, 3, 3)).setTo(std::numeric_limits<float>::quiet_NaN());
+  const cv::Mat r = refine_disparity_for_bokeh(d, img, 7);
+  REQUIRE(r.size() == size);
+  CHECK(cv::checkRange(r));
+  int wrong_before = 0, wrong_after = 0;
+  for (int y = 0; y < size.height; ++y)
+    for (int x = 0; x < size.width; ++x) {
+      const float truth = x < 60 ? 30.0f : 10.0f;
+      wrong_before += !(std::abs(d.at<float>(y, x) - truth) < 1);
+      wrong_after += !(std::abs(r.at<float>(y, x) - truth) < 1);
+    }
+  CHECK(wrong_before >= 4 * size.height);
+  CHECK(wrong_after < wrong_before / 4);
 }
 
 TEST_CASE("Bokeh options and inputs are checked", "[bokeh][bad]") {
