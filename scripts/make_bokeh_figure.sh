@@ -34,7 +34,7 @@ print(max(abs(x - float(sys.argv[2])) for x in v if x == x) * float(sys.argv[3])
     --focus-disparity "$focus" --max-blur "$max_blur" -o "$work/ours_$which.png"
 done
 
-label() { convert "$1" -gravity North -background white -splice 0x22 -pointsize 16 -annotate +0+3 "$2" "$3"; }
+label() { convert "$1" +repage -gravity North -background white -splice 0x22 -pointsize 16 -annotate +0+3 "$2" "$3"; }
 label "$work/bokeh_input_s1.png" "input (all in focus)" "$work/l_input.png"
 for which in near far; do
   label "$work/ours_$which.png" "dualcam bokeh, focus $which" "$work/l_ours_$which.png"
@@ -43,5 +43,5 @@ done
 convert \( "$work/l_input.png" -size 640x502 xc:white +append \) \
         \( "$work/l_ours_near.png" "$work/l_truth_near.png" +append \) \
         \( "$work/l_ours_far.png" "$work/l_truth_far.png" +append \) -append \
-        -resize 50% "$here/docs/bokeh_figure.png"
+        +repage -resize 50% -depth 8 -strip "$here/docs/bokeh_figure.png"
 echo "wrote $here/docs/bokeh_figure.png (work files in $work)"
