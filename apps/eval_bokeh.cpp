@@ -10,6 +10,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/datasets/defocus.hpp"
 #include "dualcam/datasets/scene.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/color.hpp"
@@ -38,31 +39,18 @@ StereoRig ideal_rig(cv::Size size) {
   return rig;
 }
 
-// Thin-lens truth: the average of pinhole views through points of the aperture disc, each
-// sheared so that the plane at focus_mm stays fixed; each view also gets a sub-pixel offset so
-// that the average integrates over the pixel. Samples: a golden-angle spiral over the disc
-// (uniform area density) and an R2 low-discrepancy sequence for the pixel offsets.
+// Thin-lens truth: the simulator's distribution ray tracer (datasets/defocus.hpp), focused at
+// focus_mm with aperture radius aperture_mm.
 cv::Mat thin_lens_truth(const datasets::Scene& scene, const CameraModel& cam, double focus_mm, double aperture_mm,
-                        int samples) {
-  cv::Mat acc(cam.size, CV_32FC3, cv::Scalar::all(0));
-  const double f = cam.K(0, 0);
-  const double golden = 2.39996322972865332;
-  const double g1 = 0.7548776662466927, g2 = 0.5698402909980532;  // R2 sequence
-  datasets::RenderOptions ro;
-  ro.supersample = 1;
-  for (int k = 0; k < samples; ++k) {
-    const double rho = aperture_mm * std::sqrt((k + 0.5) / samples), th = k * golden;
-    const double ax = rho * std::cos(th), ay = rho * std::sin(th);
-    const double jx = std::fmod(0.5 + g1 * (k + 1), 1.0) - 0.5, jy = std::fmod(0.5 + g2 * (k + 1), 1.0) - 0.5;
-    datasets::PlacedCamera pc;
-    pc.model = cam;
-    pc.model.K(0, 2) += f * ax / focus_mm + jx;
-    pc.model.K(1, 2) += f * ay / focus_mm + jy;
-    pc.t_cam_from_world = cv::Vec3d(-ax, -ay, 0);
-    datasets::RenderedView v = datasets::render(scene, pc, ro);
-    acc += v.linear_bgr;
-  }
-  return acc / double(samples);
+                        int samples, std::uint32_t seed) {
+  datasets::PlacedCamera pc;
+  pc.model = cam;
+  datasets::ThinLens lens;
+  lens.focus_depth_mm = focus_mm;
+  lens.aperture_radius_mm = aperture_mm;
+  lens.samples = samples;
+  lens.seed = seed;
+  return datasets::render_defocus(scene, pc, lens);
 }
 
 // Pixels within `radius` px of a depth discontinuity (neighbouring disparities differing by > 1 px).
@@ -181,7 +169,7 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
   report["baseline_mm"] = kBaselineMm;
   report["aperture_samples"] = o.aperture_samples;
   report["aperture"] = fusion::to_string(o.aperture);
-  report["truth"] = "thin lens: mean of pinhole views over the aperture disc (apps/eval_bokeh.cpp)";
+  report["truth"] = "datasets::render_defocus (thin-lens distribution ray tracing)";
   Json runs = Json::array();
   Json mean_gt, mean_engine;
   int count = 0;
@@ -227,13 +215,13 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
       std::string cached;
       if (!o.cache_dir.empty()) {
         char name[160];
-        std::snprintf(name, sizeof name, "/bokeh_truth_s%d_%s_%dx%d_A%.3f_n%d.png", seed, which, o.size.width,
+        std::snprintf(name, sizeof name, "/bokeh_simtruth_s%d_%s_%dx%d_A%.3f_n%d.png", seed, which, o.size.width,
                       o.size.height, o.aperture_radius_mm, o.aperture_samples);
         cached = o.cache_dir + name;
         if (std::filesystem::exists(cached)) truth8 = read_image(cached);
       }
       if (truth8.empty()) {
-        truth8 = to_srgb8(thin_lens_truth(scene, rig.mono, focus_mm, o.aperture_radius_mm, o.aperture_samples));
+        truth8 = to_srgb8(thin_lens_truth(scene, rig.mono, focus_mm, o.aperture_radius_mm, o.aperture_samples, std::uint32_t(seed)));
         if (!cached.empty()) write_image(cached, truth8);
       }
       const double truth_s = sw.seconds();

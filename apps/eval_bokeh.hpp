@@ -14,7 +14,7 @@ struct BokehEvalOptions {
   int scenes = 4;                 // simulator scenes (seeds 1..scenes)
   cv::Size size{640, 480};        // image size, px
   double aperture_radius_mm = 6;  // thin-lens aperture radius A (baseline 12 mm: A / B = 0.5)
-  int aperture_samples = 400;     // pinhole views averaged for the truth
+  int aperture_samples = 256;     // samples per pixel of the simulator's thin-lens truth
   bool engine_disparity = true;   // also run with dualcam's own disparity (fuse of a simulated pair)
   int refine_radius_px = 7;       // refine_disparity_for_bokeh on the engine's disparity (0 = fill only)
   fusion::Aperture aperture;      // circle (the truth renderer's aperture is a disc)

@@ -38,7 +38,7 @@ label() { convert "$1" +repage -gravity North -background white -splice 0x22 -po
 label "$work/bokeh_input_s1.png" "input (all in focus)" "$work/l_input.png"
 for which in near far; do
   label "$work/ours_$which.png" "dualcam bokeh, focus $which" "$work/l_ours_$which.png"
-  label "$work"/bokeh_truth_s1_${which}_*.png "thin-lens truth, focus $which" "$work/l_truth_$which.png"
+  label "$work"/bokeh_simtruth_s1_${which}_*.png "thin-lens truth, focus $which" "$work/l_truth_$which.png"
 done
 convert \( "$work/l_input.png" -size 640x502 xc:white +append \) \
         \( "$work/l_ours_near.png" "$work/l_truth_near.png" +append \) \
