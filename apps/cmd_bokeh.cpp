@@ -30,10 +30,8 @@ struct BokehCliOptions {
   double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
   int focus_window = 7;
   int refine = -1;
-  bool bench = false, eval = false;
+  bool bench = false;
   std::string bench_size = "4000x3000";
-  int eval_scenes = 4;
-  std::string eval_cache;
   CommonOptions common;
 };
 
@@ -109,9 +107,6 @@ Command register_bokeh(CLI::App& root) {
   app->add_option("--blur-map", o->blur_map, "also write the blur radius map (grey PNG, 255 = largest radius)");
   app->add_flag("--bench", o->bench, "time dualcam's bokeh and the naive Gaussian peer on a synthetic scene and exit");
   app->add_option("--bench-size", o->bench_size, "image size of --bench, WxH (default 4000x3000)");
-  app->add_flag("--eval", o->eval, "run the bokeh evaluation protocol on simulator scenes (docs/bokeh.md) and exit");
-  app->add_option("--eval-scenes", o->eval_scenes, "scenes for --eval")->check(CLI::Range(1, 100));
-  app->add_option("--eval-cache", o->eval_cache, "directory where --eval keeps its truth images between runs");
   add_common_options(app, o->common);
   app->footer(example("dualcam bokeh --image fused.png --disparity d.pfm --focus 320,240 --max-blur 24 -o bokeh.png") +
               example("dualcam bokeh --mono mono.png --color color.png --rig rig.yaml --focus 200,150 --f-number 1.8 "
@@ -119,22 +114,6 @@ Command register_bokeh(CLI::App& root) {
   (void)disp;
   Action action = [o]() -> int {
     if (o->bench) return run_bench(*o);
-    if (o->eval) {
-      ThreadScope threads(o->common.threads);
-      BokehEvalOptions eo;
-      eo.scenes = o->eval_scenes;
-      eo.cache_dir = o->eval_cache;
-      if (o->refine >= 0) eo.refine_radius_px = o->refine;
-      eo.aperture = fusion::parse_aperture(o->aperture);
-      Json j = threads.run([&] { return run_bokeh_eval(eo, stderr); });
-      std::fprintf(stderr, "mean: %s\n", j["mean"].dump().c_str());
-      if (!o->common.json_path.empty()) {
-        RunReport report("bokeh-eval");
-        report.json()["eval"] = j;
-        report.write(o->common.json_path);
-      }
-      return 0;
-    }
     // Validate the options before any work.
     if (o->output.empty()) throw_invalid("give the output image with -o OUT.png");
     const bool pair = !o->mono.empty() || !o->color.empty();

@@ -34,6 +34,7 @@ Command register_depth(CLI::App& root);
 Command register_sample(CLI::App& root);
 Command register_simulate(CLI::App& root);
 Command register_compare(CLI::App& root);
+Command register_eval(CLI::App& root);
 Command register_bokeh(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.

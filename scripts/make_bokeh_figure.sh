@@ -12,7 +12,7 @@ command -v convert >/dev/null || { echo "make_bokeh_figure: ImageMagick 'convert
 
 # Scene 1 of the bokeh protocol: writes the all-in-focus input, its true disparity and the
 # thin-lens truth for a near and a far focus into $work, with the figures in eval.json.
-"$dualcam" bokeh --eval --eval-scenes 1 --eval-cache "$work" --json "$work/eval.json"
+"$dualcam" eval --protocol bokeh --bokeh-scenes 1 --bokeh-cache "$work" --json "$work/eval.json"
 read -r near far < <(python3 -c "
 import json, sys
 runs = json.load(open(sys.argv[1]))['eval']['runs']

@@ -14,6 +14,10 @@ void MatchOptions::validate() const {
   check_range("MatchOptions::block_size", block_size, 1, 21);
   if (block_size % 2 == 0) throw_invalid("MatchOptions::block_size must be odd, got " + std::to_string(block_size));
   check_range("MatchOptions::uniqueness", uniqueness, 0, 100);
+  check_range("MatchOptions::sgbm_disp12_max_diff", sgbm_disp12_max_diff, -1, 4096);
+  check_range("MatchOptions::sgbm_pre_filter_cap", sgbm_pre_filter_cap, 0, 63);
+  check_range("MatchOptions::sgbm_speckle_window", sgbm_speckle_window, 0, 100000);
+  check_range("MatchOptions::sgbm_speckle_range", sgbm_speckle_range, 0, 4096);
 }
 
 int MatchOptions::disparity_range(int width) const {
@@ -42,8 +46,10 @@ class SgbmMatcher final : public StereoMatcher {
       throw_invalid("SGBM matcher: expects two CV_8UC1 images of the same size");
     const int bs = options_.block_size;
     const int range = options_.disparity_range(left.cols);
-    auto sgbm = cv::StereoSGBM::create(0, range, bs, 8 * bs * bs, 32 * bs * bs, 1, 0, options_.uniqueness, 0, 0,
-                                       cv::StereoSGBM::MODE_SGBM_3WAY);
+    const MatchOptions& o = options_;
+    auto sgbm = cv::StereoSGBM::create(0, range, bs, 8 * bs * bs, 32 * bs * bs, o.sgbm_disp12_max_diff,
+                                       o.sgbm_pre_filter_cap, o.uniqueness, o.sgbm_speckle_window,
+                                       o.sgbm_speckle_range, cv::StereoSGBM::MODE_SGBM_3WAY);
     cv::Mat raw;
     sgbm->compute(left, right, raw);  // CV_16S, 4 fractional bits, < 0 where unknown
     cv::Mat d(raw.size(), CV_32F);
