@@ -79,7 +79,7 @@ Command register_bokeh(CLI::App& root) {
   auto* mono = app->add_option("--mono", o->mono, "mono camera image (with --color and --rig: fuse first)");
   auto* color = app->add_option("--color,--colour", o->color, "colour camera image");
   app->add_option("--rig", o->rig, "rig file (needed for the pair, and for --f-number)");
-  app->add_option("--reference", o->reference, "view of the output for a pair: color (default) or mono")
+  app->add_option("--reference", o->reference, "view of the output for a pair, and the camera whose focal length --f-number uses: color (default) or mono")
       ->check(CLI::IsMember({"color", "colour", "mono"}));
   auto* image = app->add_option("--image", o->image, "image to refocus (PNG/JPEG/TIFF)");
   auto* disp = app->add_option("--disparity", o->disparity, "its disparity (PFM, px, same size, NaN = unknown)");
@@ -180,7 +180,8 @@ Command register_bokeh(CLI::App& root) {
     bo.focus_disparity_px =
         focus_point ? fusion::focus_disparity_at(disparity, *focus_point, o->focus_window) : o->focus_disparity;
     if (o->f_number > 0) {
-      const CameraModel& cam = (pair && reference == fusion::Reference::Color) ? rig->color : rig->mono;
+      // The focal length of the camera whose view the image is (--reference, colour by default).
+      const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
       bo.blur_per_disparity =
           fusion::blur_per_disparity_from_f_number(o->f_number, cam.K(0, 0), o->pixel_pitch_um, rig->baseline());
     } else {
