@@ -12,7 +12,7 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  REQUIRE(j["stages"].size() == 3);
+  REQUIRE(j["stages"].size() == 4);
   for (const auto& s : j["stages"]) {
     CHECK(s["engine_s"].get<double>() > 0);
     CHECK(s["peer_s"].get<double>() > 0);
