@@ -13,6 +13,7 @@
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
@@ -98,7 +99,7 @@ Command register_bench(CLI::App& root) {
     const cv::Size size = parse_size(o->size);
     if (!o->json_path.empty()) check_output_path(o->json_path);
     ThreadScope threads(o->threads);
-    Progress progress("bench", 6);
+    Progress progress("bench", 8);
     // An ideal rectified rig: both the engine and the peer take the pair as it is.
     datasets::SimulateOptions so;
     so.mono.size = so.color.size = size;
@@ -150,6 +151,21 @@ Command register_bench(CLI::App& root) {
     Row p2{"fuse, reference colour", "dualcam fuse --reference color", "the same peer pipeline (mono view)", {}, p1.peer};
     p2.engine = run([&] { fusion::fuse(input, color_o); });
     rows.push_back(p2);
+    progress.advance(1, "engine bokeh");
+
+    // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
+    // radius 48 px (issue 7's setting).
+    const cv::Mat bokeh_image = sim.clean_color_at_color;
+    cv::Mat bokeh_disparity = fusion::fill_unknown_disparity(sim.disparity_color, 0.0);
+    fusion::BokehOptions bo;
+    bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
+    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
+    bo.max_blur_px = 48.0;
+    Row bokeh{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)", "per-pixel Gaussian whose sigma follows the radius", {}, {}};
+    bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
+    progress.advance(1, "peer bokeh");
+    bokeh.peer = run([&] { fusion::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
+    rows.push_back(bokeh);
     progress.advance(1, "done");
     progress.finish();
 
@@ -179,7 +195,8 @@ Command register_bench(CLI::App& root) {
       for (const Row& r : rows)
         std::printf("%-24s %10.3f %10.3f %8.2f %12s %12s\n", r.stage.c_str(), r.engine.median_s, r.peer.median_s,
                     r.engine.median_s / r.peer.median_s, mib(r.engine.peak_rss).c_str(), mib(r.peer.peak_rss).c_str());
-      std::printf("\npeer: depth = %s; fuse = %s.\n", depth.peer_what.c_str(), p1.peer_what.c_str());
+      std::printf("\npeer: depth = %s; fuse = %s; bokeh = %s.\n", depth.peer_what.c_str(), p1.peer_what.c_str(),
+                  bokeh.peer_what.c_str());
     }
     if (!o->json_path.empty()) write_file_atomic(o->json_path, j.dump(2) + "\n");
     return 0;
