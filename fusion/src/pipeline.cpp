@@ -1,5 +1,6 @@
 #include "dualcam/fusion/pipeline.hpp"
 
+#include <cmath>
 #include <optional>
 
 #include <opencv2/imgproc.hpp>
@@ -43,7 +44,60 @@ struct Aligned {
   std::optional<Rectifier> rectifier;
   cv::Mat left8, right8;        // canonical 8-bit grey pair that is matched
   cv::Mat disparity;            // canonical disparity of the reference view
+  cv::Mat confidence, occlusion;  // of the reference view, canonical grid (see MatchResult)
 };
+
+// Matches the canonical pair at the working scale and brings the reference view's disparity back
+// to full resolution: occlusions and rejected pixels filled from the background side, then
+// (when the working scale is reduced) joint bilateral upsampling guided by the reference image.
+cv::Mat match_and_refine(const cv::Mat& left8, const cv::Mat& right8, const FuseOptions& o, Json& stats,
+                         cv::Mat* confidence, cv::Mat* occlusion) {
+  Stopwatch sw;
+  const bool ref_left = o.reference == Reference::Mono;
+  const int range = o.match.disparity_range(left8.cols);
+  const double scale = o.match.working_scale(left8.size(), range);
+  cv::Mat l = left8, r = right8;
+  int work_range = range;
+  if (scale > 1.0) {
+    const cv::Size work(std::max(16, int(std::lround(left8.cols / scale))), std::max(16, int(std::lround(left8.rows / scale))));
+    cv::resize(left8, l, work, 0, 0, cv::INTER_AREA);
+    cv::resize(right8, r, work, 0, 0, cv::INTER_AREA);
+    work_range = int(std::ceil(range * double(work.width) / left8.cols));
+  }
+  auto matcher = StereoMatcher::create(o.match);
+  MatchResult m = ref_left ? matcher->match_left_full(l, r, work_range) : matcher->match_right_full(l, r, work_range);
+  stats["matcher"] = to_string(o.match.kind);
+  stats["disparity_range_px"] = range;
+  stats["working_scale"] = scale;
+  stats["working_size"] = {l.cols, l.rows};
+  stats["stages_s"]["match"] = sw.seconds();
+  sw.reset();
+  cv::Mat known = m.disparity == m.disparity;
+  stats["matched_share"] = double(cv::countNonZero(known)) / double(known.total());
+  stats["occluded_share"] = double(cv::countNonZero(m.occlusion)) / double(m.occlusion.total());
+  cv::Mat d = m.disparity;
+  if (o.fill_holes) {
+    if (o.match.kind == MatcherKind::Sgbm) {  // the peer's post-processing
+      fill_holes_background(d);
+    } else {
+      fill_holes_directional(d, m.occlusion);
+      fill_holes_background(d);  // what the directions did not reach
+    }
+    median_5x5(d);
+  }
+  if (scale > 1.0) {
+    const cv::Mat& guide_low = ref_left ? l : r;
+    const cv::Mat& guide = ref_left ? left8 : right8;
+    d = upsample_disparity(d, guide_low, guide);
+    cv::resize(m.confidence, *confidence, left8.size(), 0, 0, cv::INTER_NEAREST);
+    cv::resize(m.occlusion, *occlusion, left8.size(), 0, 0, cv::INTER_NEAREST);
+  } else {
+    *confidence = m.confidence;
+    *occlusion = m.occlusion;
+  }
+  stats["stages_s"]["refine"] = sw.seconds();
+  return d;
+}
 
 Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* progress) {
   Aligned a;
@@ -63,19 +117,7 @@ Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* 
   stats["stages_s"]["rectify"] = sw.seconds();
   if (progress) progress->advance(1, "matching");
   sw.reset();
-  auto matcher = StereoMatcher::create(o.match);
-  a.disparity = o.reference == Reference::Mono ? matcher->match_left(a.left8, a.right8)
-                                               : matcher->match_right(a.left8, a.right8);
-  stats["disparity_range_px"] = o.match.disparity_range(a.left8.cols);
-  stats["stages_s"]["match"] = sw.seconds();
-  sw.reset();
-  cv::Mat known = a.disparity == a.disparity;
-  stats["matched_share"] = double(cv::countNonZero(known)) / double(known.total());
-  if (o.fill_holes) {
-    fill_holes_background(a.disparity);
-    median_5x5(a.disparity);
-  }
-  stats["stages_s"]["refine"] = sw.seconds();
+  a.disparity = match_and_refine(a.left8, a.right8, o, stats, &a.confidence, &a.occlusion);
   if (progress) progress->advance(1, "warping");
   return a;
 }
@@ -121,6 +163,8 @@ DepthResult compute_depth(const FuseInput& in, const FuseOptions& o, Progress* p
   res.canonical_left = a.left8;
   res.canonical_right = a.right8;
   res.canonical_disparity = a.disparity;
+  res.canonical_confidence = a.confidence;
+  res.canonical_occlusion = a.occlusion;
   res.disparity = disparity_at_reference(a, o.reference);
   return res;
 }

@@ -41,6 +41,8 @@ struct DepthResult {
   cv::Mat disparity;   // CV_32F at the reference camera's pixel grid (rectified px), NaN = unknown
   cv::Mat canonical_left, canonical_right;  // rectified 8-bit pair that was matched
   cv::Mat canonical_disparity;              // disparity of the reference view in the canonical frame
+  cv::Mat canonical_confidence;             // CV_32F [0,1] of the matcher, canonical frame (0 = unknown)
+  cv::Mat canonical_occlusion;              // CV_8U 255 where the left-right check failed, canonical frame
   Json stats;
 };
 
