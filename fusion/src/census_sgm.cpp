@@ -3,6 +3,7 @@
 #include "census_sgm.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include <opencv2/calib3d.hpp>
@@ -59,7 +60,7 @@ class CensusSgmMatcher final : public StereoMatcher {
     res.occlusion.create(H, W, CV_8U);
     const std::size_t row_len = static_cast<std::size_t>(W) * D;
     const int dmax = std::min(range, D);
-    const double uniq = 1.0 - options_.uniqueness / 100.0;
+    const double uniq = 1.0 - co.uniqueness / 100.0;
     parallel_rows(H, 8, [&](int r0, int r1) {
       std::vector<int> right_best(W);
       std::vector<std::uint32_t> right_cost(W);

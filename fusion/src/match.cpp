@@ -35,6 +35,12 @@ void CensusSgmOptions::validate() const {
   check_range("CensusSgmOptions::edge_threshold", edge_threshold, 0, 255);
   if (paths != 4 && paths != 8) throw_invalid("CensusSgmOptions::paths must be 4 or 8, got " + std::to_string(paths));
   check_range("CensusSgmOptions::lr_tolerance", lr_tolerance, 0, 8);
+  check_range("CensusSgmOptions::uniqueness", uniqueness, 0, 100);
+  // Path costs are 16-bit: paths * (largest cost + P2) must fit.
+  const double area = (2 * box_radius + 1) * (2 * box_radius + 1);
+  if (paths * area * (census_width * census_height + p2) > 65000)
+    throw_invalid("CensusSgmOptions: box_radius " + std::to_string(box_radius) + " with p2 " + std::to_string(p2) +
+                  " overflows the 16-bit path costs; lower one of them");
   check_range("CensusSgmOptions::speckle_size", speckle_size, 0, 100000);
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
@@ -87,6 +88,24 @@ void fill_holes_directional(cv::Mat& d, const cv::Mat& occlusion, int max_search
       }
     }
   });
+}
+
+void weighted_median(cv::Mat& d, const cv::Mat& guide, int radius, double sigma) {
+  if (d.type() != CV_32F || guide.type() != CV_8UC1 || guide.size() != d.size())
+    throw_invalid("weighted_median: expects a CV_32F disparity and a CV_8UC1 guide of its size");
+  cv::Mat nan_mask = d != d;
+  cv::Mat src = d.clone();
+  src.setTo(0, nan_mask);
+  cv::Mat out;
+  cv::ximgproc::weightedMedianFilter(guide, src, out, radius, sigma);
+  out.setTo(std::numeric_limits<float>::quiet_NaN(), nan_mask);
+  d = out;
+}
+
+void RefineOptions::validate() const {
+  check_range("RefineOptions::median_radius", median_radius, 0, 30);
+  check_range("RefineOptions::median_sigma", median_sigma, 0.1, 1000.0);
+  upsample.validate();
 }
 
 void UpsampleOptions::validate() const {

@@ -29,12 +29,15 @@ MatcherKind parse_matcher(const std::string& text);  // "census" / "sgm" / "cens
 struct CensusSgmOptions {
   int census_width = 9;    // census window width, px (odd, width * height <= 65)
   int census_height = 7;   // census window height, px (odd)
-  int box_radius = 2;      // Hamming costs are summed over a (2r+1)^2 box, px; 0 = none
+  int box_radius = 0;      // Hamming costs are summed over a (2r+1)^2 box, px; 0 = none
   double prefilter_sigma = 0.0;  // Gaussian smoothing of both views before the census, px; 0 = none
-  double p1 = 1.2;         // SGM penalty for a 1 px disparity step, Hamming bits per box pixel
-  double p2 = 8.0;         // SGM penalty for larger steps, Hamming bits per box pixel
-  double p2_edge = 0.5;    // P2 is multiplied by this across reference-image edges (0..1]
-  int edge_threshold = 12; // |grey step| (8-bit) that counts as an edge for p2_edge
+  // Penalties, in Hamming bits per box pixel. Tuned on the Middlebury 2005/2006 dev set
+  // (mono/colour, EVALUATION.md sensor models): bad-2.0 moves by < 1 point within 0.5x..2x.
+  double p1 = 12.0;        // SGM penalty for a 1 px disparity step
+  double p2 = 200.0;       // SGM penalty for larger steps
+  double p2_edge = 0.2;    // P2 is multiplied by this across reference-image edges (0..1]
+  int edge_threshold = 6;  // |grey step| (8-bit) that counts as an edge for p2_edge
+  int uniqueness = 0;      // percent margin of the best aggregated cost over the second best; 0 = off
   int paths = 8;           // aggregation paths: 4 (rows + columns) or 8 (plus diagonals)
   int lr_tolerance = 1;    // px: left-right check tolerance
   int speckle_size = 20;   // connected disparity regions below this many px are removed; 0 = off
@@ -45,7 +48,7 @@ struct MatchOptions {
   MatcherKind kind = MatcherKind::CensusSgm;
   int max_disparity = 0;  // px at full resolution; 0 = automatic (a quarter of the width, rounded up to 16)
   int block_size = 5;     // px, odd (Sgbm only)
-  int uniqueness = 10;    // percent margin of the best cost over the second best
+  int uniqueness = 10;    // percent margin of the best cost over the second best (Sgbm only)
   // Working scale (CensusSgm only): the pair is matched at a reduced resolution when it is large,
   // so that it has at most `max_working_pixels` pixels and the searched range at most
   // `max_working_disparity` disparities; the result is upsampled guided by the reference image.

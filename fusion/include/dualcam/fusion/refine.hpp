@@ -26,6 +26,19 @@ struct UpsampleOptions {
   void validate() const;
 };
 
+// Weighted median of a CV_32F disparity with weights from the guide (CV_8UC1, same size)
+// (ximgproc::weightedMedianFilter, Zhang et al. CVPR 2014): removes streaks and moves
+// disparity edges onto image edges. NaN pixels stay NaN.
+void weighted_median(cv::Mat& disparity, const cv::Mat& guide, int radius, double sigma);
+
+// Clean-up and upsampling of the census/SGM disparity (fuse pipeline).
+struct RefineOptions {
+  int median_radius = 7;      // weighted median window radius, px at working scale; 0 = plain 5x5 median
+  double median_sigma = 25;   // its range weight, 8-bit grey levels
+  UpsampleOptions upsample;   // working scale -> full resolution
+  void validate() const;
+};
+
 // Joint bilateral upsampling (Kopf et al., SIGGRAPH 2007): each full-resolution pixel averages
 // the low-resolution disparities around it, weighted by distance and by how close the guide's
 // grey level at the low-resolution sample is to its own, so disparity edges follow the image's
