@@ -41,7 +41,7 @@ void fill_holes_background(cv::Mat& d) {
 
 void median_5x5(cv::Mat& d) {
   if (d.type() != CV_32F) throw_invalid("median_5x5: expected CV_32F");
-  cv::Mat nan_mask = d != d;
+  cv::Mat nan_mask = ~(d == d);  // (cv::compare gives NaN != NaN as false)
   cv::Mat tmp = d.clone();
   tmp.setTo(0, nan_mask);
   cv::medianBlur(tmp, tmp, 5);
@@ -93,7 +93,7 @@ void fill_holes_directional(cv::Mat& d, const cv::Mat& occlusion, int max_search
 void weighted_median(cv::Mat& d, const cv::Mat& guide, int radius, double sigma) {
   if (d.type() != CV_32F || guide.type() != CV_8UC1 || guide.size() != d.size())
     throw_invalid("weighted_median: expects a CV_32F disparity and a CV_8UC1 guide of its size");
-  cv::Mat nan_mask = d != d;
+  cv::Mat nan_mask = ~(d == d);  // (cv::compare gives NaN != NaN as false)
   cv::Mat src = d.clone();
   src.setTo(0, nan_mask);
   cv::Mat out;
