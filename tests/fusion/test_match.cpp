@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/datasets/sample.hpp"
@@ -12,6 +13,7 @@
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/fusion/match.hpp"
 #include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/fusion/rectify.hpp"
 
 using namespace dualcam;
 
@@ -224,7 +226,7 @@ TEST_CASE("A vertical-baseline rig goes through the pipeline", "[match][fuse]") 
   CHECK(e.bad2 < 0.15);
 }
 
-TEST_CASE("--rig auto aligns the sample without its rig", "[match][selfrect]") {
+TEST_CASE("Self-rectification (rig auto) aligns the sample without its rig", "[match][selfrect]") {
   const datasets::Sample s = datasets::make_sample();
   fusion::FuseOptions o;
   o.auto_rig = true;
@@ -280,4 +282,41 @@ TEST_CASE("A drifted rig is corrected from the pair", "[match][selfrect]") {
   o.correct_drift = true;
   const fusion::DepthResult exact = fusion::compute_depth({s.mono, s.color, &s.rig}, o);
   CHECK_FALSE(exact.stats["rectification"]["drift_corrected"].get<bool>());
+}
+
+TEST_CASE("Rectification of a 4:3 colour camera beside a smaller mono one covers their common view", "[match][rectify]") {
+  StereoRig rig;
+  rig.mono.K = cv::Matx33d(300, 0, 159.5, 0, 300, 119.5, 0, 0, 1);
+  rig.mono.size = {320, 240};
+  rig.color.K = cv::Matx33d(560, 0, 319.5, 0, 560, 239.5, 0, 0, 1);  // twice the pixels, a wider view
+  rig.color.size = {640, 480};
+  rig.color.dist = (cv::Mat_<double>(1, 5) << -0.05, 0.01, 0, 0, 0);
+  rig.R = cv::Matx33d::eye();
+  cv::Rodrigues(cv::Vec3d(0.002, -0.004, 0.003), rig.R);
+  rig.T = cv::Vec3d(-10, 0.1, 0);
+  const RectifyGeometry g = rectify_geometry(rig);
+  // The finer camera's pixel density, and about the mono's field of view (the common part).
+  CHECK(g.focal_px == Approx(560).epsilon(0.01));
+  CHECK(g.size.width == Approx(320 * 560 / 300.0).epsilon(0.06));
+  CHECK(g.size.height == Approx(240 * 560 / 300.0).epsilon(0.06));
+  // Points seen by both cameras land on the same canonical row, with a positive disparity.
+  std::vector<cv::Point3f> pts;
+  for (int i = 0; i < 50; ++i) pts.emplace_back(-100.f + 4.f * i, -60.f + 2.5f * (i % 48), 600.f + 7.f * i);
+  std::vector<cv::Point2f> pm, pc, rm, rc;
+  cv::Vec3d rvec;
+  cv::Rodrigues(rig.R, rvec);
+  cv::projectPoints(pts, cv::Vec3d(0, 0, 0), cv::Vec3d(0, 0, 0), cv::Mat(rig.mono.K), rig.mono.dist, pm);
+  cv::projectPoints(pts, rvec, rig.T, cv::Mat(rig.color.K), rig.color.dist, pc);
+  cv::undistortPoints(pm, rm, cv::Mat(rig.mono.K), rig.mono.dist, cv::Mat(g.R1), cv::Mat(g.P1));
+  cv::undistortPoints(pc, rc, cv::Mat(rig.color.K), rig.color.dist, cv::Mat(g.R2), cv::Mat(g.P2));
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    CHECK(std::abs(rm[i].y - rc[i].y) < 1e-2);
+    CHECK(rm[i].x - rc[i].x > 0);
+  }
+  // Both rectified images fill the canonical frame.
+  fusion::Rectifier rect(rig);
+  const cv::Mat white_m(rig.mono.size, CV_8U, cv::Scalar(255)), white_c(rig.color.size, CV_8U, cv::Scalar(255));
+  const cv::Mat cm = rect.rectify_mono(white_m), cc = rect.rectify_color(white_c);
+  CHECK(cv::countNonZero(cm) > 0.95 * cm.total());
+  CHECK(cv::countNonZero(cc) > 0.95 * cc.total());
 }

@@ -57,7 +57,7 @@ TEST_CASE("Refinement and self-rectification options reject nonsense", "[match][
   CHECK_THROWS_WITH(o.validate(), Catch::Contains("auto_rig"));
 }
 
-TEST_CASE("--rig auto on a featureless pair fails with a clear error", "[match][bad][selfrect]") {
+TEST_CASE("Self-rectification of a featureless pair fails with a clear error", "[match][bad][selfrect]") {
   const cv::Mat flat(120, 160, CV_8UC1, cv::Scalar(128)), flat3(120, 160, CV_8UC3, cv::Scalar(90, 128, 140));
   fusion::FuseOptions o;
   o.auto_rig = true;
