@@ -32,6 +32,9 @@ void add_common_options(CLI::App* app, CommonOptions& o);
 Command register_fuse(CLI::App& root);
 Command register_depth(CLI::App& root);
 Command register_sample(CLI::App& root);
+Command register_simulate(CLI::App& root);
+Command register_compare(CLI::App& root);
+Command register_eval(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);

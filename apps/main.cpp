@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
       "\nRun 'dualcam SUBCOMMAND --help' for the options and an example of each.\n"
       "Quick start: dualcam sample -o out/sample && dualcam fuse --mono out/sample/mono.png "
       "--color out/sample/color.png --rig out/sample/rig.yaml -o out/fused.png");
-  std::vector<app::Command> commands{app::register_fuse(root), app::register_depth(root), app::register_sample(root)};
+  std::vector<app::Command> commands{app::register_fuse(root), app::register_depth(root), app::register_sample(root),
+                                     app::register_simulate(root), app::register_compare(root), app::register_eval(root)};
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

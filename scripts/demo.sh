@@ -8,7 +8,7 @@ BIN=${DUALCAM_BUILD_DIR:-build}/apps/dualcam
 mkdir -p out
 "$BIN" sample -o out/sample
 "$BIN" fuse --mono out/sample/mono.png --color out/sample/color.png --rig out/sample/rig.yaml \
-  -o out/fused.png --disparity-out out/disparity.pfm --json out/fuse_report.json
+  -o out/fused.png --json out/fuse_report.json
 "$BIN" depth --mono out/sample/mono.png --color out/sample/color.png --rig out/sample/rig.yaml \
   -o out/disparity.pfm --preview out/disparity.png
 echo

@@ -79,6 +79,48 @@ cv::Mat float_to_u8(const cv::Mat& unit) {
   return out;
 }
 
+namespace {
+// Table of f over [0,1] with linear interpolation; inputs are clipped to [0,1].
+template <int N>
+struct CurveTable {
+  std::array<float, N + 1> v;
+  explicit CurveTable(float (*f)(float)) {
+    for (int i = 0; i <= N; ++i) v[i] = f(float(i) / N);
+  }
+  float operator()(float x) const {
+    if (!(x > 0)) return v[0];
+    if (x >= 1) return v[N];
+    const float t = x * N;
+    const int i = int(t);
+    return v[i] + (t - float(i)) * (v[i + 1] - v[i]);
+  }
+};
+
+template <typename Table>
+cv::Mat apply_table(const cv::Mat& in, const Table& table) {
+  if (in.depth() != CV_32F) throw_invalid("expected a CV_32F image");
+  cv::Mat out(in.size(), in.type());
+  const int n = in.cols * in.channels();
+  for (int r = 0; r < in.rows; ++r) {
+    const float* s = in.ptr<float>(r);
+    float* d = out.ptr<float>(r);
+    for (int i = 0; i < n; ++i) d[i] = table(s[i]);
+  }
+  return out;
+}
+}  // namespace
+
+cv::Mat encode_srgb(const cv::Mat& linear) {
+  // The curve is steep near 0: a denser table there keeps the error small.
+  static const CurveTable<65536> table(&linear_to_srgb);
+  return apply_table(linear, table);
+}
+
+cv::Mat decode_srgb(const cv::Mat& encoded) {
+  static const CurveTable<4096> table(&srgb_to_linear);
+  return apply_table(encoded, table);
+}
+
 cv::Mat luminance(const cv::Mat& linear_bgr) {
   if (linear_bgr.type() != CV_32FC3) throw_invalid("luminance: expected CV_32FC3");
   cv::Mat y;

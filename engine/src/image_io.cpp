@@ -127,8 +127,14 @@ cv::Size peek_image_size(const std::uint8_t* d, std::size_t n) {
 
 cv::Mat read_image(const std::string& path, const ImageReadOptions& options) {
   std::vector<std::uint8_t> bytes = read_file_bytes(path);
-  if (bytes.empty()) throw_invalid("cannot decode image '" + path + "': the file is empty");
-  cv::Size claimed = peek_image_size(bytes.data(), bytes.size());
+  return decode_image(bytes.data(), bytes.size(), path, options);
+}
+
+cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const std::string& path,
+                     const ImageReadOptions& options) {
+  if (size == 0) throw_invalid("cannot decode image '" + path + "': the file is empty");
+  if (size > std::size_t(INT32_MAX)) throw_invalid("cannot decode image '" + path + "': the file is larger than 2 GiB");
+  cv::Size claimed = peek_image_size(data, size);
   if (options.max_pixels > 0 && std::int64_t(claimed.width) * claimed.height > options.max_pixels) {
     std::ostringstream os;
     os << "refusing image '" << path << "': its header claims " << claimed.width << "x" << claimed.height
@@ -142,7 +148,8 @@ cv::Mat read_image(const std::string& path, const ImageReadOptions& options) {
     // gets one line, with the decoder's reason in it.
     StderrCapture capture;
     try {
-      img = cv::imdecode(bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+      img = cv::imdecode(cv::Mat(1, int(size), CV_8U, const_cast<std::uint8_t*>(data)),
+                         cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
     } catch (const cv::Exception&) {
       img.release();
     }

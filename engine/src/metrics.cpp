@@ -65,6 +65,36 @@ double ssim8(const cv::Mat& a, const cv::Mat& b) {
   return total / double(ca.size());
 }
 
+ImageComparison compare_images(const cv::Mat& image, const cv::Mat& reference) {
+  auto to8 = [](const cv::Mat& m) {
+    if (m.depth() == CV_8U) return m;
+    if (m.depth() != CV_16U) throw_invalid("compare: only 8- and 16-bit images are compared");
+    cv::Mat out;
+    m.convertTo(out, CV_8U, 1.0 / 257.0);
+    return out;
+  };
+  const cv::Mat a = to8(image), b = to8(reference);
+  if (a.size() != b.size())
+    throw_invalid("compare: the images differ in size (" + std::to_string(a.cols) + "x" + std::to_string(a.rows) +
+                  " vs " + std::to_string(b.cols) + "x" + std::to_string(b.rows) + ")");
+  if (a.channels() != b.channels())
+    throw_invalid("compare: the images differ in channel count (" + std::to_string(a.channels()) + " vs " +
+                  std::to_string(b.channels()) + ")");
+  ImageComparison c;
+  c.psnr_db = psnr8(a, b);
+  c.ssim = ssim8(a, b);
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  double mx = 0;
+  cv::minMaxLoc(diff.reshape(1), nullptr, &mx);
+  c.max_abs_diff = int(mx);
+  cv::Mat any = diff.reshape(1, int(diff.total())) ;
+  cv::Mat per_pixel;
+  cv::reduce(any, per_pixel, 1, cv::REDUCE_MAX);
+  c.differing_share = double(cv::countNonZero(per_pixel)) / double(per_pixel.total());
+  return c;
+}
+
 DisparityErrors disparity_errors(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& mask) {
   if (estimate.size() != truth.size() || estimate.type() != CV_32F || truth.type() != CV_32F)
     throw_invalid("disparity_errors: estimate and truth must be CV_32F of the same size");

@@ -52,6 +52,10 @@ void MatchOptions::validate() const {
   check_range("MatchOptions::max_working_pixels", max_working_pixels, 1.0e4, 1.0e9);
   check_range("MatchOptions::max_working_disparity", max_working_disparity, 16, 1024);
   census.validate();
+  check_range("MatchOptions::sgbm_disp12_max_diff", sgbm_disp12_max_diff, -1, 4096);
+  check_range("MatchOptions::sgbm_pre_filter_cap", sgbm_pre_filter_cap, 0, 63);
+  check_range("MatchOptions::sgbm_speckle_window", sgbm_speckle_window, 0, 100000);
+  check_range("MatchOptions::sgbm_speckle_range", sgbm_speckle_range, 0, 4096);
 }
 
 int MatchOptions::disparity_range(int width) const {
@@ -97,8 +101,10 @@ class SgbmMatcher final : public StereoMatcher {
       throw_invalid("SGBM matcher: expects two CV_8UC1 images of the same size");
     const int bs = options_.block_size;
     range = (std::max(range, 16) + 15) / 16 * 16;
-    auto sgbm = cv::StereoSGBM::create(0, range, bs, 8 * bs * bs, 32 * bs * bs, 1, 0, options_.uniqueness, 0, 0,
-                                       cv::StereoSGBM::MODE_SGBM_3WAY);
+    const MatchOptions& o = options_;
+    auto sgbm = cv::StereoSGBM::create(0, range, bs, 8 * bs * bs, 32 * bs * bs, o.sgbm_disp12_max_diff,
+                                       o.sgbm_pre_filter_cap, o.uniqueness, o.sgbm_speckle_window,
+                                       o.sgbm_speckle_range, cv::StereoSGBM::MODE_SGBM_3WAY);
     cv::Mat raw;
     sgbm->compute(left, right, raw);  // CV_16S, 4 fractional bits, < 0 where unknown
     MatchResult r;

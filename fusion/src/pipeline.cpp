@@ -195,8 +195,8 @@ void validate_input(const FuseInput& in, const FuseOptions& o) {
     throw_invalid("the mono image has " + std::to_string(in.mono.channels()) + " channels; expected 1 (grey)");
   if (in.color.channels() != 3)
     throw_invalid("the colour image has " + std::to_string(in.color.channels()) + " channel(s); expected 3");
-  if (in.mono.depth() != in.color.depth() || (in.mono.depth() != CV_8U && in.mono.depth() != CV_16U))
-    throw_invalid("mono and colour images must both be 8-bit or both 16-bit");
+  for (const cv::Mat* m : {&in.mono, &in.color})
+    if (m->depth() != CV_8U && m->depth() != CV_16U) throw_invalid("the images must be 8- or 16-bit");
   if (o.auto_rig) return;  // any sizes: the canonical frame comes from the pair
   if (o.rectified) {
     if (in.mono.size() != in.color.size())

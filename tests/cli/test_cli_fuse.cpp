@@ -89,9 +89,26 @@ TEST_CASE("dualcam fuse --rectified takes a pre-rectified pair", "[cli]") {
 }
 
 TEST_CASE("Every subcommand has --help with an example", "[cli]") {
-  for (const char* sub : {"fuse", "depth", "sample"}) {
+  for (const char* sub : {"fuse", "depth", "sample", "compare"}) {
     auto r = run_cli(std::string(sub) + " --help");
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("Example:") != std::string::npos);
   }
+}
+
+TEST_CASE("dualcam compare reports PSNR for images and bad-2.0 for disparities", "[cli]") {
+  const auto& d = sample_dir();
+  auto r = run_cli("compare \"" + (d / "color.png") + "\" \"" + (d / "color.png") + "\"");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("PSNR inf dB") != std::string::npos);
+  CHECK(r.out.find("max |diff| 0") != std::string::npos);
+  r = run_cli("compare \"" + (d / "color.png") + "\" \"" + (d / "truth_color.png") + "\"");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("PSNR 2") != std::string::npos);  // a noisy dim-light image: 20-something dB
+  r = run_cli("compare \"" + (d / "disparity_color.pfm") + "\" \"" + (d / "disparity_color.pfm") + "\"");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("bad-2.0 0.00 %") != std::string::npos);
+  r = run_cli("compare \"" + (d / "mono.png") + "\" \"" + (d / "color.png") + "\"");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("channel count") != std::string::npos);
 }

@@ -2,10 +2,17 @@
 // A procedural 3-D scene and a ray-casting renderer with exact ground truth.
 //
 // World frame = the mono camera's frame (x right, y down, z forward, millimetres). A scene is a
-// list of flat textured patches (rectangles or discs on planes, fronto-parallel or slanted); the
-// nearest patch along a ray is seen. Textures are functions of the patch's own (u, v) coordinates
-// in mm, so both cameras see exactly the same surface.
+// list of flat textured patches (rectangles or discs on planes, fronto-parallel or slanted) and
+// spheres; the nearest surface along a ray is seen. Textures are functions of the surface's own
+// (u, v) coordinates in mm, so both cameras see exactly the same surface. Surfaces are
+// Lambertian-like (no view-dependent shading), so the same point has the same colour in both
+// views: the basis of the self-consistency of the truth.
+//
+// Rays are cast through the camera's full OpenCV lens model (k1 k2 p1 p2 k3 [k4 k5 k6 ...]):
+// the ray of a pixel is the exact inverse of cv::projectPoints (Newton's method, converged below
+// 1e-12 in normalised coordinates), so a rendered surface point projects back to its pixel.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -20,6 +27,8 @@ enum class TextureKind {
   Checker,     // colour checkerboard, squares of `scale_mm`
   Noise,       // smooth value noise with fine grain (natural-looking detail)
   Rings,       // concentric rings (all orientations of detail)
+  Bars,        // line pairs whose period shrinks along u from `scale_mm` to a fifth of it
+               // (a resolution chart: the finest detail a sensor can resolve)
 };
 
 struct Texture {
@@ -40,9 +49,23 @@ struct Patch {
   Texture texture;
 };
 
+// A sphere; texture (u, v) = (radius * longitude, radius * latitude) in mm.
+struct Sphere {
+  cv::Vec3d centre;
+  double radius = 1;
+  Texture texture;
+};
+
 struct Scene {
   std::vector<Patch> patches;
+  std::vector<Sphere> spheres;
 };
+
+// Adds the six faces of a box (centre, half extents along its own axes, rotated by the rotation
+// vector `rotation` (radians) about its centre), each face with its own texture (taken in turn
+// from `faces`, which must not be empty).
+void add_box(Scene& scene, const cv::Vec3d& centre, const cv::Vec3d& half_extents, const cv::Vec3d& rotation,
+             const std::vector<Texture>& faces);
 
 // A camera placed in the world: intrinsics + pose (camera_from_world).
 struct PlacedCamera {
@@ -70,6 +93,23 @@ PlacedCamera color_camera(const StereoRig& rig);
 
 // A deterministic scene of textured planes at several depths, a slanted plane, a disc and
 // low-texture areas, framed for a camera looking down +z with depths in [near_mm, far_mm].
+// (The embedded sample's scene: kept as it is so the sample keeps its layout.)
 Scene make_layered_scene(std::uint32_t seed, double near_mm, double far_mm);
+
+// A richer deterministic scene for the simulator, framed for a camera looking down +z with a
+// horizontal field of view up to about 70 degrees, a 4:3 or wider image (in taller ones the
+// bottom rows look under the floor's near edge onto the wall) and depths in [near_mm, far_mm]: a textured back wall, a
+// tiled floor receding from near to far (a slanted surface with a depth gradient), a plane
+// slanted about a vertical axis and one about a horizontal axis, boxes and spheres at several
+// depths (occlusion edges at every depth step), thin poles, a resolution chart (fine detail), a
+// colour chart (sharp colour edges) and flat, untextured panels (low-texture areas). Every
+// placement, colour and texture comes from `seed`.
+Scene make_objects_scene(std::uint32_t seed, double near_mm, double far_mm);
+
+enum class SceneKind { Layered, Objects };
+// "layered" / "objects"; throws Error(InvalidInput) naming the choices otherwise.
+SceneKind parse_scene_kind(const std::string& name);
+const char* to_string(SceneKind kind);
+Scene make_scene(SceneKind kind, std::uint32_t seed, double near_mm, double far_mm);
 
 }  // namespace dualcam::datasets

@@ -19,6 +19,9 @@ struct ImageReadOptions {
 // or CV_16U with 1 or 3 channels (BGR order). Throws Error(IO) for a missing or unreadable file,
 // Error(InvalidInput) for a file that is not a decodable image.
 cv::Mat read_image(const std::string& path, const ImageReadOptions& options = {});
+// The same from bytes in memory; `name` is used in error messages.
+cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
+                     const ImageReadOptions& options = {});
 
 // Writes an 8- or 16-bit image (1 or 3 channels) as PNG, JPEG or TIFF, chosen by the extension.
 // Atomic (temporary file + rename).

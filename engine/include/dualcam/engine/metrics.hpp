@@ -12,6 +12,18 @@ double psnr8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = cv::Mat()
 // over channels.
 double ssim8(const cv::Mat& a, const cv::Mat& b);
 
+// Everything a regression check or a person comparing two images wants to know.
+struct ImageComparison {
+  double psnr_db = 0;          // 8-bit PSNR (+inf when identical)
+  double ssim = 0;             // mean SSIM
+  int max_abs_diff = 0;        // largest per-channel difference, 8-bit units
+  double differing_share = 0;  // share of pixels with any channel differing
+};
+
+// Compares two 8-bit images of the same size and channel count (16-bit inputs are reduced to
+// 8 bits first). Throws Error(InvalidInput) when the sizes or channel counts differ.
+ImageComparison compare_images(const cv::Mat& image, const cv::Mat& reference);
+
 struct DisparityErrors {
   double bad1 = 0;     // share of evaluated pixels unknown or off by > 1 px
   double bad2 = 0;     // ... by > 2 px

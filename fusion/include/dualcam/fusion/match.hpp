@@ -58,6 +58,11 @@ struct MatchOptions {
   void validate() const;
   // The disparity range actually searched for an image of `width` pixels (a multiple of 16).
   int disparity_range(int width) const;
+  // OpenCV StereoSGBM's remaining settings (SGBM backend only; the defaults are the engine's).
+  int sgbm_disp12_max_diff = 1;  // px, left-right consistency tolerance; < 0 = no check
+  int sgbm_pre_filter_cap = 0;   // clip of the x-derivative prefilter; 0 = OpenCV's default (15)
+  int sgbm_speckle_window = 0;   // px, largest blob treated as a speckle; 0 = no speckle filter
+  int sgbm_speckle_range = 0;    // px, disparity spread within one connected blob
   // Downscale factor (>= 1) at which a pair of `size` with full-resolution range `range` is matched.
   double working_scale(const cv::Size& size, int range) const;
 };

@@ -13,9 +13,16 @@ namespace dualcam::fusion {
 struct MergeOptions {
   int transfer_radius = 2;    // window radius of the local linear model, px
   double transfer_eps = 1e-5; // its regularisation (linear light squared): larger = smoother
+  // Reference = colour: colour detail the local model misses is put back where it stands out of
+  // the colour camera's noise (local Wiener shrinkage over a box of detail_radius; 0 = off).
+  int detail_radius = 2;
+  double detail_noise_scale = 1.0;  // noise estimate = this x the median local residual energy
   double mono_clip = 0.98;    // linear mono values at or above this are treated as clipped
   int feather_px = 2;         // width of the soft transition at the edges of the mono's coverage
-  int fill_radius = 15;       // reference = mono: radius (px) over which chroma flows into holes
+  int fill_radius = 60;       // reference = mono: spatial reach (px) of chroma flowing into holes
+  double fill_edge = 0.3;     // ... how strongly mono edges stop it (sRGB units; smaller = stronger)
+  int chroma_radius = 4;      // reference = mono: guided-filter radius smoothing the chroma, px
+  double chroma_eps = 1e-3;   // ... and its regularisation (sRGB-encoded units squared)
   void validate() const;
 };
 
@@ -31,8 +38,9 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
                                   const MergeOptions& options);
 
 // Reference = mono: `mono` (CV_32FC1) is the mono camera image, `color_warped` (CV_32FC3) the
-// colour image warped into the mono view, `valid` where that warp is known. Holes get chroma
-// flowing in from their neighbourhood; their luminance is always the mono's.
+// colour image warped into the mono view, `valid` where that warp is known. The luminance is the
+// mono's (mapped to the colour's scale); chroma comes from the warped colour, smoothed guided by
+// the mono; holes get chroma flowing in from their neighbourhood.
 MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warped, const cv::Mat& valid,
                                  const MergeOptions& options);
 

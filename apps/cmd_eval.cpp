@@ -1,0 +1,216 @@
+// dualcam eval: the protocols of EVALUATION.md on Middlebury-format data, for the engine or the
+// peer a user would assemble from OpenCV. Thin: parse, bind the method, call datasets::evaluate.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+
+#include "common.hpp"
+#include "dualcam/datasets/eval.hpp"
+#include "dualcam/datasets/middlebury.hpp"
+#include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/progress.hpp"
+#include "dualcam/fusion/peers.hpp"
+#include "dualcam/fusion/pipeline.hpp"
+
+namespace dualcam::app {
+namespace {
+
+struct EvalCliOptions {
+  std::string protocol, data, method = "engine", left_sensor = "mono", mono_weights, scenes;
+  double light = 0, mono_gain = 0;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  std::string json_path;
+  // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
+  std::string peer_border = "reflect101";
+  int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
+};
+
+std::vector<double> parse_numbers(const std::string& text, const char* option, std::size_t count) {
+  std::vector<double> v;
+  bool ok = !text.empty() && text.back() != ',';
+  std::stringstream ss(text);
+  std::string tok;
+  while (ok && std::getline(ss, tok, ',')) {
+    char* end = nullptr;
+    const double x = std::strtod(tok.c_str(), &end);
+    ok = !tok.empty() && *end == '\0' && std::isfinite(x);
+    v.push_back(x);
+  }
+  if (!ok || v.size() != count)
+    throw_invalid(std::string(option) + " must be " + std::to_string(count) + " comma-separated numbers, got '" + text + "'");
+  return v;
+}
+
+fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
+  fusion::PeerDepthOptions p;
+  if (o.peer_ndisp >= 0) p.match.max_disparity = o.peer_ndisp;
+  if (o.peer_disp12 >= -1) p.match.sgbm_disp12_max_diff = o.peer_disp12;
+  if (o.peer_prefilter >= 0) p.match.sgbm_pre_filter_cap = o.peer_prefilter;
+  if (o.peer_speckle_window >= 0) p.match.sgbm_speckle_window = o.peer_speckle_window;
+  if (o.peer_speckle_range >= 0) p.match.sgbm_speckle_range = o.peer_speckle_range;
+  p.validate();
+  return p;
+}
+
+// The engine, called only through the fuse pipeline (rectified pair, mono on the left).
+datasets::Method engine_method(datasets::Protocol protocol) {
+  auto options = [](fusion::Reference ref, const datasets::MethodInput& in) {
+    fusion::FuseOptions f;
+    f.rectified = true;
+    f.reference = ref;
+    if (in.ndisp > 0) f.match.max_disparity = in.ndisp;
+    return f;
+  };
+  switch (protocol) {
+    case datasets::Protocol::Depth:
+      return {"engine", [options](const datasets::MethodInput& in) {
+                return fusion::compute_depth({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).disparity;
+              }};
+    case datasets::Protocol::P1:
+      return {"engine", [options](const datasets::MethodInput& in) {
+                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).image);
+              }};
+    case datasets::Protocol::P2:
+      return {"engine", [options](const datasets::MethodInput& in) {
+                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Color, in)).image);
+              }};
+  }
+  throw_invalid("no engine method for this protocol");
+}
+
+datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDepthOptions& depth,
+                             fusion::PeerBorder border) {
+  switch (protocol) {
+    case datasets::Protocol::Depth:
+      return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const datasets::MethodInput& in) {
+                return fusion::peer_depth(in.mono, in.color, depth, in.ndisp);
+              }};
+    case datasets::Protocol::P1:
+      return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
+              [depth, border](const datasets::MethodInput& in) {
+                fusion::PeerColorizeOptions c;
+                c.depth = depth;
+                c.border = border;
+                return fusion::peer_colorize(in.mono, in.color, c, in.ndisp);
+              }};
+    case datasets::Protocol::P2:
+      return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const datasets::MethodInput& in) {
+                return fusion::peer_denoise(in.color, fusion::PeerDenoiseOptions{});
+              }};
+  }
+  throw_invalid("no peer method for this protocol");
+}
+
+std::string protocol_list() {
+  std::string s;
+  for (const auto& p : datasets::protocols()) s += std::string(s.empty() ? "" : ", ") + p.name;
+  return s;
+}
+
+}  // namespace
+
+Command register_eval(CLI::App& root) {
+  auto o = std::make_shared<EvalCliOptions>();
+  CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (EVALUATION.md)");
+  std::string protocols_help = "protocol: " + protocol_list();
+  for (const auto& p : datasets::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
+  app->add_option("--protocol", o->protocol, protocols_help)->required();
+  app->add_option("--data", o->data, "a folder of scene folders, one scene folder, or an index CSV")->required();
+  app->add_option("--method", o->method, "engine (default) or peer (what a user would assemble from OpenCV)")
+      ->check(CLI::IsMember({"engine", "peer"}));
+  app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2 0.05)")
+      ->check(CLI::Range(1e-4, 100.0));
+  app->add_option("--mono-weights", o->mono_weights, "mono response wB,wG,wR in linear light (default 0.25,0.45,0.30)");
+  app->add_option("--mono-gain", o->mono_gain, "mono gain over the colour camera (default 1.15)")->check(CLI::Range(0.01, 100.0));
+  app->add_option("--left-sensor", o->left_sensor,
+                  "sensor of the left view: mono (the protocol) or color (both views through the colour sensor; depth only)")
+      ->check(CLI::IsMember({"mono", "color", "colour"}));
+  app->add_option("--scenes", o->scenes, "only these scenes (comma-separated names)");
+  app->add_option("--seed", o->seed, "mixed into every scene's noise seed (default 0)");
+  app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--json", o->json_path, "write per-scene and mean figures and the options as JSON");
+  app->add_option("--peer-ndisp", o->peer_ndisp, "peer SGBM numDisparities (default 0 = OpenCV sample rule ((width/8)+15)&-16)")
+      ->check(CLI::Range(0, 4096));
+  app->add_option("--peer-disp12", o->peer_disp12, "peer SGBM disp12MaxDiff (default 1)")
+      ->check(CLI::Range(-1, 4096));
+  app->add_option("--peer-prefilter-cap", o->peer_prefilter, "peer SGBM preFilterCap (default 63; 0 = OpenCV's 15)")
+      ->check(CLI::Range(0, 63));
+  app->add_option("--peer-speckle-window", o->peer_speckle_window, "peer SGBM speckleWindowSize (default 100; 0 = off)")
+      ->check(CLI::Range(0, 100000));
+  app->add_option("--peer-speckle-range", o->peer_speckle_range, "peer SGBM speckleRange (default 8)")->check(CLI::Range(0, 4096));
+  app->add_option("--peer-border", o->peer_border,
+                  "p1 peer: colour for matches outside the colour image: reflect101 (default), replicate, constant (black)");
+  app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
+                      "--json depth.json"));
+  Action action = [o]() {
+    const datasets::Protocol protocol = datasets::parse_protocol(o->protocol);
+    datasets::EvalOptions eo;
+    eo.light = o->light;
+    eo.seed = o->seed;
+    eo.left_sensor = datasets::parse_left_sensor(o->left_sensor);
+    if (!o->mono_weights.empty()) {
+      const auto w = parse_numbers(o->mono_weights, "--mono-weights", 3);
+      eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
+    }
+    if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
+    eo.validate(protocol);
+    const fusion::PeerDepthOptions peer_depth = peer_depth_options(*o);
+    const fusion::PeerBorder border = fusion::parse_peer_border(o->peer_border);
+    check_outputs({o->json_path});
+    std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
+    if (!o->scenes.empty()) {
+      std::vector<datasets::SceneSource> picked;
+      std::stringstream ss(o->scenes);
+      std::string name;
+      while (std::getline(ss, name, ',')) {
+        bool found = false;
+        for (const auto& s : scenes)
+          if (s.name == name) picked.push_back(s), found = true;
+        if (!found) throw_invalid("--scenes: no scene '" + name + "' in '" + o->data + "'");
+      }
+      std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+      scenes = picked;
+    }
+    const datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border) : engine_method(protocol);
+    ThreadScope threads(o->threads);
+    Stopwatch total;
+    Progress progress("eval " + std::string(datasets::protocol_info(protocol).name), int(scenes.size()));
+    datasets::EvalResult res =
+        threads.run([&] { return datasets::evaluate(protocol, scenes, method, eo, &progress); });
+    progress.finish();
+    std::printf("dualcam eval: protocol %s, method %s, light %g, left sensor %s, mono weights %g,%g,%g gain %g, %zu scenes\n",
+                datasets::protocol_info(protocol).name, method.name.c_str(), res.light,
+                datasets::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
+                res.rows.size());
+    std::printf("%s", res.table().c_str());
+    std::fflush(stdout);
+    if (!o->json_path.empty()) {
+      RunReport report("eval");
+      report.json()["eval"] = res.to_json();
+      report.json()["data"] = o->data;
+      report.json()["method_kind"] = o->method;
+      if (o->method == "peer" && protocol != datasets::Protocol::P2)
+        report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
+                                      {"use_scene_ndisp", peer_depth.use_scene_ndisp},
+                                      {"disp12_max_diff", peer_depth.match.sgbm_disp12_max_diff},
+                                      {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
+                                      {"speckle_window", peer_depth.match.sgbm_speckle_window},
+                                      {"speckle_range", peer_depth.match.sgbm_speckle_range}};
+      if (o->method == "peer" && protocol == datasets::Protocol::P1)
+        report.json()["peer_border"] = fusion::to_string(border);
+      report.json()["threads"] = threads.threads();
+      report.json()["total_s"] = total.seconds();
+      report.write(o->json_path);
+    }
+    return 0;
+  };
+  return {app, action};
+}
+
+}  // namespace dualcam::app

@@ -1,0 +1,129 @@
+#pragma once
+// The evaluation protocols of EVALUATION.md on Middlebury-format scenes: each scene's clean left
+// colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT view
+// from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
+// output is scored against the truth.
+//
+// A method is any callable (MethodFn): the engine pipeline, a peer built from OpenCV, the exact
+// truth or a deliberately broken one in tests. This module knows nothing of fusion; apps/ binds
+// the methods. Each protocol is one function (evaluate_depth, evaluate_p1, evaluate_p2) in its
+// own file; further protocols (calibration, bokeh) add their own function and an entry in
+// protocols().
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "dualcam/datasets/middlebury.hpp"
+#include "dualcam/datasets/sensor.hpp"
+#include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/report.hpp"
+
+namespace dualcam::datasets {
+
+enum class Protocol {
+  Depth,  // disparity of the mono (left) view; bad-2.0, bad-1.0, MAE
+  P1,     // colourise, reference = mono: colour at the mono view vs L; PSNR, SSIM
+  P2,     // low light, reference = colour: colour at the colour view vs clean R; PSNR, SSIM
+};
+
+struct ProtocolInfo {
+  Protocol protocol;
+  const char* name;      // CLI name: "depth", "p1", "p2"
+  const char* summary;   // one line for --help
+  double default_light;  // colour camera light level when none is given
+};
+// The protocols that exist, in CLI order.
+const std::vector<ProtocolInfo>& protocols();
+const ProtocolInfo& protocol_info(Protocol protocol);
+// Case-insensitive; throws Error(InvalidInput) listing the protocols that exist.
+Protocol parse_protocol(const std::string& name);
+
+// Which sensor takes the LEFT view. Mono is the protocol; Color passes both views through the
+// colour sensor (EVALUATION's "no cross-spectral gap" DEPTH row; the method then gets the grey of
+// the left colour image, cv::COLOR_BGR2GRAY, as its mono input).
+enum class LeftSensor { Mono, Color };
+const char* to_string(LeftSensor sensor);
+LeftSensor parse_left_sensor(const std::string& text);  // "mono" | "color" | "colour"
+
+struct EvalOptions {
+  double light = 0;         // colour camera light level (1 = good, 0.05 = dim); 0 = protocol default
+  MonoSensor mono;          // panchromatic weights, gain and noise of the mono camera
+  ColorSensor color;        // colour camera model; its `light` is replaced by effective_light()
+  LeftSensor left_sensor = LeftSensor::Mono;  // Color only for Protocol::Depth
+  std::uint64_t seed = 0;   // mixed into every (scene, protocol) seed
+  void validate(Protocol protocol) const;
+  double effective_light(Protocol protocol) const;
+};
+
+// What a method gets: the simulated pair, both 8-bit sRGB-encoded as the cameras write them,
+// rectified, mono on the left (left x matches right x - d).
+struct MethodInput {
+  std::string scene;
+  cv::Mat mono;        // CV_8UC1 left view
+  cv::Mat color;       // CV_8UC3 right view (colour camera)
+  cv::Mat left_color;  // CV_8UC3 left view through the colour sensor (LeftSensor::Color only)
+  int ndisp = 0;       // disparity range the scene declares (0 = not given)
+};
+// DEPTH: returns the left view's disparity (CV_32F px, NaN = unknown, size of the input).
+// P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR.
+// P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR.
+using MethodFn = std::function<cv::Mat(const MethodInput&)>;
+struct Method {
+  std::string name;
+  MethodFn run;
+};
+
+// Deterministic seed per (scene, protocol, options.seed): independent of scene order and threads.
+std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint64_t base);
+
+// The simulated pair of a scene for a protocol (what MethodInput holds, without ndisp).
+MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
+
+// Evaluated pixels of the left view (CV_8U 255/0): truth known, its match x - d inside the right
+// image, and the scene's non-occlusion mask where it has one.
+cv::Mat evaluated_mask(const MiddleburyScene& scene);
+
+struct MetricColumn {
+  std::string key;     // JSON key, with its unit: "bad2_pct", "psnr_db"
+  std::string header;  // table header
+  int precision = 2;   // decimals in the table
+};
+
+struct SceneRow {
+  std::string scene;
+  std::vector<double> values;  // one per column
+  double method_s = 0;         // wall time of the method on this scene
+};
+
+struct EvalResult {
+  Protocol protocol = Protocol::Depth;
+  std::string method;
+  double light = 1;
+  EvalOptions options;
+  std::vector<MetricColumn> columns;
+  std::vector<SceneRow> rows;  // sorted by scene name (the order of the sources)
+
+  // Mean of each column over the scenes (NaN values are skipped; +inf PSNR stays +inf).
+  std::vector<double> mean() const;
+  double mean_of(const std::string& key) const;  // throws when there is no such column
+  // One line per scene and a final "mean" line, fixed-width, ready to print.
+  std::string table() const;
+  // {"protocol", "method", "options", "columns", "scenes": [{scene, key: value...}], "mean": {...}}
+  Json to_json() const;
+};
+
+// The protocols. `progress` (may be null) advances once per scene.
+EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+                          Progress* progress = nullptr);
+EvalResult evaluate_p1(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+                       Progress* progress = nullptr);
+EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+                       Progress* progress = nullptr);
+// Dispatches to the function of `protocol`.
+EvalResult evaluate(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
+                    const EvalOptions& options, Progress* progress = nullptr);
+
+}  // namespace dualcam::datasets

@@ -1,0 +1,251 @@
+#include "dualcam/datasets/eval.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
+#include "eval_internal.hpp"
+
+namespace dualcam::datasets {
+
+const std::vector<ProtocolInfo>& protocols() {
+  static const std::vector<ProtocolInfo> list{
+      {Protocol::Depth, "depth", "disparity of the mono (left) view: bad-2.0, bad-1.0, MAE", 1.0},
+      {Protocol::P1, "p1", "colourise, reference mono: colour at the mono view vs the clean left image", 1.0},
+      {Protocol::P2, "p2", "low light, reference colour: colour at the colour view vs the clean right image", 0.05},
+  };
+  return list;
+}
+
+const ProtocolInfo& protocol_info(Protocol p) {
+  for (const auto& i : protocols())
+    if (i.protocol == p) return i;
+  throw_invalid("unknown protocol");
+}
+
+Protocol parse_protocol(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::string names;
+  for (const auto& i : protocols()) {
+    if (lower == i.name) return i.protocol;
+    names += (names.empty() ? "" : ", ") + std::string(i.name);
+  }
+  throw_invalid("unknown protocol '" + name + "'; the protocols that exist are: " + names);
+}
+
+const char* to_string(LeftSensor s) { return s == LeftSensor::Mono ? "mono" : "color"; }
+
+LeftSensor parse_left_sensor(const std::string& text) {
+  if (text == "mono") return LeftSensor::Mono;
+  if (text == "color" || text == "colour") return LeftSensor::Color;
+  throw_invalid("--left-sensor must be 'mono' or 'color', got '" + text + "'");
+}
+
+double EvalOptions::effective_light(Protocol p) const { return light > 0 ? light : protocol_info(p).default_light; }
+
+void EvalOptions::validate(Protocol p) const {
+  if (light != 0) check_range("EvalOptions::light (--light)", light, 1e-4, 100);
+  mono.validate();
+  ColorSensor c = color;
+  c.light = effective_light(p);
+  c.validate();
+  if (left_sensor == LeftSensor::Color && p != Protocol::Depth)
+    throw_invalid("the left view through the colour sensor (--left-sensor color) only applies to the depth protocol");
+}
+
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint64_t base) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a of the name
+  for (unsigned char c : scene) h = (h ^ c) * 1099511628211ull;
+  return splitmix64(h ^ splitmix64(std::uint64_t(protocol) + 1) ^ splitmix64(base + 0x51ED));
+}
+
+MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const EvalOptions& o) {
+  const std::uint64_t seed = scene_seed(scene.name, protocol, o.seed);
+  ColorSensor cs = o.color;
+  cs.light = o.effective_light(protocol);
+  MethodInput in;
+  in.scene = scene.name;
+  in.ndisp = scene.ndisp;
+  in.color = simulate_color(to_linear(scene.right), cs, splitmix64(seed + 2));
+  if (o.left_sensor == LeftSensor::Color) {
+    in.left_color = simulate_color(to_linear(scene.left), cs, splitmix64(seed + 3));
+    cv::cvtColor(in.left_color, in.mono, cv::COLOR_BGR2GRAY);
+  } else {
+    in.mono = simulate_mono(to_linear(scene.left), o.mono, splitmix64(seed + 1));
+  }
+  return in;
+}
+
+cv::Mat evaluated_mask(const MiddleburyScene& scene) {
+  const cv::Mat& d = scene.disparity_left;
+  cv::Mat m(d.size(), CV_8U, cv::Scalar(0));
+  for (int r = 0; r < d.rows; ++r) {
+    const float* p = d.ptr<float>(r);
+    const std::uint8_t* nm = scene.nonocc_mask.empty() ? nullptr : scene.nonocc_mask.ptr<std::uint8_t>(r);
+    std::uint8_t* o = m.ptr<std::uint8_t>(r);
+    for (int c = 0; c < d.cols; ++c) {
+      const bool known = std::isfinite(p[c]) && p[c] > 0;
+      const bool inside = known && double(c) - double(p[c]) >= 0.0;
+      o[c] = (inside && (!nm || nm[c])) ? 255 : 0;
+    }
+  }
+  return m;
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+std::vector<double> EvalResult::mean() const {
+  std::vector<double> m(columns.size(), std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    double sum = 0;
+    int n = 0;
+    for (const auto& r : rows)
+      if (!std::isnan(r.values[k])) sum += r.values[k], ++n;
+    if (n > 0) m[k] = sum / n;
+  }
+  return m;
+}
+
+double EvalResult::mean_of(const std::string& key) const {
+  const auto m = mean();
+  for (std::size_t k = 0; k < columns.size(); ++k)
+    if (columns[k].key == key) return m[k];
+  throw_invalid("no column '" + key + "' in the " + std::string(protocol_info(protocol).name) + " results");
+}
+
+std::string EvalResult::table() const {
+  std::size_t name_w = 5;
+  for (const auto& r : rows) name_w = std::max(name_w, r.scene.size());
+  auto fmt_row = [&](const std::string& name, const std::vector<double>& v, double secs) {
+    char buf[64];
+    std::string line = name + std::string(name_w - name.size() + 2, ' ');
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      const int w = int(std::max<std::size_t>(columns[k].header.size(), 8));
+      std::snprintf(buf, sizeof buf, "%*.*f  ", w, columns[k].precision, v[k]);
+      line += buf;
+    }
+    std::snprintf(buf, sizeof buf, "%8.2f", secs);
+    return line + buf + "\n";
+  };
+  std::string out = "scene" + std::string(name_w - 5 + 2, ' ');
+  for (const auto& c : columns) {
+    const std::size_t w = std::max<std::size_t>(c.header.size(), 8);
+    out += std::string(w - c.header.size(), ' ') + c.header + "  ";
+  }
+  out += "method s\n";
+  double total_s = 0;
+  for (const auto& r : rows) {
+    out += fmt_row(r.scene, r.values, r.method_s);
+    total_s += r.method_s;
+  }
+  out += fmt_row("mean", mean(), rows.empty() ? 0.0 : total_s / double(rows.size()));
+  return out;
+}
+
+namespace {
+Json number(double v) {
+  if (std::isfinite(v)) return v;
+  return v > 0 ? Json("inf") : (v < 0 ? Json("-inf") : Json(nullptr));
+}
+}  // namespace
+
+Json EvalResult::to_json() const {
+  Json j;
+  j["protocol"] = protocol_info(protocol).name;
+  j["method"] = method;
+  j["options"] = {{"light", light},
+                  {"left_sensor", to_string(options.left_sensor)},
+                  {"mono_weights_bgr", {options.mono.w_b, options.mono.w_g, options.mono.w_r}},
+                  {"mono_gain", options.mono.gain},
+                  {"mono_noise", options.mono.noise},
+                  {"color_photons_at_white", options.color.photons_at_white},
+                  {"color_read_noise", options.color.read_noise},
+                  {"color_bayer", options.color.bayer},
+                  {"seed", options.seed}};
+  Json cols = Json::array();
+  for (const auto& c : columns) cols.push_back(c.key);
+  j["columns"] = cols;
+  Json scenes = Json::array();
+  for (const auto& r : rows) {
+    Json s{{"scene", r.scene}, {"method_s", r.method_s}};
+    for (std::size_t k = 0; k < columns.size(); ++k) s[columns[k].key] = number(r.values[k]);
+    scenes.push_back(s);
+  }
+  j["scenes"] = scenes;
+  const auto m = mean();
+  Json mj;
+  for (std::size_t k = 0; k < columns.size(); ++k) mj[columns[k].key] = number(m[k]);
+  j["mean"] = mj;
+  j["scene_count"] = rows.size();
+  return j;
+}
+
+EvalResult evaluate(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
+                    const EvalOptions& options, Progress* progress) {
+  switch (protocol) {
+    case Protocol::Depth: return evaluate_depth(scenes, method, options, progress);
+    case Protocol::P1: return evaluate_p1(scenes, method, options, progress);
+    case Protocol::P2: return evaluate_p2(scenes, method, options, progress);
+  }
+  throw_invalid("unknown protocol");
+}
+
+// ---- the per-scene loop ------------------------------------------------------------------------
+
+namespace detail {
+
+void check_output(const Method& method, const MethodInput& in, const cv::Mat& output, int type, const char* what) {
+  if (output.empty() || output.type() != type || output.size() != in.mono.size())
+    throw_invalid("method '" + method.name + "' returned no valid " + what + " for scene '" + in.scene + "' (expected " +
+                  std::to_string(in.mono.cols) + "x" + std::to_string(in.mono.rows) + ")");
+}
+
+EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
+                        const EvalOptions& options, Progress* progress, std::vector<MetricColumn> columns,
+                        const Scorer& score) {
+  options.validate(protocol);
+  if (!method.run) throw_invalid("evaluate: the method '" + method.name + "' has nothing to run");
+  if (scenes.empty()) throw_invalid("evaluate: no scenes");
+  EvalResult res;
+  res.protocol = protocol;
+  res.method = method.name;
+  res.light = options.effective_light(protocol);
+  res.options = options;
+  res.options.color.light = res.light;
+  res.columns = std::move(columns);
+  if (progress) progress->set_total(int(scenes.size()));
+  for (const auto& source : scenes) {
+    const MiddleburyScene scene = load_scene(source);
+    const MethodInput in = simulate_pair(scene, protocol, options);
+    Stopwatch sw;
+    const cv::Mat out = method.run(in);
+    SceneRow row;
+    row.method_s = sw.seconds();
+    row.scene = scene.name;
+    row.values = score(scene, in, out);
+    res.rows.push_back(std::move(row));
+    if (progress) progress->advance(1, scene.name);
+  }
+  return res;
+}
+
+}  // namespace detail
+}  // namespace dualcam::datasets

@@ -1,0 +1,95 @@
+// dualcam eval end to end on a tiny generated Middlebury-format set, and its bad options.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/synthetic_middlebury.hpp"
+#include "support.hpp"
+
+using namespace dualcam;
+using test::run_cli;
+namespace fs = std::filesystem;
+
+namespace {
+struct TinySet {
+  test::TempDir dir;
+  std::string data;
+  TinySet() {
+    data = dir / "data";
+    for (int i = 0; i < 2; ++i) {
+      const fs::path p = fs::path(data) / ("s" + std::to_string(i));
+      fs::create_directories(p);
+      test::write_middlebury_2005(test::make_synthetic_scene(10 + i), p.string());
+    }
+  }
+};
+
+void expect_one_line_failure(const std::string& args, const std::string& fragment) {
+  auto r = run_cli(args);
+  INFO("args: " << args << "\nstderr: " << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code < 128);
+  CHECK(test::line_count(r.err) == 1);
+  CHECK(r.err.find(fragment) != std::string::npos);
+}
+}  // namespace
+
+TEST_CASE("dualcam eval depth: a table per scene, the mean, and a JSON report", "[cli][eval]") {
+  TinySet set;
+  const std::string json = set.dir / "depth.json";
+  auto r = run_cli("eval --protocol depth --data \"" + set.data + "\" --method peer --threads 1 --json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("s0") != std::string::npos);
+  CHECK(r.out.find("s1") != std::string::npos);
+  CHECK(r.out.find("mean") != std::string::npos);
+  CHECK(r.out.find("bad-2.0 %") != std::string::npos);
+  CHECK(r.err.empty());  // no progress when stderr is not a terminal
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  CHECK(j["eval"]["protocol"] == "depth");
+  CHECK(j["eval"]["scenes"].size() == 2);
+  const double bad2 = j["eval"]["mean"]["bad2_pct"].get<double>();
+  CHECK(bad2 >= 0.0);
+  CHECK(bad2 < 25.0);
+  CHECK(j["eval"]["options"]["mono_weights_bgr"][1] == 0.45);
+  CHECK(j["peer_sgbm"].contains("num_disparities"));
+}
+
+TEST_CASE("dualcam eval p1 and p2 with the engine, and changed sensor options", "[cli][eval]") {
+  TinySet set;
+  const std::string json = set.dir / "p2.json";
+  auto r = run_cli("eval --protocol p2 --data \"" + set.data + "\" --method engine --json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("input PSNR dB") != std::string::npos);
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  CHECK(j["eval"]["options"]["light"] == 0.05);
+  CHECK(j["eval"]["mean"]["psnr_db"].get<double>() > 15.0);
+
+  auto p1 = run_cli("eval --protocol p1 --data \"" + set.data + "/s0\" --mono-weights 0.2,0.4,0.4 --mono-gain 1.3");
+  INFO(p1.err);
+  REQUIRE(p1.exit_code == 0);
+  CHECK(p1.out.find("PSNR eval dB") != std::string::npos);
+  CHECK(p1.out.find("0.2,0.4,0.4 gain 1.3") != std::string::npos);
+
+  auto same = run_cli("eval --protocol depth --data \"" + set.data + "\" --left-sensor color --method peer");
+  INFO(same.err);
+  CHECK(same.exit_code == 0);
+  CHECK(same.out.find("left sensor color") != std::string::npos);
+}
+
+TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") {
+  TinySet set;
+  const std::string data = " --data \"" + set.data + "\"";
+  expect_one_line_failure("eval --protocol bokeh" + data, "depth, p1, p2");
+  expect_one_line_failure("eval --protocol depth" + data + " --mono-weights 0.2,0.4", "--mono-weights");
+  expect_one_line_failure("eval --protocol depth" + data + " --mono-weights a,b,c", "--mono-weights");
+  expect_one_line_failure("eval --protocol depth --data \"" + (set.dir / "nope") + "\"", "does not exist");
+  fs::create_directories(set.dir.path() / "empty");
+  expect_one_line_failure("eval --protocol depth --data \"" + (set.dir / "empty") + "\"", "no Middlebury scenes");
+  expect_one_line_failure("eval --protocol p1 --left-sensor color" + data, "depth protocol");
+  expect_one_line_failure("eval --protocol depth --method magic" + data, "--method");
+  expect_one_line_failure("eval --protocol depth --scenes zz" + data, "no scene 'zz'");
+}

@@ -1,0 +1,220 @@
+// Evaluation protocols on a tiny generated set: exact truth scores perfectly, broken methods
+// score badly, seeds are deterministic, results serialise.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+#include "datasets/synthetic_middlebury.hpp"
+#include "dualcam/datasets/eval.hpp"
+#include "dualcam/engine/error.hpp"
+#include "dualcam/fusion/peers.hpp"
+#include "support.hpp"
+
+using namespace dualcam;
+using namespace dualcam::datasets;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TinySet {
+  test::TempDir dir;
+  std::vector<SceneSource> scenes;
+  TinySet() {
+    for (int i = 0; i < 3; ++i) {
+      const fs::path p = dir.path() / ("scene" + std::to_string(i));
+      fs::create_directories(p);
+      test::write_middlebury_2005(test::make_synthetic_scene(i), p.string());
+    }
+    scenes = find_scenes(dir.path().string());
+  }
+  // The loaded truth of each scene, for methods that cheat on purpose.
+  std::map<std::string, MiddleburyScene> loaded() const {
+    std::map<std::string, MiddleburyScene> m;
+    for (const auto& s : scenes) m[s.name] = load_scene(s);
+    return m;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("DEPTH: the truth scores 0 % bad, broken methods score badly", "[datasets][eval]") {
+  TinySet set;
+  const auto truth = set.loaded();
+  Method exact{"truth", [&](const MethodInput& in) { return truth.at(in.scene).disparity_left.clone(); }};
+  EvalResult r = evaluate_depth(set.scenes, exact, {});
+  REQUIRE(r.rows.size() == 3);
+  CHECK(r.rows[0].scene == "scene0");
+  CHECK(r.mean_of("bad2_pct") == 0.0);
+  CHECK(r.mean_of("bad1_pct") == 0.0);
+  CHECK(r.mean_of("mae_px") == 0.0);
+  CHECK(r.mean_of("evaluated_pct") > 80.0);
+
+  Method unknown{"nothing", [](const MethodInput& in) {
+                   return cv::Mat(in.mono.size(), CV_32F, cv::Scalar(std::numeric_limits<float>::quiet_NaN()));
+                 }};
+  CHECK(evaluate_depth(set.scenes, unknown, {}).mean_of("bad2_pct") == 100.0);
+
+  Method shifted{"off by 1.5", [&](const MethodInput& in) { return cv::Mat(truth.at(in.scene).disparity_left + 1.5f); }};
+  EvalResult s = evaluate_depth(set.scenes, shifted, {});
+  CHECK(s.mean_of("bad2_pct") == 0.0);
+  CHECK(s.mean_of("bad1_pct") == 100.0);
+  CHECK(s.mean_of("mae_px") == Approx(1.5));
+
+  Method wrong_size{"wrong size", [](const MethodInput&) { return cv::Mat(3, 3, CV_32F, cv::Scalar(1)); }};
+  CHECK_THROWS_AS(evaluate_depth(set.scenes, wrong_size, {}), Error);
+}
+
+TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scene", "[datasets][eval]") {
+  TinySet set;
+  Method peer{"peer", [](const MethodInput& in) {
+                return fusion::peer_depth(in.mono, in.color, fusion::PeerDepthOptions{}, 16);
+              }};
+  EvalResult r = evaluate_depth(set.scenes, peer, {});
+  INFO(r.table());
+  CHECK(r.mean_of("bad2_pct") < 15.0);
+  CHECK(r.mean_of("mae_px") < 1.0);
+}
+
+TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers", "[datasets][eval]") {
+  TinySet set;
+  CHECK(fusion::sample_num_disparities(413) == 64);
+  CHECK(fusion::sample_num_disparities(60) == 16);
+  fusion::PeerColorizeOptions c;
+  c.depth.match.max_disparity = 16;
+  Method colorize{"peer", [&](const MethodInput& in) { return fusion::peer_colorize(in.mono, in.color, c); }};
+  Method grey{"grey", [](const MethodInput& in) {
+                cv::Mat g;
+                cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
+                return g;
+              }};
+  const double peer_db = evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db");
+  CHECK(peer_db > evaluate_p1(set.scenes, grey, {}).mean_of("psnr_eval_db") + 3.0);
+  CHECK(peer_db > 20.0);
+  c.border = fusion::PeerBorder::Constant;
+  CHECK(evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db") == Approx(peer_db).margin(0.5));
+  CHECK_THROWS_AS(fusion::parse_peer_border("wrap"), Error);
+
+  Method denoise{"nlm", [](const MethodInput& in) { return fusion::peer_denoise(in.color, {}); }};
+  const EvalResult r = evaluate_p2(set.scenes, denoise, {});
+  CHECK(std::isfinite(r.mean_of("psnr_db")));
+  CHECK(r.mean_of("psnr_db") != r.mean_of("input_psnr_db"));
+}
+
+TEST_CASE("Evaluated pixels: truth known and its match inside the right image", "[datasets][eval]") {
+  MiddleburyScene s;
+  s.disparity_left = cv::Mat(2, 6, CV_32F, cv::Scalar(2.0f));
+  s.disparity_left.at<float>(1, 4) = std::numeric_limits<float>::quiet_NaN();
+  cv::Mat m = evaluated_mask(s);
+  CHECK(m.at<std::uint8_t>(0, 1) == 0);    // 1 - 2 < 0: outside the right image
+  CHECK(m.at<std::uint8_t>(0, 2) == 255);  // 2 - 2 = 0: inside
+  CHECK(m.at<std::uint8_t>(1, 4) == 0);    // unknown truth
+  s.nonocc_mask = cv::Mat(2, 6, CV_8U, cv::Scalar(255));
+  s.nonocc_mask.at<std::uint8_t>(0, 3) = 0;
+  CHECK(evaluated_mask(s).at<std::uint8_t>(0, 3) == 0);
+  CHECK(cv::countNonZero(evaluated_mask(s)) == 6);
+}
+
+TEST_CASE("P1 and P2: exact images score +inf, the colour input's own PSNR is reported", "[datasets][eval]") {
+  TinySet set;
+  const auto truth = set.loaded();
+  Method left{"truth", [&](const MethodInput& in) { return truth.at(in.scene).left.clone(); }};
+  EvalResult p1 = evaluate_p1(set.scenes, left, {});
+  CHECK(std::isinf(p1.mean_of("psnr_db")));
+  CHECK(p1.mean_of("ssim") == Approx(1.0));
+
+  Method grey{"grey", [](const MethodInput& in) {
+                cv::Mat g;
+                cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
+                return g;
+              }};
+  EvalResult bad = evaluate_p1(set.scenes, grey, {});
+  CHECK(bad.mean_of("psnr_db") < 20.0);
+  CHECK(bad.mean_of("psnr_eval_db") < 20.0);
+
+  Method input{"input", [](const MethodInput& in) { return in.color.clone(); }};
+  EvalResult p2 = evaluate_p2(set.scenes, input, {});
+  CHECK(p2.light == 0.05);
+  CHECK(p2.mean_of("psnr_db") == Approx(p2.mean_of("input_psnr_db")));
+  CHECK(p2.mean_of("input_psnr_db") < 35.0);
+  Method right{"truth", [&](const MethodInput& in) { return truth.at(in.scene).right.clone(); }};
+  EvalResult exact = evaluate_p2(set.scenes, right, {});
+  CHECK(std::isinf(exact.mean_of("psnr_db")));
+  // More light, a cleaner colour input.
+  EvalOptions good;
+  good.light = 1.0;
+  CHECK(evaluate_p2(set.scenes, input, good).mean_of("input_psnr_db") > p2.mean_of("input_psnr_db") + 0.5);
+
+  const Json j = p2.to_json();
+  CHECK(j["protocol"] == "p2");
+  CHECK(j["scenes"].size() == 3);
+  CHECK(j["scenes"][1]["scene"] == "scene1");
+  CHECK(j["mean"].contains("input_psnr_db"));
+  CHECK(j["options"]["light"] == 0.05);
+  CHECK(exact.to_json()["mean"]["psnr_db"] == "inf");
+  const std::string table = p2.table();
+  CHECK(table.find("input PSNR dB") != std::string::npos);
+  CHECK(table.find("mean") != std::string::npos);
+}
+
+TEST_CASE("Simulated pairs: deterministic per scene and protocol, options are honoured", "[datasets][eval]") {
+  TinySet set;
+  const MiddleburyScene s = load_scene(set.scenes[0]);
+  const EvalOptions o;
+  const MethodInput a = simulate_pair(s, Protocol::Depth, o), b = simulate_pair(s, Protocol::Depth, o);
+  CHECK(cv::norm(a.mono, b.mono, cv::NORM_INF) == 0);
+  CHECK(cv::norm(a.color, b.color, cv::NORM_INF) == 0);
+  CHECK(a.mono.type() == CV_8UC1);
+  CHECK(a.color.type() == CV_8UC3);
+  CHECK(scene_seed("Art", Protocol::Depth, 0) != scene_seed("Art", Protocol::P1, 0));
+  CHECK(scene_seed("Art", Protocol::Depth, 0) != scene_seed("Books", Protocol::Depth, 0));
+  CHECK(scene_seed("Art", Protocol::Depth, 0) != scene_seed("Art", Protocol::Depth, 1));
+
+  EvalOptions w;
+  w.mono.w_b = 0.2, w.mono.w_g = 0.4, w.mono.w_r = 0.4, w.mono.gain = 1.0;
+  CHECK(cv::norm(simulate_pair(s, Protocol::Depth, w).mono, a.mono, cv::NORM_L1) > 0);
+
+  EvalOptions same;
+  same.left_sensor = LeftSensor::Color;
+  const MethodInput c = simulate_pair(s, Protocol::Depth, same);
+  REQUIRE(c.left_color.type() == CV_8UC3);
+  cv::Mat g;
+  cv::cvtColor(c.left_color, g, cv::COLOR_BGR2GRAY);
+  CHECK(cv::norm(g, c.mono, cv::NORM_INF) == 0);
+  CHECK_THROWS_AS(same.validate(Protocol::P1), Error);
+}
+
+TEST_CASE("Protocol names: the ones that exist, and a clear error for others", "[datasets][eval][bad]") {
+  CHECK(parse_protocol("DEPTH") == Protocol::Depth);
+  CHECK(parse_protocol("p2") == Protocol::P2);
+  try {
+    parse_protocol("bokeh");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("depth, p1, p2") != std::string::npos);
+  }
+  EvalOptions o;
+  o.light = -1;
+  CHECK_THROWS_AS(o.validate(Protocol::Depth), Error);
+}
+
+TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane range", "[datasets][eval][shared]") {
+  const std::string root = test::shared_data_dir();
+  const std::string dir = root.empty() ? "" : root + "/middlebury2005_2006_thirdsize";
+  if (dir.empty() || !fs::is_directory(dir)) {
+    WARN("shared data absent: skipping");
+    return;
+  }
+  std::vector<SceneSource> scenes;
+  for (const auto& s : find_scenes(dir))
+    if (s.name == "Art" || s.name == "Cloth1") scenes.push_back(s);
+  REQUIRE(scenes.size() == 2);
+  Method peer{"peer", [](const MethodInput& in) { return fusion::peer_depth(in.mono, in.color, {}, in.ndisp); }};
+  EvalResult r = evaluate_depth(scenes, peer, {});
+  INFO(r.table());
+  CHECK(r.mean_of("bad2_pct") > 1.0);
+  CHECK(r.mean_of("bad2_pct") < 50.0);
+  CHECK(r.mean_of("evaluated_pct") > 70.0);
+}
