@@ -122,7 +122,7 @@ Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* 
     a.left8 = a.rectifier->rectify_mono(mono8);
     a.right8 = a.rectifier->rectify_color(color8);
     stats["self_rectification"] = sr.to_json();
-    stats["row_error_px"] = sr.after.mean_abs_px;
+    stats["row_error_px"] = sr.after.median_abs_px;  // median |row error| of the inlier features
     // The features say how far the disparities reach; search at least that far.
     const int needed = int(std::ceil(sr.max_disparity_px * 1.25)) + 8;
     a.disparity_offset = sr.disparity_offset_px;
@@ -148,7 +148,7 @@ Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* 
       const RowError before = row_error(kept);
       stats["rectification"]["row_error_rig"] = {{"matches", before.matches}, {"mean_abs_px", before.mean_abs_px},
                                                  {"median_abs_px", before.median_abs_px}};
-      stats["row_error_px"] = before.mean_abs_px;
+      stats["row_error_px"] = before.median_abs_px;
       stats["rectification"]["drift_corrected"] = false;
       if (before.matches >= o.self_rectify.min_inliers && before.median_abs_px > o.self_rectify.refine_threshold_px) {
         const cv::Size cs = a.rectifier->canonical_size();
@@ -164,7 +164,7 @@ Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* 
         stats["rectification"]["drift_corrected"] = true;
         stats["rectification"]["row_error_corrected"] = {
             {"matches", after.matches}, {"mean_abs_px", after.mean_abs_px}, {"median_abs_px", after.median_abs_px}};
-        stats["row_error_px"] = after.mean_abs_px;
+        stats["row_error_px"] = after.median_abs_px;
       }
     }
   }
