@@ -7,7 +7,10 @@
 #include <memory>
 #include <sstream>
 
+#include <filesystem>
+
 #include "common.hpp"
+#include "eval_bokeh.hpp"
 #include "dualcam/datasets/eval.hpp"
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
@@ -29,7 +32,39 @@ struct EvalCliOptions {
   // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
   std::string peer_border = "reflect101";
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
+  int bokeh_scenes = 4;
+  std::string bokeh_cache;
 };
+
+// --protocol bokeh: simulator scenes, not Middlebury data (apps/eval_bokeh.cpp, docs/bokeh.md).
+int run_bokeh_protocol(const EvalCliOptions& o) {
+  check_outputs({o.json_path});
+  BokehEvalOptions eo;
+  eo.scenes = o.bokeh_scenes;
+  eo.cache_dir = o.bokeh_cache;
+  if (!eo.cache_dir.empty() && !std::filesystem::is_directory(eo.cache_dir))
+    throw_io("--bokeh-cache: directory '" + eo.cache_dir + "' does not exist");
+  ThreadScope threads(o.threads);
+  Stopwatch total;
+  const Json j = threads.run([&] { return run_bokeh_eval(eo, stdout); });
+  for (const char* which : {"ground_truth_disparity", "engine_disparity"}) {
+    const Json& m = j["mean"][which];
+    std::printf("mean, %s: dualcam %.2f dB, peer %.2f dB (gain %+.2f); within 8 px of depth edges %.2f / %.2f dB "
+                "(gain %+.2f); in focus vs input %.2f dB\n",
+                which, m["psnr_db"].get<double>(), m["peer_psnr_db"].get<double>(), m["gain_db"].get<double>(),
+                m["edges_psnr_db"].get<double>(), m["peer_edges_psnr_db"].get<double>(), m["edges_gain_db"].get<double>(),
+                m["in_focus_psnr_db"].get<double>());
+  }
+  std::fflush(stdout);
+  if (!o.json_path.empty()) {
+    RunReport report("eval");
+    report.json()["eval"] = j;
+    report.json()["threads"] = threads.threads();
+    report.json()["total_s"] = total.seconds();
+    report.write(o.json_path);
+  }
+  return 0;
+}
 
 std::vector<double> parse_numbers(const std::string& text, const char* option, std::size_t count) {
   std::vector<double> v;
@@ -118,10 +153,16 @@ std::string protocol_list() {
 Command register_eval(CLI::App& root) {
   auto o = std::make_shared<EvalCliOptions>();
   CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (EVALUATION.md)");
-  std::string protocols_help = "protocol: " + protocol_list();
+  std::string protocols_help = "protocol: " + protocol_list() + ", bokeh";
   for (const auto& p : datasets::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
+  protocols_help +=
+      "\n  bokeh: synthetic depth of field on simulator scenes against the thin-lens truth, with the true and the "
+      "engine's disparity (docs/bokeh.md; needs no --data)";
   app->add_option("--protocol", o->protocol, protocols_help)->required();
-  app->add_option("--data", o->data, "a folder of scene folders, one scene folder, or an index CSV")->required();
+  app->add_option("--data", o->data, "a folder of scene folders, one scene folder, or an index CSV (not for bokeh)");
+  app->add_option("--bokeh-scenes", o->bokeh_scenes, "bokeh: number of simulator scenes (seeds 1..N, default 4)")
+      ->check(CLI::Range(1, 100));
+  app->add_option("--bokeh-cache", o->bokeh_cache, "bokeh: keep the truth images (and inputs) in this folder, reuse them");
   app->add_option("--method", o->method, "engine (default) or peer (what a user would assemble from OpenCV)")
       ->check(CLI::IsMember({"engine", "peer"}));
   app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2 0.05)")
@@ -149,7 +190,14 @@ Command register_eval(CLI::App& root) {
   app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
                       "--json depth.json"));
   Action action = [o]() {
-    const datasets::Protocol protocol = datasets::parse_protocol(o->protocol);
+    if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
+    datasets::Protocol protocol;
+    try {
+      protocol = datasets::parse_protocol(o->protocol);
+    } catch (const Error& e) {
+      throw_invalid(std::string(e.what()) + ", bokeh");
+    }
+    if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
     datasets::EvalOptions eo;
     eo.light = o->light;
     eo.seed = o->seed;

@@ -35,6 +35,8 @@ Command register_sample(CLI::App& root);
 Command register_simulate(CLI::App& root);
 Command register_compare(CLI::App& root);
 Command register_eval(CLI::App& root);
+Command register_bench(CLI::App& root);
+Command register_bokeh(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);

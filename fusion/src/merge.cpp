@@ -10,6 +10,7 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/fusion/guided.hpp"
 
 namespace dualcam::fusion {
 namespace {
@@ -115,9 +116,32 @@ void MergeOptions::validate() const {
 // difference depends on the surface colour (measured on the sample: a global fit loses 1.2 dB
 // to the colour input, the local model gains 1.9 dB at light 0.1).
 cv::Mat local_transfer(const cv::Mat& guide, const cv::Mat& color, const MergeOptions& o) {
-  cv::Mat out;
-  cv::ximgproc::guidedFilter(guide, color, out, o.transfer_radius, o.transfer_eps, CV_32F);
-  return out;
+  return guided_filter(guide, color, o.transfer_radius, o.transfer_eps, 1);
+}
+
+// Edge-aware normalised convolution of `values` (weighted by `weight`) guided by `guide`
+// (domain transform, Gastal & Oliveira 2011), at 1/`subsample` resolution: what flows into
+// holes is smooth, and the reach (tens of pixels) would cost seconds at 12 MP full resolution.
+cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const cv::Mat& weight, double reach_px,
+                              double edge, int subsample) {
+  cv::Mat g = guide, v, w = weight;
+  cv::Mat w3;
+  cv::merge(std::vector<cv::Mat>(values.channels(), weight), w3);
+  v = values.mul(w3);
+  const cv::Size small((guide.cols + subsample - 1) / subsample, (guide.rows + subsample - 1) / subsample);
+  if (subsample > 1) {
+    cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
+    cv::resize(v, v, small, 0, 0, cv::INTER_AREA);
+    cv::resize(weight, w, small, 0, 0, cv::INTER_AREA);
+  }
+  cv::Mat num, den;
+  cv::ximgproc::dtFilter(g, v, num, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
+  cv::ximgproc::dtFilter(g, w, den, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
+  cv::Mat den3;
+  cv::merge(std::vector<cv::Mat>(values.channels(), cv::max(den, 1e-6)), den3);
+  cv::Mat filled = num / den3;
+  if (subsample > 1) cv::resize(filled, filled, guide.size(), 0, 0, cv::INTER_LINEAR);
+  return filled;
 }
 
 // What the local model cannot explain (colour detail with no trace in the mono, or noise) is
@@ -192,14 +216,9 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
   // 2011): chroma spreads along the mono's surfaces, not across its edges. Then all of it is
   // smoothed guided by the mono, so chroma edges follow the mono's and chroma noise averages out.
   cv::Mat chroma = chroma_of(color_e, luma_e);
-  cv::Mat num, den;
-  cv::ximgproc::dtFilter(mono_e, chroma.mul(w3), num, o.fill_radius, o.fill_edge, cv::ximgproc::DTF_NC, 3);
-  cv::ximgproc::dtFilter(mono_e, res.weight, den, o.fill_radius, o.fill_edge, cv::ximgproc::DTF_NC, 3);
-  cv::Mat den3;
-  cv::merge(std::vector<cv::Mat>{den, den, den}, den3);
-  chroma = chroma.mul(w3) + (num / cv::max(den3, 1e-6)).mul(cv::Scalar::all(1.0) - w3);
-  cv::Mat smooth;
-  cv::ximgproc::guidedFilter(mono_e, chroma, smooth, o.chroma_radius, o.chroma_eps, CV_32F);
+  const cv::Mat filled = fill_holes_edge_aware(mono_e, chroma, res.weight, o.fill_radius, o.fill_edge, 4);
+  chroma = chroma.mul(w3) + filled.mul(cv::Scalar::all(1.0) - w3);
+  const cv::Mat smooth = guided_filter(mono_e, chroma, o.chroma_radius, o.chroma_eps, 2);
   // One global mapping of the mono onto the colour's luma. Tried and dropped, measured on the
   // dev set: per-window weighted fits lost 0.5-2 dB (wherever the warp is wrong they learn the
   // wrong surface's relation); adding the chroma as regressors (the mono/luma mismatch is a

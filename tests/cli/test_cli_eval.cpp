@@ -83,7 +83,7 @@ TEST_CASE("dualcam eval p1 and p2 with the engine, and changed sensor options", 
 TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") {
   TinySet set;
   const std::string data = " --data \"" + set.data + "\"";
-  expect_one_line_failure("eval --protocol bokeh" + data, "depth, p1, p2");
+  expect_one_line_failure("eval --protocol focus" + data, "depth, p1, p2, bokeh");
   expect_one_line_failure("eval --protocol depth" + data + " --mono-weights 0.2,0.4", "--mono-weights");
   expect_one_line_failure("eval --protocol depth" + data + " --mono-weights a,b,c", "--mono-weights");
   expect_one_line_failure("eval --protocol depth --data \"" + (set.dir / "nope") + "\"", "does not exist");

@@ -1,0 +1,223 @@
+// dualcam bokeh: post-capture refocus (synthetic depth of field) from a pair or an image + disparity.
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <optional>
+
+#include <opencv2/imgproc.hpp>
+
+#include "common.hpp"
+#include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/rectify_geometry.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/fusion/bokeh.hpp"
+#include "dualcam/fusion/pipeline.hpp"
+#include "eval_bokeh.hpp"
+
+namespace dualcam::app {
+namespace {
+
+struct BokehCliOptions {
+  std::string mono, color, rig, image, disparity, reference = "color";
+  std::string focus, aperture = "circle", output, blur_map;
+  double focus_disparity = std::numeric_limits<double>::quiet_NaN();
+  double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
+  int focus_window = 7;
+  int refine = -1;
+  bool bench = false;
+  std::string bench_size = "4000x3000";
+  CommonOptions common;
+};
+
+cv::Point parse_point(const std::string& text) {
+  int x = 0, y = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%d,%d%c", &x, &y, &tail) != 2)
+    throw_invalid("--focus must be X,Y in pixels (e.g. 320,240), got '" + text + "'");
+  return {x, y};
+}
+
+cv::Size parse_size(const std::string& text) {
+  int w = 0, h = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 64 || h < 64 || w > 20000 || h > 20000)
+    throw_invalid("--bench-size must be WxH with 64 <= W, H <= 20000, got '" + text + "'");
+  return {w, h};
+}
+
+cv::Mat to_linear_bgr(const cv::Mat& encoded) {
+  cv::Mat lin = to_linear(encoded);
+  if (lin.channels() == 1) cv::cvtColor(lin, lin, cv::COLOR_GRAY2BGR);
+  return lin;
+}
+
+int run_bench(const BokehCliOptions& o) {
+  BokehBenchOptions bo;
+  bo.size = parse_size(o.bench_size);
+  bo.max_blur_px = o.max_blur > 0 ? o.max_blur : 48;
+  bo.threads = o.common.threads;
+  Json j = run_bokeh_bench(bo, stderr);
+  if (!o.common.json_path.empty()) {
+    RunReport report("bokeh-bench");
+    report.json()["bench"] = j;
+    report.write(o.common.json_path);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_bokeh(CLI::App& root) {
+  auto o = std::make_shared<BokehCliOptions>();
+  CLI::App* app = root.add_subcommand("bokeh", "synthetic depth of field: refocus a fused image by its disparity");
+  auto* mono = app->add_option("--mono", o->mono, "mono camera image (with --color and --rig: fuse first)");
+  auto* color = app->add_option("--color,--colour", o->color, "colour camera image");
+  app->add_option("--rig", o->rig, "rig file (needed for the pair, and for --f-number)");
+  app->add_option("--reference", o->reference, "view of the output for a pair, and the camera whose focal length --f-number uses: color (default) or mono")
+      ->check(CLI::IsMember({"color", "colour", "mono"}));
+  auto* image = app->add_option("--image", o->image, "image to refocus (PNG/JPEG/TIFF)");
+  auto* disp = app->add_option("--disparity", o->disparity, "its disparity (PFM, px, same size, NaN = unknown)");
+  image->excludes(mono)->excludes(color);
+  auto* focus = app->add_option("--focus", o->focus, "focus on the point X,Y (px): the median disparity around it");
+  auto* focus_d = app->add_option("--focus-disparity", o->focus_disparity, "focus on this disparity (px)");
+  focus->excludes(focus_d);
+  app->add_option("--focus-window", o->focus_window, "half-size of the --focus window, px")->check(CLI::Range(0, 100));
+  auto* fnum = app->add_option("--f-number", o->f_number,
+                               "lens f-number: aperture radius = focal length / (2 F), focal length in mm = rig focal "
+                               "(px) x --pixel-pitch")
+                   ->check(CLI::Range(0.5, 64.0));
+  auto* maxb = app->add_option("--max-blur", o->max_blur, "largest blur radius in the image, px")->check(CLI::Range(0.0, 512.0));
+  fnum->excludes(maxb);
+  app->add_option("--pixel-pitch", o->pixel_pitch_um, "sensor pixel pitch, micrometres (for --f-number; default 1.0)")
+      ->check(CLI::Range(0.1, 100.0));
+  app->add_option("--refine-disparity", o->refine,
+                  "edge-aware refinement of the disparity (weighted median guided by the image), window radius px; "
+                  "0 = off; default 7 for a pair, 0 for a given --disparity")
+      ->check(CLI::Range(0, 100));
+  app->add_option("--aperture", o->aperture, "aperture shape: circle, hexagon or blades:N (3..32)");
+  app->add_option("--highlights", o->highlights, "gain for near-clipped highlights before blurring (1 = off)")
+      ->check(CLI::Range(1.0, 1000.0));
+  app->add_option("-o,--output", o->output, "refocused image (PNG/JPEG/TIFF)");
+  app->add_option("--blur-map", o->blur_map, "also write the blur radius map (grey PNG, 255 = largest radius)");
+  app->add_flag("--bench", o->bench, "time dualcam's bokeh and the naive Gaussian peer on a synthetic scene and exit");
+  app->add_option("--bench-size", o->bench_size, "image size of --bench, WxH (default 4000x3000)");
+  add_common_options(app, o->common);
+  app->footer(example("dualcam bokeh --image fused.png --disparity d.pfm --focus 320,240 --max-blur 24 -o bokeh.png") +
+              example("dualcam bokeh --mono mono.png --color color.png --rig rig.yaml --focus 200,150 --f-number 1.8 "
+                      "--aperture hexagon -o bokeh.png --blur-map blur.png"));
+  (void)disp;
+  Action action = [o]() -> int {
+    if (o->bench) return run_bench(*o);
+    // Validate the options before any work.
+    if (o->output.empty()) throw_invalid("give the output image with -o OUT.png");
+    const bool pair = !o->mono.empty() || !o->color.empty();
+    if (pair && (o->mono.empty() || o->color.empty() || o->rig.empty()))
+      throw_invalid("a pair needs --mono, --color and --rig (or give --image and --disparity)");
+    if (!pair && (o->image.empty() || o->disparity.empty()))
+      throw_invalid("give --image and --disparity, or --mono, --color and --rig");
+    if (o->focus.empty() && std::isnan(o->focus_disparity))
+      throw_invalid("give the focus: --focus X,Y or --focus-disparity D");
+    if (o->f_number <= 0 && o->max_blur <= 0) throw_invalid("give the blur: --f-number F or --max-blur R");
+    if (o->f_number > 0 && o->rig.empty())
+      throw_invalid("--f-number needs the rig (--rig) for the focal length and baseline; or give --max-blur");
+    fusion::BokehOptions bo;
+    bo.aperture = fusion::parse_aperture(o->aperture);
+    bo.highlight_gain = o->highlights;
+    std::optional<cv::Point> focus_point;
+    if (!o->focus.empty()) focus_point = parse_point(o->focus);
+    check_outputs({o->output, o->blur_map, o->common.json_path});
+
+    ThreadScope threads(o->common.threads);
+    Stopwatch total;
+    ImageReadOptions ro;
+    ro.max_pixels = o->common.max_pixels;
+    cv::Mat image, disparity;
+    int out_depth = CV_8U;
+    std::optional<StereoRig> rig;
+    if (!o->rig.empty()) rig = read_rig(o->rig);
+    fusion::Reference reference = fusion::parse_reference(o->reference);
+    if (pair) {
+      fusion::FuseInput in;
+      in.mono = read_image(o->mono, ro);
+      in.color = read_image(o->color, ro);
+      if (in.mono.channels() == 3) cv::cvtColor(in.mono, in.mono, cv::COLOR_BGR2GRAY);
+      if (in.color.channels() != 3) throw_invalid("the colour image '" + o->color + "' has 1 channel; expected 3");
+      in.rig = &*rig;
+      out_depth = in.color.depth();
+      fusion::FuseOptions fo;
+      fo.reference = reference;
+      fusion::validate_input(in, fo);
+      Progress progress("bokeh", 4);
+      fusion::FuseResult res = threads.run([&] { return fusion::fuse(in, fo, &progress); });
+      progress.finish();
+      image = res.image;
+      // The fused disparity is in rectified pixels; the blur is in pixels of the reference
+      // image, whose focal length may differ (d_image = f_image * B / Z).
+      const RectifyGeometry g = rectify_geometry(*rig);
+      const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
+      disparity = res.disparity * (cam.K(0, 0) / g.focal_px);
+    } else {
+      const cv::Mat encoded = read_image(o->image, ro);
+      out_depth = encoded.depth();
+      image = to_linear_bgr(encoded);
+      disparity = read_pfm(o->disparity);
+      if (disparity.channels() != 1)
+        throw_invalid("the disparity '" + o->disparity + "' has " + std::to_string(disparity.channels()) +
+                      " channels; expected 1");
+      if (disparity.size() != image.size())
+        throw_invalid("the disparity '" + o->disparity + "' is " + std::to_string(disparity.cols) + "x" +
+                      std::to_string(disparity.rows) + " but the image is " + std::to_string(image.cols) + "x" +
+                      std::to_string(image.rows));
+    }
+    const int refine = o->refine >= 0 ? o->refine : (pair ? 7 : 0);
+    if (refine > 0) disparity = threads.run([&] { return fusion::refine_disparity_for_bokeh(disparity, image, refine); });
+    bo.focus_disparity_px =
+        focus_point ? fusion::focus_disparity_at(disparity, *focus_point, o->focus_window) : o->focus_disparity;
+    if (o->f_number > 0) {
+      // The focal length of the camera whose view the image is (--reference, colour by default).
+      const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
+      bo.blur_per_disparity =
+          fusion::blur_per_disparity_from_f_number(o->f_number, cam.K(0, 0), o->pixel_pitch_um, rig->baseline());
+    } else {
+      bo.max_blur_px = o->max_blur;
+      bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(disparity, bo.focus_disparity_px, o->max_blur);
+    }
+    fusion::BokehStats st;
+    cv::Mat out = threads.run([&] { return fusion::render_bokeh(image, disparity, bo, &st); });
+    write_image(o->output, out_depth == CV_16U ? to_srgb16(out) : to_srgb8(out));
+    if (!o->blur_map.empty()) {
+      cv::Mat r = cv::abs(fusion::signed_blur_radius(disparity, bo));
+      cv::Mat r8;
+      r.convertTo(r8, CV_8U, st.max_radius_px > 0 ? 255.0 / st.max_radius_px : 0.0);
+      write_image(o->blur_map, r8);
+    }
+    if (!o->common.json_path.empty()) {
+      RunReport report("bokeh");
+      report.json()["focus_disparity_px"] = bo.focus_disparity_px;
+      report.json()["blur_per_disparity"] = bo.blur_per_disparity;
+      report.json()["max_radius_px"] = st.max_radius_px;
+      report.json()["aperture"] = fusion::to_string(bo.aperture);
+      report.json()["layers"] = st.layers;
+      report.json()["reduced_layers"] = st.reduced_layers;
+      report.json()["bokeh_s"] = st.seconds;
+      report.json()["threads"] = threads.threads();
+      report.json()["total_s"] = total.seconds();
+      report.json()["peak_rss_bytes"] = peak_rss_bytes();
+      report.write(o->common.json_path);
+    }
+    std::fprintf(stderr,
+                 "dualcam bokeh: wrote %s (%dx%d, focus disparity %.2f px, largest blur radius %.1f px, %s) in %.2f s\n",
+                 o->output.c_str(), out.cols, out.rows, bo.focus_disparity_px, st.max_radius_px,
+                 fusion::to_string(bo.aperture).c_str(), total.seconds());
+    return 0;
+  };
+  return {app, action};
+}
+
+}  // namespace dualcam::app
