@@ -18,7 +18,7 @@ namespace dualcam::app {
 namespace {
 
 struct PairOptions {
-  std::string mono, color, rig, reference = "color";
+  std::string mono, color, rig, reference = "color", matcher = "census";
   bool rectified = false;
   int max_disparity = 0;
   CommonOptions common;
@@ -27,11 +27,15 @@ struct PairOptions {
 void add_pair_options(CLI::App* app, PairOptions& o) {
   app->add_option("--mono", o.mono, "mono camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required();
   app->add_option("--color,--colour", o.color, "colour camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required();
-  auto* rig = app->add_option("--rig", o.rig, "rig file (OpenCV YAML: M1 D1 M2 D2 R T size1 size2)");
+  auto* rig = app->add_option("--rig", o.rig,
+                              "rig file (OpenCV YAML: M1 D1 M2 D2 R T size1 size2), or 'auto' to estimate the "
+                              "alignment from the pair itself");
   auto* rect = app->add_flag("--rectified", o.rectified, "the pair is already rectified, mono on the left");
   rig->excludes(rect);
   app->add_option("--reference", o.reference, "view of the output: color (default) or mono")
       ->check(CLI::IsMember({"color", "colour", "mono"}));
+  app->add_option("--matcher", o.matcher, "stereo matcher: census (default, census + SGM) or sgbm (OpenCV's, for comparison)")
+      ->check(CLI::IsMember({"census", "sgbm"}));
   app->add_option("--max-disparity", o.max_disparity, "largest disparity searched, px (0 = a quarter of the width)")
       ->check(CLI::Range(0, 4096));
   add_common_options(app, o.common);
@@ -45,11 +49,14 @@ struct LoadedPair {
 };
 
 LoadedPair load_pair(const PairOptions& o) {
-  if (o.rig.empty() && !o.rectified) throw_invalid("give the rig with --rig RIG.yaml, or --rectified for a rectified pair");
+  if (o.rig.empty() && !o.rectified)
+    throw_invalid("give the rig with --rig RIG.yaml (or --rig auto), or --rectified for a rectified pair");
   LoadedPair p;
   p.options.reference = fusion::parse_reference(o.reference);
   p.options.rectified = o.rectified;
   p.options.match.max_disparity = o.max_disparity;
+  p.options.match.kind = fusion::parse_matcher(o.matcher);
+  p.options.auto_rig = o.rig == "auto";
   ImageReadOptions ro;
   ro.max_pixels = o.common.max_pixels;
   p.mono = read_image(o.mono, ro);
@@ -63,7 +70,7 @@ LoadedPair load_pair(const PairOptions& o) {
     p.mono = ch[1];
   }
   if (p.color.channels() != 3) throw_invalid("the colour image '" + o.color + "' has 1 channel; expected 3 (colour)");
-  if (!o.rig.empty()) p.rig = read_rig(o.rig);
+  if (!o.rig.empty() && !p.options.auto_rig) p.rig = read_rig(o.rig);
   fusion::validate_input(p.input(), p.options);
   return p;
 }
@@ -102,6 +109,7 @@ Command register_fuse(CLI::App& root) {
     if (!o->common.json_path.empty()) {
       report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
       report.json()["reference"] = fusion::to_string(pair.options.reference);
+      report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["threads"] = threads.threads();
       report.json()["stats"] = res.stats;
       report.json()["total_s"] = total.seconds();
@@ -123,7 +131,8 @@ Command register_depth(CLI::App& root) {
   add_pair_options(app, *o);
   app->add_option("-o,--output", *out, "disparity (PFM, pixels, NaN = unknown)")->required();
   app->add_option("--preview", *preview, "colour-mapped preview PNG (default: next to the PFM, .png)");
-  app->footer(example("dualcam depth --mono mono.png --color color.png --rig rig.yaml -o disparity.pfm"));
+  app->footer(example("dualcam depth --mono mono.png --color color.png --rig rig.yaml -o disparity.pfm\n"
+                      "  dualcam depth --mono mono.png --color color.png --rig auto -o disparity.pfm --json report.json"));
   Action action = [o, out, preview]() {
     if (lower_extension(*out) != "pfm") throw_invalid("dualcam depth writes PFM: the output '" + *out + "' must end in .pfm");
     const std::string preview_path = preview->empty() ? replace_extension(*out, ".png") : *preview;
@@ -137,6 +146,8 @@ Command register_depth(CLI::App& root) {
     write_depth_outputs(res.disparity, *out, preview_path);
     if (!o->common.json_path.empty()) {
       RunReport report("depth");
+      report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
+      report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["stats"] = res.stats;
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();

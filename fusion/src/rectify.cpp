@@ -19,6 +19,58 @@ Rectifier::Rectifier(const StereoRig& rig, const RectifyOptions& options)
   color_inv_ = inverse_maps(rig_.color, geometry_.R2, geometry_.P2);
 }
 
+Rectifier::Rectifier(const cv::Matx33d& mono_to_canonical, const cv::Matx33d& color_to_canonical,
+                     const cv::Size& mono_size, const cv::Size& color_size, const cv::Size& canonical_size) {
+  if (mono_size.empty() || color_size.empty() || canonical_size.empty())
+    throw_invalid("Rectifier: empty image size for an uncalibrated rectification");
+  rig_.mono.size = mono_size;
+  rig_.color.size = color_size;
+  geometry_.size = canonical_size;
+  geometry_.R1 = geometry_.R2 = cv::Matx33d::eye();
+  mono_fwd_ = homography_maps(mono_to_canonical.inv(), canonical_size);
+  color_fwd_ = homography_maps(color_to_canonical.inv(), canonical_size);
+  mono_inv_ = homography_maps(mono_to_canonical, mono_size);
+  color_inv_ = homography_maps(color_to_canonical, color_size);
+}
+
+Rectifier::Maps Rectifier::homography_maps(const cv::Matx33d& H, const cv::Size& out_size) {
+  // For every pixel of the output: where H sends it.
+  Maps m;
+  m.x.create(out_size, CV_32F);
+  m.y.create(out_size, CV_32F);
+  parallel_rows(out_size.height, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      float* mx = m.x.ptr<float>(r);
+      float* my = m.y.ptr<float>(r);
+      for (int c = 0; c < out_size.width; ++c) {
+        const cv::Vec3d v = H * cv::Vec3d(c, r, 1.0);
+        mx[c] = float(v[0] / v[2]);
+        my[c] = float(v[1] / v[2]);
+      }
+    }
+  });
+  return m;
+}
+
+void Rectifier::correct_color(const cv::Matx33d& correction) {
+  // Forward: canonical p -> correction^-1 p in the old canonical frame -> old forward maps.
+  const Maps where = homography_maps(correction.inv(), geometry_.canonical_size());
+  Maps fwd;
+  cv::remap(color_fwd_.x, fwd.x, where.x, where.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  cv::remap(color_fwd_.y, fwd.y, where.x, where.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  color_fwd_ = fwd;
+  // Inverse: original pixel -> old canonical -> correction.
+  for (int r = 0; r < color_inv_.x.rows; ++r) {
+    float* mx = color_inv_.x.ptr<float>(r);
+    float* my = color_inv_.y.ptr<float>(r);
+    for (int c = 0; c < color_inv_.x.cols; ++c) {
+      const cv::Vec3d v = correction * cv::Vec3d(mx[c], my[c], 1.0);
+      mx[c] = float(v[0] / v[2]);
+      my[c] = float(v[1] / v[2]);
+    }
+  }
+}
+
 Rectifier::Maps Rectifier::forward_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const {
   Maps m;
   cv::Mat newK = cv::Mat(P).colRange(0, 3);

@@ -1,8 +1,11 @@
 #include "dualcam/fusion/refine.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
@@ -38,12 +41,135 @@ void fill_holes_background(cv::Mat& d) {
 
 void median_5x5(cv::Mat& d) {
   if (d.type() != CV_32F) throw_invalid("median_5x5: expected CV_32F");
-  cv::Mat nan_mask = d != d;
+  cv::Mat nan_mask = ~(d == d);  // (cv::compare gives NaN != NaN as false)
   cv::Mat tmp = d.clone();
   tmp.setTo(0, nan_mask);
   cv::medianBlur(tmp, tmp, 5);
   tmp.setTo(std::numeric_limits<float>::quiet_NaN(), nan_mask);
   d = tmp;
+}
+
+}  // namespace dualcam::fusion
+
+namespace dualcam::fusion {
+
+void fill_holes_directional(cv::Mat& d, const cv::Mat& occlusion, int max_search) {
+  if (d.type() != CV_32F) throw_invalid("fill_holes_directional: expected CV_32F");
+  if (!occlusion.empty() && (occlusion.type() != CV_8U || occlusion.size() != d.size()))
+    throw_invalid("fill_holes_directional: the occlusion mask must be CV_8U of the disparity's size");
+  const cv::Mat src = d.clone();  // read from the unfilled map only: the result is order-free
+  static const int dirs[8][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}, {1, -1}, {-1, 1}};
+  parallel_rows(d.rows, 16, [&](int r0, int r1) {
+    float found[8];
+    for (int y = r0; y < r1; ++y) {
+      float* out = d.ptr<float>(y);
+      const float* in = src.ptr<float>(y);
+      for (int x = 0; x < d.cols; ++x) {
+        if (std::isfinite(in[x])) continue;
+        int n = 0;
+        for (const auto& dir : dirs) {
+          int xx = x, yy = y;
+          for (int k = 0; k < max_search; ++k) {
+            xx += dir[0];
+            yy += dir[1];
+            if (xx < 0 || yy < 0 || xx >= d.cols || yy >= d.rows) break;
+            const float v = src.at<float>(yy, xx);
+            if (std::isfinite(v)) {
+              found[n++] = v;
+              break;
+            }
+          }
+        }
+        if (n == 0) continue;
+        for (int i = 1; i < n; ++i)  // insertion sort of at most 8 values
+          for (int j = i; j > 0 && found[j] < found[j - 1]; --j) std::swap(found[j], found[j - 1]);
+        const bool occluded = !occlusion.empty() && occlusion.at<std::uint8_t>(y, x) != 0;
+        out[x] = occluded ? found[std::min(1, n - 1)] : found[n / 2];
+      }
+    }
+  });
+}
+
+void weighted_median(cv::Mat& d, const cv::Mat& guide, int radius, double sigma) {
+  if (d.type() != CV_32F || guide.type() != CV_8UC1 || guide.size() != d.size())
+    throw_invalid("weighted_median: expects a CV_32F disparity and a CV_8UC1 guide of its size");
+  cv::Mat nan_mask = ~(d == d);  // (cv::compare gives NaN != NaN as false)
+  cv::Mat src = d.clone();
+  src.setTo(0, nan_mask);
+  cv::Mat out;
+  cv::ximgproc::weightedMedianFilter(guide, src, out, radius, sigma);
+  out.setTo(std::numeric_limits<float>::quiet_NaN(), nan_mask);
+  d = out;
+}
+
+void RefineOptions::validate() const {
+  check_range("RefineOptions::median_radius", median_radius, 0, 30);
+  check_range("RefineOptions::median_sigma", median_sigma, 0.1, 1000.0);
+  upsample.validate();
+}
+
+void UpsampleOptions::validate() const {
+  check_range("UpsampleOptions::sigma_spatial", sigma_spatial, 0.1, 10.0);
+  check_range("UpsampleOptions::sigma_range", sigma_range, 0.5, 255.0);
+  check_range("UpsampleOptions::radius", radius, 1, 5);
+}
+
+cv::Mat upsample_disparity(const cv::Mat& low, const cv::Mat& guide_low, const cv::Mat& guide,
+                           const UpsampleOptions& o) {
+  o.validate();
+  if (low.type() != CV_32F || guide_low.type() != CV_8UC1 || guide.type() != CV_8UC1 || low.size() != guide_low.size())
+    throw_invalid("upsample_disparity: expects a CV_32F map with a CV_8UC1 guide of its size and a CV_8UC1 full guide");
+  const double sx = double(low.cols) / guide.cols, sy = double(low.rows) / guide.rows;
+  const float ratio = float(double(guide.cols) / low.cols);
+  cv::Mat out(guide.size(), CV_32F);
+  // Lookup tables: the weights are products of these.
+  std::vector<float> range_w(256);
+  for (int i = 0; i < 256; ++i) range_w[i] = float(std::exp(-0.5 * i * i / (o.sigma_range * o.sigma_range)));
+  const double ss2 = 2 * o.sigma_spatial * o.sigma_spatial;
+  // The spatial weight is separable: per column (and per row) the first neighbour and its 2r
+  // weights are computed once.
+  const int taps = 2 * o.radius;
+  auto axis = [&](int n, double scale, std::vector<int>& first, std::vector<float>& w) {
+    first.resize(n);
+    w.resize(static_cast<std::size_t>(n) * taps);
+    for (int k = 0; k < n; ++k) {
+      const double c = (k + 0.5) * scale - 0.5;
+      first[k] = int(std::floor(c)) - o.radius + 1;
+      for (int t = 0; t < taps; ++t) {
+        const double dd = first[k] + t - c;
+        w[static_cast<std::size_t>(k) * taps + t] = float(std::exp(-dd * dd / ss2));
+      }
+    }
+  };
+  std::vector<int> first_x, first_y;
+  std::vector<float> wx, wy;
+  axis(guide.cols, sx, first_x, wx);
+  axis(guide.rows, sy, first_y, wy);
+  parallel_rows(guide.rows, 16, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      const std::uint8_t* g = guide.ptr<std::uint8_t>(y);
+      float* dst = out.ptr<float>(y);
+      for (int x = 0; x < guide.cols; ++x) {
+        float wsum = 0, dsum = 0;
+        for (int tj = 0; tj < taps; ++tj) {
+          const int j = first_y[y] + tj;
+          if (j < 0 || j >= low.rows) continue;
+          const float* lr = low.ptr<float>(j);
+          const std::uint8_t* gl = guide_low.ptr<std::uint8_t>(j);
+          const float wyj = wy[static_cast<std::size_t>(y) * taps + tj];
+          for (int ti = 0; ti < taps; ++ti) {
+            const int i = first_x[x] + ti;
+            if (i < 0 || i >= low.cols || !std::isfinite(lr[i])) continue;
+            const float w = wyj * wx[static_cast<std::size_t>(x) * taps + ti] * range_w[std::abs(g[x] - gl[i])];
+            wsum += w;
+            dsum += w * lr[i];
+          }
+        }
+        dst[x] = wsum > 1e-12f ? dsum / wsum * ratio : std::numeric_limits<float>::quiet_NaN();
+      }
+    }
+  });
+  return out;
 }
 
 }  // namespace dualcam::fusion

@@ -43,7 +43,7 @@ TEST_CASE("dualcam fuse writes a fused image better than the colour input, and i
   CHECK(psnr8(fused, truth) > psnr8(input, truth) + 0.5);
   cv::Mat disp = read_pfm(out / "d.pfm");
   CHECK(disp.size() == fused.size());
-  CHECK(disparity_errors(disp, read_pfm(d / "disparity_color.pfm")).bad2 < 0.25);
+  CHECK(disparity_errors(disp, read_pfm(d / "disparity_color.pfm")).bad2 < 0.15);
   auto report = nlohmann::json::parse(test::read_text(out / "r.json"));
   CHECK(report["command"] == "fuse");
   CHECK(report["stats"]["stages_s"].contains("match"));
@@ -73,7 +73,7 @@ TEST_CASE("dualcam fuse --reference mono and dualcam depth", "[cli]") {
   REQUIRE(r.exit_code == 0);
   CHECK(std::filesystem::exists(out / "disp.png"));
   cv::Mat disp = read_pfm(out / "disp.pfm");
-  CHECK(disparity_errors(disp, read_pfm(d / "disparity_color.pfm")).bad2 < 0.25);
+  CHECK(disparity_errors(disp, read_pfm(d / "disparity_color.pfm")).bad2 < 0.15);
 }
 
 TEST_CASE("dualcam fuse --rectified takes a pre-rectified pair", "[cli]") {

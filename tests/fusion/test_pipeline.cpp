@@ -36,7 +36,7 @@ TEST_CASE("Fuse on the embedded sample beats the colour input against the truth 
   // The disparity of the reference view is mostly right (bad-2.0 against the truth).
   DisparityErrors e = disparity_errors(r.disparity, s.disparity_color);
   INFO("bad-2.0 " << e.bad2);
-  CHECK(e.bad2 < 0.25);
+  CHECK(e.bad2 < 0.15);  // census/SGM: 0.049 measured
 }
 
 TEST_CASE("A misaligned mono (3 px off) loses the gain of fusion", "[fuse]") {

@@ -18,7 +18,7 @@ struct RectifyGeometry {
   cv::Matx33d R1, R2;   // rectified_mono_from_mono, rectified_color_from_color (stereoRectify)
   cv::Matx34d P1, P2;   // projections in stereoRectify's rectified frame
   cv::Matx44d Q;
-  cv::Size size;        // size of stereoRectify's rectified images (before transpose)
+  cv::Size size;        // size of the rectified images in stereoRectify's frame (before transpose)
   bool vertical = false;  // baseline mostly along y: images are transposed into canonical form
   bool flip = false;      // canonical form needs a horizontal flip (colour camera left of / above mono)
   double focal_px = 0;    // rectified focal length
@@ -32,7 +32,8 @@ struct RectifyGeometry {
 struct RectifyOptions {
   // stereoRectify's free scaling: 0 = only valid pixels (zoom in), 1 = keep every source pixel.
   double alpha = 1.0;
-  // Output size of the rectified images; empty = the mono camera's size.
+  // Output size of the rectified images; empty = the area both cameras see (after alpha) at the
+  // pixel density of the finer camera. The two cameras may differ in size and field of view.
   cv::Size size;
   void validate() const;
 };

@@ -1,21 +1,60 @@
 #pragma once
 // Stereo matching in the canonical frame (left = mono, right = colour, left x matches right x - d).
 // Interface + factory (STYLE habit 5): backends differ, callers do not.
+//
+// Backends:
+//  - CensusSgm (default): dualcam's own cross-spectral matcher. Census transform of both views
+//    (only the order of intensities in a window counts, so gain, gamma, exposure and the
+//    different spectral response of a panchromatic and a demosaiced colour sensor change little),
+//    Hamming costs summed over a small box, semi-global aggregation along 8 (or 4) paths
+//    (Hirschmueller, PAMI 2008), winner-take-all with a uniqueness test, left-right consistency,
+//    parabolic sub-pixel refinement. Integer costs, so the result is identical for any thread
+//    count.
+//  - Sgbm: OpenCV StereoSGBM (3-way), the peer every other matcher is measured against.
 #include <memory>
+#include <string>
 
 #include <opencv2/core.hpp>
 
 namespace dualcam::fusion {
 
 enum class MatcherKind {
-  Sgbm,  // OpenCV StereoSGBM (3-way), the baseline every other matcher is measured against
+  CensusSgm,  // census + semi-global matching (default)
+  Sgbm,       // OpenCV StereoSGBM (3-way), the baseline every other matcher is measured against
+};
+const char* to_string(MatcherKind kind);
+MatcherKind parse_matcher(const std::string& text);  // "census" / "sgm" / "census-sgm" or "sgbm"
+
+// Options of the census/SGM backend (ignored by Sgbm).
+struct CensusSgmOptions {
+  int census_width = 9;    // census window width, px (odd, width * height <= 65)
+  int census_height = 7;   // census window height, px (odd)
+  int box_radius = 0;      // Hamming costs are summed over a (2r+1)^2 box, px; 0 = none
+  double prefilter_sigma = 0.0;  // Gaussian smoothing of both views before the census, px; 0 = none
+  // Penalties, in Hamming bits per box pixel. Tuned on the Middlebury 2005/2006 dev set
+  // (mono/colour, EVALUATION.md sensor models): bad-2.0 moves by < 1 point within 0.5x..2x.
+  double p1 = 12.0;        // SGM penalty for a 1 px disparity step
+  double p2 = 200.0;       // SGM penalty for larger steps
+  double p2_edge = 0.2;    // P2 is multiplied by this across reference-image edges (0..1]
+  int edge_threshold = 6;  // |grey step| (8-bit) that counts as an edge for p2_edge
+  int uniqueness = 0;      // percent margin of the best aggregated cost over the second best; 0 = off
+  int paths = 8;           // aggregation paths: 4 (rows + columns) or 8 (plus diagonals)
+  int lr_tolerance = 1;    // px: left-right check tolerance
+  int speckle_size = 20;   // connected disparity regions below this many px are removed; 0 = off
+  void validate() const;
 };
 
 struct MatchOptions {
-  MatcherKind kind = MatcherKind::Sgbm;
-  int max_disparity = 0;  // px; 0 = automatic (a quarter of the image width, rounded up to 16)
-  int block_size = 5;     // px, odd
-  int uniqueness = 10;    // percent margin of the best cost over the second best
+  MatcherKind kind = MatcherKind::CensusSgm;
+  int max_disparity = 0;  // px at full resolution; 0 = automatic (a quarter of the width, rounded up to 16)
+  int block_size = 5;     // px, odd (Sgbm only)
+  int uniqueness = 10;    // percent margin of the best cost over the second best (Sgbm only)
+  // Working scale (CensusSgm only): the pair is matched at a reduced resolution when it is large,
+  // so that it has at most `max_working_pixels` pixels and the searched range at most
+  // `max_working_disparity` disparities; the result is upsampled guided by the reference image.
+  double max_working_pixels = 0.75e6;  // px (12 MP 4:3 -> 1000 x 750)
+  int max_working_disparity = 160;    // px at working resolution
+  CensusSgmOptions census;
   void validate() const;
   // The disparity range actually searched for an image of `width` pixels (a multiple of 16).
   int disparity_range(int width) const;
@@ -24,17 +63,36 @@ struct MatchOptions {
   int sgbm_pre_filter_cap = 0;   // clip of the x-derivative prefilter; 0 = OpenCV's default (15)
   int sgbm_speckle_window = 0;   // px, largest blob treated as a speckle; 0 = no speckle filter
   int sgbm_speckle_range = 0;    // px, disparity spread within one connected blob
+  // Downscale factor (>= 1) at which a pair of `size` with full-resolution range `range` is matched.
+  double working_scale(const cv::Size& size, int range) const;
+};
+
+// A disparity map with what the matcher knows about it.
+struct MatchResult {
+  cv::Mat disparity;   // CV_32F, px, NaN where unknown (occluded, ambiguous or inconsistent)
+  cv::Mat confidence;  // CV_32F in [0,1]: 0 = unknown, 1 = unambiguous
+  cv::Mat occlusion;   // CV_8U, 255 where the left-right check says occluded (seen by this view only);
+                       // other NaN pixels are mismatches or ambiguous
 };
 
 class StereoMatcher {
  public:
   virtual ~StereoMatcher() = default;
-  // Disparity of the LEFT image: CV_32F, pixels, NaN where unknown. Inputs CV_8UC1, same size.
-  virtual cv::Mat match_left(const cv::Mat& left, const cv::Mat& right) const = 0;
-  // Disparity of the RIGHT image (right x matches left x + d), by matching the mirrored pair.
+  // Disparity of the LEFT image with confidence and occlusion. Inputs CV_8UC1, same size;
+  // `range` = number of disparities searched (0..range-1).
+  virtual MatchResult match_left_full(const cv::Mat& left, const cv::Mat& right, int range) const = 0;
+  // The same for the RIGHT image (right x matches left x + d), by matching the mirrored pair.
+  MatchResult match_right_full(const cv::Mat& left, const cv::Mat& right, int range) const;
+
+  // Disparity only, with the range the options give for this width.
+  cv::Mat match_left(const cv::Mat& left, const cv::Mat& right) const;
   cv::Mat match_right(const cv::Mat& left, const cv::Mat& right) const;
 
   static std::unique_ptr<StereoMatcher> create(const MatchOptions& options);
+
+ protected:
+  explicit StereoMatcher(const MatchOptions& options) : options_(options) {}
+  MatchOptions options_;
 };
 
 }  // namespace dualcam::fusion

@@ -11,6 +11,8 @@
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/fusion/match.hpp"
 #include "dualcam/fusion/merge.hpp"
+#include "dualcam/fusion/refine.hpp"
+#include "dualcam/fusion/self_rectify.hpp"
 
 namespace dualcam::fusion {
 
@@ -22,15 +24,25 @@ struct FuseOptions {
   Reference reference = Reference::Color;
   // true: the pair is already rectified with the mono camera on the left (no rig needed).
   bool rectified = false;
+  // true: no rig; the rectification is estimated from the pair itself (`--rig auto`).
+  bool auto_rig = false;
+  // With a rig: measure the rectified pair's row error on features and, when it is above
+  // self_rectify.refine_threshold_px (a drifted module), correct the colour rows.
+  bool correct_drift = true;
+  SelfRectifyOptions self_rectify;
   RectifyOptions rectify;
   MatchOptions match;
   MergeOptions merge;
-  bool fill_holes = true;  // background-side hole filling + 5x5 median after matching
+  RefineOptions refine;
+  // Fill unknown disparities after matching: census: occlusions from the background side and
+  // mismatches by the median of their neighbours (8 directions), then a weighted median guided by
+  // the reference image; sgbm: the peer's row-wise background fill + 5x5 median.
+  bool fill_holes = true;
   void validate() const;
 };
 
 // The inputs as the cameras wrote them: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3, both
-// sRGB-encoded. `rig` may be null only when options.rectified is set.
+// sRGB-encoded. `rig` may be null only when options.rectified or options.auto_rig is set.
 struct FuseInput {
   cv::Mat mono;
   cv::Mat color;
@@ -41,6 +53,8 @@ struct DepthResult {
   cv::Mat disparity;   // CV_32F at the reference camera's pixel grid (rectified px), NaN = unknown
   cv::Mat canonical_left, canonical_right;  // rectified 8-bit pair that was matched
   cv::Mat canonical_disparity;              // disparity of the reference view in the canonical frame
+  cv::Mat canonical_confidence;             // CV_32F [0,1] of the matcher, canonical frame (0 = unknown)
+  cv::Mat canonical_occlusion;              // CV_8U 255 where the left-right check failed, canonical frame
   Json stats;
 };
 

@@ -11,6 +11,14 @@ namespace dualcam::fusion {
 class Rectifier {
  public:
   Rectifier(const StereoRig& rig, const RectifyOptions& options = {});
+  // Uncalibrated (self_rectify.hpp): homographies from each camera's pixels to the canonical
+  // frame of `canonical_size`. geometry() then has no focal length or baseline (0).
+  Rectifier(const cv::Matx33d& mono_to_canonical, const cv::Matx33d& color_to_canonical, const cv::Size& mono_size,
+            const cv::Size& color_size, const cv::Size& canonical_size);
+
+  // Moves the colour view inside the canonical frame by `correction` (canonical px -> canonical
+  // px), e.g. the row correction of a drifted rig (fit_row_correction).
+  void correct_color(const cv::Matx33d& correction);
 
   const RectifyGeometry& geometry() const { return geometry_; }
   cv::Size canonical_size() const { return geometry_.canonical_size(); }
@@ -39,6 +47,7 @@ class Rectifier {
   };
   Maps forward_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const;
   Maps inverse_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const;
+  static Maps homography_maps(const cv::Matx33d& H, const cv::Size& out_size);
   cv::Mat unrectify(const cv::Mat& canonical, const Maps& maps, int interpolation, cv::Mat* valid) const;
   cv::Mat warp_composed(const cv::Mat& src, const Maps& src_fwd, const cv::Size& src_size, const Maps& dst_inv,
                         const cv::Mat& canonical_disparity, float sign, cv::Mat* valid) const;
