@@ -29,6 +29,8 @@ struct EvalCliOptions {
   std::uint64_t seed = 0;
   int threads = 0;
   std::string json_path;
+  int rigs = 20, views = 20;  // calib-synthetic
+  std::string board;          // calib-*
   // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
   std::string peer_border = "reflect101";
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
@@ -158,13 +160,23 @@ Command register_eval(CLI::App& root) {
   protocols_help +=
       "\n  bokeh: synthetic depth of field on simulator scenes against the thin-lens truth, with the true and the "
       "engine's disparity (docs/bokeh.md; needs no --data)";
+  protocols_help += "\n  calib-synthetic: 20 random rigs x 20 board views rendered through them; errors against the truth"
+                    " (needs no --data)"
+                    "\n  calib-real: stereo_calib_sourishg sessions; RMS, rectified row error, odd/even halves";
   app->add_option("--protocol", o->protocol, protocols_help)->required();
-  app->add_option("--data", o->data, "a folder of scene folders, one scene folder, or an index CSV (not for bokeh)");
+  app->add_option("--data", o->data,
+                  "a folder of scene folders, one scene folder, or an index CSV (not for bokeh, calib-synthetic; "
+                  "calib-real: the folder of session*/)");
   app->add_option("--bokeh-scenes", o->bokeh_scenes, "bokeh: number of simulator scenes (seeds 1..N, default 4)")
       ->check(CLI::Range(1, 100));
   app->add_option("--bokeh-cache", o->bokeh_cache, "bokeh: keep the truth images (and inputs) in this folder, reuse them");
-  app->add_option("--method", o->method, "engine (default) or peer (what a user would assemble from OpenCV)")
-      ->check(CLI::IsMember({"engine", "peer"}));
+  app->add_option("--method", o->method,
+                  "engine (default) or peer (what a user would assemble from OpenCV); calib-*: also both")
+      ->check(CLI::IsMember({"engine", "peer", "both"}));
+  app->add_option("--rigs", o->rigs, "calib-synthetic: random rigs (default 20)")->check(CLI::Range(1, 10000));
+  app->add_option("--views", o->views, "calib-synthetic: board views per rig (default 20)")->check(CLI::Range(4, 10000));
+  app->add_option("--board", o->board,
+                  "calib-*: board spec (default chessboard:9x6:25mm synthetic, chessboard:9x6:24.23mm real)");
   app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2 0.05)")
       ->check(CLI::Range(1e-4, 100.0));
   app->add_option("--mono-weights", o->mono_weights, "mono response wB,wG,wR in linear light (default 0.25,0.45,0.30)");
@@ -188,14 +200,29 @@ Command register_eval(CLI::App& root) {
   app->add_option("--peer-border", o->peer_border,
                   "p1 peer: colour for matches outside the colour image: reflect101 (default), replicate, constant (black)");
   app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
-                      "--json depth.json"));
+                      "--json depth.json\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
+                      "--method both"));
   Action action = [o]() {
+    if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") {
+      CalibEvalOptions c;  // apps/eval_calib.cpp
+      c.protocol = o->protocol;
+      c.data = o->data;
+      c.method = o->method;
+      c.rigs = o->rigs;
+      c.views = o->views;
+      c.seed = unsigned(1 + o->seed);  // first rig's seed
+      c.board = o->board;
+      c.json_path = o->json_path;
+      c.threads = o->threads;
+      return run_calib_eval(c);
+    }
+    if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
     datasets::Protocol protocol;
     try {
       protocol = datasets::parse_protocol(o->protocol);
     } catch (const Error& e) {
-      throw_invalid(std::string(e.what()) + ", bokeh");
+      throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real");
     }
     if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
     datasets::EvalOptions eo;

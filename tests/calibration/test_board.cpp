@@ -28,7 +28,7 @@ TEST_CASE("Board specs parse with units and reject nonsense", "[board]") {
   CHECK_THROWS_AS(parse_board_spec("chessboard:1x6:20mm"), Error);
 }
 
-TEST_CASE("A drawn chessboard is detected at its corners; a wrong size is not", "[board]") {
+TEST_CASE("A drawn chessboard is detected at its corners, a wrong size is not", "[board]") {
   const int sq = 30, cols = 7, rows = 5;  // inner corners 7x5 -> 8x6 squares
   cv::Mat img(6 * sq + 80, 8 * sq + 80, CV_8U, cv::Scalar(255));
   for (int r = 0; r < rows + 1; ++r)
@@ -38,11 +38,12 @@ TEST_CASE("A drawn chessboard is detected at its corners; a wrong size is not", 
   Detection d = detect_board(img, parse_board_spec("chessboard:7x5:30mm"));
   REQUIRE(d.found);
   REQUIRE(d.corners.size() == 35);
-  // Every detected corner sits on a drawn inner corner (order may start at either end).
+  // Every detected corner sits on a drawn inner corner (order may start at either end). Pixel
+  // centres are integers (OpenCV's convention), so a square filled from pixel 40 starts at 39.5.
   for (const auto& p : d.corners) {
-    double fx = (p.x - 40) / sq, fy = (p.y - 40) / sq;
-    CHECK(std::abs(fx - std::round(fx)) * sq < 0.3);
-    CHECK(std::abs(fy - std::round(fy)) * sq < 0.3);
+    double fx = (p.x - 39.5) / sq, fy = (p.y - 39.5) / sq;
+    CHECK(std::abs(fx - std::round(fx)) * sq < 0.1);
+    CHECK(std::abs(fy - std::round(fy)) * sq < 0.1);
   }
   Detection wrong = detect_board(img, parse_board_spec("chessboard:9x6:30mm"));
   CHECK_FALSE(wrong.found);

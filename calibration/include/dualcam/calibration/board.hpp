@@ -41,7 +41,17 @@ struct Detection {
   std::vector<int> ids;               // corner ids into BoardSpec::object_points()
 };
 
-// Finds the board in an 8-bit grey or colour image.
+// Finds the board in an 8-bit grey or colour image. Chessboard: findChessboardCornersSB
+// (sub-pixel by construction), else findChessboardCorners refined by cornerSubPix. ChArUco:
+// markers, then interpolated corners (a partly visible board is fine).
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec);
+
+// A chessboard's corners can be listed from either end (its 180-degree symmetry). Reverses
+// `other` when its first-to-last corner direction opposes `reference`'s, so the two cameras of a
+// stereo view number the corners alike. ChArUco ids are unique and left alone.
+void match_corner_order(const Detection& reference, Detection& other);
+
+// OpenCV's id of an ArUco dictionary name (e.g. DICT_5X5_100), -1 when unknown.
+int aruco_dictionary_id(const std::string& name);
 
 }  // namespace dualcam::calibration

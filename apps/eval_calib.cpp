@@ -1,0 +1,269 @@
+// The calibration evaluation protocols of EVALUATION.md: calib-synthetic (random rigs rendered by
+// datasets/board_sim.hpp, scored against the truth) and calib-real (the stereo_calib_sourishg
+// sessions, scored by RMS, rectified row error and the odd/even halves), each for dualcam's
+// calibration ("engine") and for OpenCV's stereoCalibrate as a user would run it ("peer").
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <opencv2/calib3d.hpp>
+#include <tbb/parallel_for.h>
+
+#include "calib_pairs.hpp"
+#include "common.hpp"
+#include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/datasets/board_sim.hpp"
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/report.hpp"
+
+namespace fs = std::filesystem;
+
+namespace dualcam::app {
+namespace {
+
+using calibration::StereoView;
+
+double rotation_diff_deg(const cv::Matx33d& a, const cv::Matx33d& b) {
+  cv::Vec3d r;
+  cv::Rodrigues(a.t() * b, r);
+  return cv::norm(r) * 180.0 / M_PI;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct RigErrors {
+  double rotation_deg = NAN, baseline_pct = NAN, focal_pct = NAN, principal_px = NAN;
+  int views_used = 0;
+  int covered = 0, tested = 0;  // true value inside the reported 3-sigma interval
+  std::string failure;
+};
+
+RigErrors score(const StereoRig& est, const StereoRig& truth) {
+  RigErrors e;
+  e.rotation_deg = rotation_diff_deg(est.R, truth.R);
+  e.baseline_pct = 100.0 * std::abs(est.baseline() - truth.baseline()) / truth.baseline();
+  double f = 0, c = 0;
+  for (int cam = 0; cam < 2; ++cam) {
+    const cv::Matx33d& A = cam == 0 ? est.mono.K : est.color.K;
+    const cv::Matx33d& B = cam == 0 ? truth.mono.K : truth.color.K;
+    f += 100.0 * (std::abs(A(0, 0) - B(0, 0)) / B(0, 0) + std::abs(A(1, 1) - B(1, 1)) / B(1, 1)) / 4;
+    c += std::hypot(A(0, 2) - B(0, 2), A(1, 2) - B(1, 2)) / 2;
+  }
+  e.focal_pct = f;
+  e.principal_px = c;
+  return e;
+}
+
+void coverage(RigErrors& e, const calibration::StereoCalibrationResult& res, const StereoRig& truth) {
+  auto check = [&](double err, double sigma) {
+    e.tested++;
+    e.covered += std::abs(err) <= 3 * sigma;
+  };
+  for (int cam = 0; cam < 2; ++cam) {
+    const cv::Matx33d& A = cam == 0 ? res.rig.mono.K : res.rig.color.K;
+    const cv::Matx33d& B = cam == 0 ? truth.mono.K : truth.color.K;
+    const auto& s = cam == 0 ? res.sigma.mono : res.sigma.color;
+    check(A(0, 0) - B(0, 0), s.fx);
+    check(A(1, 1) - B(1, 1), s.fy);
+    check(A(0, 2) - B(0, 2), s.cx);
+    check(A(1, 2) - B(1, 2), s.cy);
+  }
+  check(e.rotation_deg, res.sigma.rotation_deg);
+  check(res.rig.baseline() - truth.baseline(), res.sigma.baseline_mm);
+}
+
+std::vector<StereoView> detect_set(const std::vector<datasets::BoardSetView>& set, const calibration::BoardSpec& board,
+                                   bool peer) {
+  std::vector<StereoView> views(set.size());
+  tbb::parallel_for(std::size_t(0), set.size(), [&](std::size_t i) {
+    views[i].name = "view" + std::to_string(i + 1);
+    views[i].mono = peer ? calibration::detect_board_peer(set[i].mono, board) : calibration::detect_board(set[i].mono, board);
+    views[i].color = peer ? calibration::detect_board_peer(set[i].color, board) : calibration::detect_board(set[i].color, board);
+    if (!peer) calibration::match_corner_order(views[i].mono, views[i].color);
+  });
+  return views;
+}
+
+int run_synthetic(const CalibEvalOptions& o, Json& out) {
+  const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:25mm" : o.board);
+  const bool engine = o.method != "peer", peer = o.method != "engine" && board.kind == calibration::BoardKind::Chessboard;
+  datasets::BoardSetOptions so;
+  so.views = o.views;
+  calibration::StereoCalibrationOptions co;
+  co.halves = false;
+  std::vector<RigErrors> E, P;
+  std::printf("calib-synthetic: %d rigs x %d views, board %s, mono %dx%d, colour %dx%d\n", o.rigs, o.views,
+              board.to_string().c_str(), so.mono_size.width, so.mono_size.height, so.color_size.width,
+              so.color_size.height);
+  std::printf("%4s %7s | %6s %9s %8s %8s %6s %5s | %6s %9s %8s %8s\n", "rig", "base_mm", "views", "rot_deg", "base_%",
+              "focal_%", "pp_px", "3sig", "views", "rot_deg", "base_%", "focal_%");
+  Json rigs = Json::array();
+  for (int r = 0; r < o.rigs; ++r) {
+    const unsigned seed = o.seed + unsigned(r);
+    const StereoRig truth = datasets::random_rig(seed, so);
+    const auto set = datasets::render_board_set(truth, board, seed, so);
+    RigErrors e, p;
+    if (engine) {
+      try {
+        auto res = calibration::calibrate_stereo(detect_set(set, board, false), board, so.mono_size, so.color_size, co);
+        e = score(res.rig, truth);
+        e.views_used = res.views_used;
+        coverage(e, res, truth);
+      } catch (const Error& err) {
+        e.failure = err.what();
+      }
+      E.push_back(e);
+    }
+    if (peer) {
+      try {
+        auto res = calibration::calibrate_stereo_peer(detect_set(set, board, true), board, so.mono_size, so.color_size);
+        p = score(res.rig, truth);
+        p.views_used = res.views_used;
+      } catch (const Error& err) {
+        p.failure = err.what();
+      }
+      P.push_back(p);
+    }
+    std::printf("%4d %7.2f | %6d %9.5f %8.4f %8.4f %6.3f %2d/%-2d | %6d %9.5f %8.4f %8.4f\n", r + 1, truth.baseline(),
+                e.views_used, e.rotation_deg, e.baseline_pct, e.focal_pct, e.principal_px, e.covered, e.tested,
+                p.views_used, p.rotation_deg, p.baseline_pct, p.focal_pct);
+    std::fflush(stdout);
+    rigs.push_back({{"seed", seed}, {"baseline_mm", truth.baseline()},
+                    {"engine", {{"views_used", e.views_used}, {"rotation_deg", e.rotation_deg}, {"baseline_pct", e.baseline_pct},
+                                {"focal_pct", e.focal_pct}, {"principal_px", e.principal_px}, {"covered", e.covered},
+                                {"tested", e.tested}, {"failure", e.failure}}},
+                    {"peer", {{"views_used", p.views_used}, {"rotation_deg", p.rotation_deg}, {"baseline_pct", p.baseline_pct},
+                              {"focal_pct", p.focal_pct}, {"principal_px", p.principal_px}, {"failure", p.failure}}}});
+  }
+  auto summary = [](const std::vector<RigErrors>& v) {
+    std::vector<double> a, b, c, d;
+    int cov = 0, tested = 0, failed = 0;
+    for (const auto& e : v) {
+      if (!e.failure.empty()) {
+        failed++;
+        continue;
+      }
+      a.push_back(e.rotation_deg), b.push_back(e.baseline_pct), c.push_back(e.focal_pct), d.push_back(e.principal_px);
+      cov += e.covered, tested += e.tested;
+    }
+    return Json{{"median_rotation_deg", median(a)}, {"median_baseline_pct", median(b)}, {"median_focal_pct", median(c)},
+                {"median_principal_px", median(d)}, {"covered", cov}, {"tested", tested}, {"failed_rigs", failed}};
+  };
+  out["rigs"] = rigs;
+  std::printf("\n%-7s %14s %14s %12s %12s %10s %s\n", "method", "median_rot_deg", "median_base_%", "median_f_%",
+              "median_pp_px", "failed", "3-sigma coverage");
+  for (int m = 0; m < 2; ++m) {
+    if ((m == 0 && !engine) || (m == 1 && !peer)) continue;
+    Json s = summary(m == 0 ? E : P);
+    out[m == 0 ? "engine" : "peer"] = s;
+    std::printf("%-7s %14.5f %14.4f %12.4f %12.3f %10d", m == 0 ? "engine" : "peer", double(s["median_rotation_deg"]),
+                double(s["median_baseline_pct"]), double(s["median_focal_pct"]), double(s["median_principal_px"]),
+                int(s["failed_rigs"]));
+    if (m == 0)
+      std::printf(" %d of %d (%.1f %%)", int(s["covered"]), int(s["tested"]),
+                  100.0 * int(s["covered"]) / std::max(1, int(s["tested"])));
+    std::printf("\n");
+  }
+  return 0;
+}
+
+// Odd/even halves of the views the peer used, each calibrated by the peer: the change of the
+// baseline length and of the translation vector, in % of the baseline.
+std::pair<double, double> peer_halves_pct(const std::vector<StereoView>& used, const calibration::BoardSpec& board,
+                                          cv::Size ms, cv::Size cs, double baseline) {
+  std::vector<StereoView> half[2];
+  for (std::size_t j = 0; j < used.size(); ++j) half[j % 2].push_back(used[j]);
+  auto a = calibration::calibrate_stereo_peer(half[0], board, ms, cs);
+  auto b = calibration::calibrate_stereo_peer(half[1], board, ms, cs);
+  return {100.0 * std::abs(a.rig.baseline() - b.rig.baseline()) / baseline, 100.0 * cv::norm(a.rig.T - b.rig.T) / baseline};
+}
+
+int run_real(const CalibEvalOptions& o, Json& out) {
+  if (o.data.empty()) throw_invalid("calib-real needs --data DIR (e.g. ../shared/data/stereo_calib_sourishg)");
+  std::error_code ec;
+  if (!fs::is_directory(o.data, ec)) throw_io("calib-real: '" + o.data + "' is not a directory");
+  std::vector<std::string> sessions;
+  for (const auto& e : fs::directory_iterator(o.data, ec))
+    if (e.is_directory()) sessions.push_back(e.path().string());
+  std::sort(sessions.begin(), sessions.end());
+  if (sessions.empty()) throw_invalid("calib-real: no session folders in '" + o.data + "'");
+  const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:24.23mm" : o.board);
+  std::printf("calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
+  std::printf("(engine: dualcam's default; all: --keep-all-views; peer: OpenCV stereoCalibrate as in EVALUATION.md;\n"
+              " row error after stereoRectify with alpha = -1; odd vs even used views: d|T| baseline length change,\n"
+              " |dT| translation vector change, both in %% of the baseline, dR rotation change)\n");
+  std::printf("%-10s %-7s %12s %9s %13s %8s %8s %9s  %s\n", "session", "method", "pairs used", "RMS_px",
+              "row_error_px", "d|T|_%", "|dT|_%", "dR_deg", "halves inside 3 sigma (of d|T|, |dT|, dR)");
+  for (const auto& dir : sessions) {
+    const std::string name = fs::path(dir).filename().string();
+    const auto mono = expand_glob(dir + "/left*.jpg", "--mono");
+    const auto color = expand_glob(dir + "/right*.jpg", "--color");
+    Json js;
+    if (o.method != "peer") {
+      PairSet set = load_pairs(mono, color, board, false, 0, false, nullptr);
+      // The engine as it runs by default (outlier views rejected), and with every view that has
+      // the board kept (`dualcam calibrate --keep-all-views`).
+      for (int keep_all = 0; keep_all < 2; ++keep_all) {
+        calibration::StereoCalibrationOptions co;
+        if (keep_all) co.view_outlier_sigmas = 1000;
+        auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
+        const double b = res.rig.baseline();
+        std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f %9.4f  %s (3 sigma: %.2f %%, %.2f %%, %.3f deg)\n",
+                    name.c_str(), keep_all ? "all" : "engine", res.views_used, set.views.size(), res.rms_px,
+                    res.row_error_px, res.halves.baseline_diff_pct, res.halves.translation_diff_pct,
+                    res.halves.rotation_diff_deg, res.halves.within_3sigma ? "yes" : "NO",
+                    300.0 * res.halves.baseline_sigma_mm / b, 300.0 * res.halves.translation_sigma_mm / b,
+                    3 * res.halves.rotation_sigma_deg);
+        js[keep_all ? "engine_all_views" : "engine"] = res.to_json();
+      }
+    }
+    if (o.method != "engine") {
+      PairSet set = load_pairs(mono, color, board, true, 0, false, nullptr);
+      auto res = calibration::calibrate_stereo_peer(set.views, board, set.mono_size, set.color_size);
+      const auto halves = peer_halves_pct(res.used, board, set.mono_size, set.color_size, res.rig.baseline());
+      std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f\n", name.c_str(), "peer", res.views_used,
+                  set.views.size(), res.rms_px, res.row_error_px, halves.first, halves.second);
+      js["peer"] = {{"views_used", res.views_used}, {"rms_px", res.rms_px}, {"row_error_px", res.row_error_px},
+                    {"baseline_mm", res.rig.baseline()}, {"halves_baseline_pct", halves.first}, {"halves_translation_pct", halves.second}, {"skipped", res.skipped}};
+    }
+    std::fflush(stdout);
+    out[name] = js;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_calib_eval(const CalibEvalOptions& o) {
+  if (o.method != "engine" && o.method != "peer" && o.method != "both")
+    throw_invalid("--method must be engine, peer or both, got '" + o.method + "'");
+  if (!o.json_path.empty()) check_output_path(o.json_path);
+  ThreadScope threads(o.threads);
+  RunReport report("eval " + o.protocol);
+  Json& out = report.json()["results"];
+  Stopwatch total;
+  int rc = 0;
+  if (o.protocol == "calib-synthetic") {
+    check_range("--rigs", o.rigs, 1, 10000);
+    check_range("--views", o.views, 4, 10000);
+    rc = threads.run([&] { return run_synthetic(o, out); });
+  } else if (o.protocol == "calib-real") {
+    rc = threads.run([&] { return run_real(o, out); });
+  } else {
+    throw_invalid("unknown calibration protocol '" + o.protocol + "' (calib-synthetic or calib-real)");
+  }
+  report.json()["total_s"] = total.seconds();
+  if (!o.json_path.empty()) report.write(o.json_path);
+  std::fprintf(stderr, "dualcam eval %s: %.1f s\n", o.protocol.c_str(), total.seconds());
+  return rc;
+}
+
+}  // namespace dualcam::app
