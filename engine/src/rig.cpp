@@ -31,6 +31,13 @@ void validate_camera(const CameraModel& cam, const char* name) {
 cv::Mat read_matrix(const cv::FileStorage& fs, const std::string& key, const std::string& name, int rows, int cols) {
   cv::FileNode node = fs[key];
   if (node.empty()) throw_invalid("rig '" + name + "': missing key '" + key + "'");
+  if (!node.isMap()) throw_invalid("rig '" + name + "': key '" + key + "' is not a matrix");
+  // Check the declared shape against the data before OpenCV allocates it: a header claiming a
+  // billion columns would otherwise allocate gigabytes (found by fuzzing).
+  const cv::FileNode nr = node["rows"], nc = node["cols"], data = node["data"];
+  if (!nr.isInt() || !nc.isInt() || !data.isSeq() || int(nr) < 1 || int(nc) < 1 || int(nr) > 16 || int(nc) > 16 ||
+      data.size() != std::size_t(int(nr)) * std::size_t(int(nc)))
+    throw_invalid("rig '" + name + "': key '" + key + "' is not a matrix of at most 16x16 numbers");
   cv::Mat m;
   try {
     node >> m;
@@ -49,7 +56,9 @@ cv::Mat read_matrix(const cv::FileStorage& fs, const std::string& key, const std
 cv::Size read_size(const cv::FileStorage& fs, const std::string& key, const std::string& name) {
   cv::FileNode node = fs[key];
   if (node.empty()) throw_invalid("rig '" + name + "': missing key '" + key + "'");
-  if (!node.isSeq() || node.size() != 2) throw_invalid("rig '" + name + "': key '" + key + "' must be [width, height]");
+  if (!node.isSeq() || node.size() != 2 || !(node[0].isInt() || node[0].isReal()) ||
+      !(node[1].isInt() || node[1].isReal()))
+    throw_invalid("rig '" + name + "': key '" + key + "' must be [width, height]");
   double w = double(node[0]), h = double(node[1]);
   if (!(w >= 1 && h >= 1 && w < 1e6 && h < 1e6 && w == std::floor(w) && h == std::floor(h)))
     throw_invalid("rig '" + name + "': key '" + key + "' must be two positive integers");
@@ -77,7 +86,8 @@ cv::Matx33d StereoRig::fundamental() const {
   return color.K.inv().t() * essential() * mono.K.inv();
 }
 
-StereoRig parse_rig(const std::string& yaml_text, const std::string& name) {
+namespace {
+StereoRig parse_rig_unguarded(const std::string& yaml_text, const std::string& name) {
   cv::FileStorage fs;
   try {
     fs.open(yaml_text, cv::FileStorage::READ | cv::FileStorage::MEMORY | cv::FileStorage::FORMAT_YAML);
@@ -85,6 +95,8 @@ StereoRig parse_rig(const std::string& yaml_text, const std::string& name) {
     throw_invalid("rig '" + name + "': not a readable OpenCV YAML file");
   }
   if (!fs.isOpened()) throw_invalid("rig '" + name + "': not a readable OpenCV YAML file");
+  // Keys are looked up in the root mapping; OpenCV throws on a lookup in a scalar or a sequence.
+  if (!fs.root().isMap()) throw_invalid("rig '" + name + "': not a rig file (its top level is not a mapping of keys)");
   StereoRig rig;
   rig.mono.K = cv::Matx33d(read_matrix(fs, "M1", name, 3, 3));
   rig.mono.dist = read_matrix(fs, "D1", name, 0, 0).reshape(1, 1);
@@ -109,6 +121,23 @@ StereoRig parse_rig(const std::string& yaml_text, const std::string& name) {
     throw_invalid(std::string(e.what()).replace(0, 3, "rig '" + name + "'"));
   }
   return rig;
+}
+
+}  // namespace
+
+StereoRig parse_rig(const std::string& yaml_text, const std::string& name) {
+  // OpenCV's YAML parser throws cv::Exception, and on some malformed text std::length_error,
+  // from many places (found by fuzzing); every one of them is a bad rig file, not an internal
+  // error.
+  try {
+    return parse_rig_unguarded(yaml_text, name);
+  } catch (const Error&) {
+    throw;
+  } catch (const cv::Exception& e) {
+    throw_invalid("rig '" + name + "': not a readable OpenCV YAML rig file (" + e.err + ")");
+  } catch (const std::exception& e) {
+    throw_invalid("rig '" + name + "': not a readable OpenCV YAML rig file (" + e.what() + ")");
+  }
 }
 
 StereoRig read_rig(const std::string& path) {

@@ -135,3 +135,14 @@ TEST_CASE("Atomic writes leave nothing behind on failure", "[io]") {
   for (auto& e : std::filesystem::directory_iterator(tmp.path())) files += e.is_regular_file();
   CHECK(files == 1);  // no temporary left over
 }
+
+TEST_CASE("Fuzzer finding: a tiny PNG with a chunk claiming gigabytes is refused before decoding", "[io][bad][fuzz]") {
+  test::TempDir tmp;
+  write_image(tmp / "ok.png", pattern(CV_8UC1, 6, 5));
+  std::string bytes = test::read_text(tmp / "ok.png");
+  // Insert a tEXt chunk that claims about 1.8 GB right after IHDR (8 + 25 bytes).
+  std::string chunk("\x6d\xd0\x8f\x65tEXtabc", 11);
+  bytes.insert(33, chunk);
+  write_file_atomic(tmp / "bomb.png", bytes);
+  CHECK_THROWS_WITH(read_image(tmp / "bomb.png"), Catch::Contains("chunk 'tEXt' claims 18"));
+}

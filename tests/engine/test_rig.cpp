@@ -100,3 +100,26 @@ TEST_CASE("Rectification geometry puts the mono camera on the left for any basel
     CHECK(g.flip == (T[0] > 0 || T[1] > 0));
   }
 }
+
+TEST_CASE("Fuzzer finding: YAML whose top level is not a mapping is refused as a rig", "[rig][bad][fuzz]") {
+  for (const char* text : {"%YAML:1.0\n---\n- 1\n- 2\n", "%YAML:1.0\n---\nM1: [1, 2]\n", "%YAML:1.0\n---\nM1: 3\n"}) {
+    CHECK_THROWS_AS(parse_rig(text, "fuzz"), Error);
+  }
+}
+
+TEST_CASE("Fuzzer finding: a matrix header claiming huge dimensions is refused before allocation", "[rig][bad][fuzz]") {
+  std::string text = format_rig(example_rig());
+  const std::string from = "rows: 1\n   cols: 5";
+  REQUIRE(text.find(from) != std::string::npos);
+  text.replace(text.find(from), from.size(), "rows: 1\n   cols: 2000000000");
+  CHECK_THROWS_WITH(parse_rig(text, "fuzz"), Catch::Contains("at most 16x16"));
+}
+
+TEST_CASE("Fuzzer findings: every rig input that crashed the fuzzer is now a clean Error", "[rig][bad][fuzz]") {
+  // The crash inputs are kept in the seed corpus.
+  for (const char* name : {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml"}) {
+    const std::string path = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/rig/" + name;
+    INFO(path);
+    CHECK_THROWS_AS(read_rig(path), Error);
+  }
+}
