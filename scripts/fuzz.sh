@@ -23,7 +23,7 @@ for target in rig pfm image board_spec; do
   cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true
   echo "fuzz: $target for ${SECONDS_PER_TARGET}s" >&2
   if ! build-fuzz/fuzz/fuzz_$target "$work" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 \
-       -rss_limit_mb=2048 -artifact_prefix=build-fuzz/crashes/$target- -print_final_stats=1 2> build-fuzz/fuzz-$target.log; then
+       -rss_limit_mb=2048 -timeout=10 -artifact_prefix=build-fuzz/crashes/$target- -print_final_stats=1 2> build-fuzz/fuzz-$target.log; then
     echo "fuzz: $target FOUND A CRASH (see build-fuzz/fuzz-$target.log and build-fuzz/crashes/)" >&2
     status=1
   fi

@@ -88,6 +88,17 @@ cv::Matx33d StereoRig::fundamental() const {
 
 namespace {
 StereoRig parse_rig_unguarded(const std::string& yaml_text, const std::string& name) {
+  // OpenCV 4.6's YAML parser loops forever on a line that starts with ':' (an empty key; a
+  // 24-byte input found by fuzzing). No rig has one: refuse it before the parser sees it.
+  std::size_t line_start = 0;
+  while (line_start < yaml_text.size()) {
+    const std::size_t first = yaml_text.find_first_not_of(" \t", line_start);
+    if (first == std::string::npos) break;
+    if (yaml_text[first] == ':') throw_invalid("rig '" + name + "': a line starts with ':' (an empty key)");
+    const std::size_t eol = yaml_text.find('\n', first);
+    if (eol == std::string::npos) break;
+    line_start = eol + 1;
+  }
   cv::FileStorage fs;
   try {
     fs.open(yaml_text, cv::FileStorage::READ | cv::FileStorage::MEMORY | cv::FileStorage::FORMAT_YAML);

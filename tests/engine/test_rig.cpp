@@ -117,7 +117,8 @@ TEST_CASE("Fuzzer finding: a matrix header claiming huge dimensions is refused b
 
 TEST_CASE("Fuzzer findings: every rig input that crashed the fuzzer is now a clean Error", "[rig][bad][fuzz]") {
   // The crash inputs are kept in the seed corpus.
-  for (const char* name : {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml"}) {
+  for (const char* name :
+       {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml", "hang-empty-key.yaml"}) {
     const std::string path = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/rig/" + name;
     INFO(path);
     CHECK_THROWS_AS(read_rig(path), Error);
