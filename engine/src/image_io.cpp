@@ -160,8 +160,16 @@ cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const std::stri
        << " pixels, more than the limit of " << options.max_pixels << " (--max-pixels)";
     throw_invalid(os.str());
   }
+  // Only PNG, JPEG and TIFF reach OpenCV's decoders: its other decoders (found by fuzzing) can
+  // abort the process on a hostile file, and dualcam documents only these three.
   static const std::uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-  if (size >= 8 && std::memcmp(data, png_sig, 8) == 0) check_png_chunks(data, size, path);
+  const bool png = size >= 8 && std::memcmp(data, png_sig, 8) == 0;
+  const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+  const bool tiff = size >= 4 && ((data[0] == 'I' && data[1] == 'I' && data[2] == 42 && data[3] == 0) ||
+                                  (data[0] == 'M' && data[1] == 'M' && data[2] == 0 && data[3] == 42));
+  if (!png && !jpeg && !tiff)
+    throw_invalid("cannot decode image '" + path + "': not a PNG, JPEG or TIFF file");
+  if (png) check_png_chunks(data, size, path);
   cv::Mat img;
   std::string decoder_message;
   {

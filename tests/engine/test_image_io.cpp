@@ -146,3 +146,11 @@ TEST_CASE("Fuzzer finding: a tiny PNG with a chunk claiming gigabytes is refused
   write_file_atomic(tmp / "bomb.png", bytes);
   CHECK_THROWS_WITH(read_image(tmp / "bomb.png"), Catch::Contains("chunk 'tEXt' claims 18"));
 }
+
+TEST_CASE("Fuzzer findings: files that aborted an OpenCV decoder are refused as not PNG/JPEG/TIFF", "[io][bad][fuzz]") {
+  for (const char* name : {"crash-other-decoder-1.bin", "crash-other-decoder-2.bin", "crash-chunk-length.png"}) {
+    const std::string path = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/image/" + name;
+    INFO(path);
+    CHECK_THROWS_AS(read_image(path), Error);
+  }
+}
