@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -59,6 +61,17 @@ int line_count(const std::string& s) {
   for (char c : s) n += c == '\n';
   if (!s.empty() && s.back() != '\n') ++n;
   return n;
+}
+
+CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output) {
+  auto r = run_cli(args);
+  INFO("args: " << args << "\nstderr: " << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code < 128);  // not a crash
+  CHECK(line_count(r.err) == 1);
+  CHECK(r.err.find(fragment) != std::string::npos);
+  CHECK_FALSE(fs::exists(output));
+  return r;
 }
 
 }  // namespace dualcam::test

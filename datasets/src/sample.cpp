@@ -7,6 +7,7 @@
 #include <opencv2/calib3d.hpp>
 
 #include "dualcam/datasets/scene.hpp"
+#include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -23,24 +24,6 @@ cv::Matx33d rotation_from_euler_deg(double rx, double ry, double rz) {
   return cv::Matx33d(R);
 }
 
-// Disparity in canonical rectified pixels for each pixel's surface point (world = mono frame).
-cv::Mat true_disparity(const cv::Mat& world_points, const cv::Matx33d& rect_from_world,
-                       const cv::Vec3d& t_rect, const RectifyGeometry& g) {
-  cv::Mat d(world_points.size(), CV_32F);
-  for (int r = 0; r < d.rows; ++r) {
-    const cv::Vec3f* p = world_points.ptr<cv::Vec3f>(r);
-    float* o = d.ptr<float>(r);
-    for (int c = 0; c < d.cols; ++c) {
-      if (!std::isfinite(p[c][0])) {
-        o[c] = std::numeric_limits<float>::quiet_NaN();
-        continue;
-      }
-      cv::Vec3d X = rect_from_world * cv::Vec3d(p[c]) + t_rect;
-      o[c] = float(g.disparity_at_depth(X[2]));
-    }
-  }
-  return d;
-}
 
 }  // namespace
 
@@ -84,8 +67,8 @@ Sample make_sample(const SampleOptions& options) {
   s.truth_color_at_mono = to_srgb8(vm.linear_bgr);
 
   const RectifyGeometry g = rectify_geometry(s.rig);
-  s.disparity_mono = true_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g);
-  s.disparity_color = true_disparity(vc.points, g.R2 * s.rig.R, g.R2 * s.rig.T, g);
+  s.disparity_mono = canonical_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g);
+  s.disparity_color = canonical_disparity(vc.points, g.R2 * s.rig.R, g.R2 * s.rig.T, g);
   return s;
 }
 

@@ -20,27 +20,6 @@ namespace {
 
 bool finite3(const cv::Vec3d& v) { return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]); }
 
-// Disparity in canonical rectified pixels of each pixel's surface point: f_rect * B / z_rect,
-// z_rect the depth in the rectified frame of the view (world = mono frame).
-cv::Mat canonical_disparity(const cv::Mat& world_points, const cv::Matx33d& rect_from_world, const cv::Vec3d& t_rect,
-                            const RectifyGeometry& g) {
-  cv::Mat d(world_points.size(), CV_32F);
-  parallel_rows(d.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const cv::Vec3f* p = world_points.ptr<cv::Vec3f>(r);
-      float* o = d.ptr<float>(r);
-      for (int c = 0; c < d.cols; ++c) {
-        if (!std::isfinite(p[c][0])) {
-          o[c] = std::numeric_limits<float>::quiet_NaN();
-          continue;
-        }
-        const cv::Vec3d X = rect_from_world * cv::Vec3d(p[c]) + t_rect;
-        o[c] = float(g.disparity_at_depth(X[2]));
-      }
-    }
-  });
-  return d;
-}
 
 // Light falling on the sensor: scene light * exposure * vignetting (before the sensor's noise).
 cv::Mat sensor_light(const cv::Mat& linear, const CameraModel& cam, double exposure, double vignetting) {
@@ -104,6 +83,28 @@ cv::Mat color_camera_image(const cv::Mat& light, const ColorSensor& sensor, std:
 }
 
 }  // namespace
+
+// Disparity in canonical rectified pixels of each pixel's surface point: f_rect * B / z_rect,
+// z_rect the depth in the rectified frame of the view (world = mono frame).
+cv::Mat canonical_disparity(const cv::Mat& world_points, const cv::Matx33d& rect_from_world, const cv::Vec3d& t_rect,
+                            const RectifyGeometry& g) {
+  cv::Mat d(world_points.size(), CV_32F);
+  parallel_rows(d.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const cv::Vec3f* p = world_points.ptr<cv::Vec3f>(r);
+      float* o = d.ptr<float>(r);
+      for (int c = 0; c < d.cols; ++c) {
+        if (!std::isfinite(p[c][0])) {
+          o[c] = std::numeric_limits<float>::quiet_NaN();
+          continue;
+        }
+        const cv::Vec3d X = rect_from_world * cv::Vec3d(p[c]) + t_rect;
+        o[c] = float(g.disparity_at_depth(X[2]));
+      }
+    }
+  });
+  return d;
+}
 
 void SimCamera::validate(const std::string& name) const {
   check_range((name + ".size.width").c_str(), size.width, 16, 20000);

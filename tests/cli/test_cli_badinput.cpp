@@ -10,6 +10,7 @@
 #include "support.hpp"
 
 using namespace dualcam;
+using test::expect_refused;
 using test::run_cli;
 
 namespace {
@@ -19,15 +20,6 @@ struct Fixture {
   std::string p(const std::string& name) const { return dir / name; }
 };
 
-void expect_failure(const std::string& args, const std::string& fragment, const std::string& output) {
-  auto r = run_cli(args);
-  INFO("args: " << args << "\nstderr: " << r.err);
-  CHECK(r.exit_code != 0);
-  CHECK(r.exit_code < 128);  // not a crash
-  CHECK(test::line_count(r.err) == 1);
-  CHECK(r.err.find(fragment) != std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(output));
-}
 }  // namespace
 
 TEST_CASE("Bad input to dualcam fuse gets one clear line and no output", "[cli][bad]") {
@@ -38,49 +30,49 @@ TEST_CASE("Bad input to dualcam fuse gets one clear line and no output", "[cli][
   const std::string color = " --color \"" + f.p("color.png") + "\"";
   const std::string o = " -o \"" + out + "\"";
 
-  SECTION("missing file") { expect_failure("fuse --mono nope.png" + color + rig + o, "nope.png", out); }
+  SECTION("missing file") { expect_refused("fuse --mono nope.png" + color + rig + o, "nope.png", out); }
   SECTION("corrupt image") {
     write_file_atomic(f.p("bad.png"), std::string("\x89PNG\r\n\x1a\n garbage", 17));
-    expect_failure("fuse --mono \"" + f.p("bad.png") + "\"" + color + rig + o, "cannot decode", out);
+    expect_refused("fuse --mono \"" + f.p("bad.png") + "\"" + color + rig + o, "cannot decode", out);
   }
   SECTION("truncated image") {
     std::string bytes = test::read_text(f.p("color.png"));
     write_file_atomic(f.p("cut.png"), bytes.substr(0, bytes.size() / 3));
-    expect_failure("fuse" + mono + " --color \"" + f.p("cut.png") + "\"" + rig + o, "cut.png", out);
+    expect_refused("fuse" + mono + " --color \"" + f.p("cut.png") + "\"" + rig + o, "cut.png", out);
   }
   SECTION("sizes that do not match the rig") {
     cv::Mat c = read_image(f.p("color.png"));
     write_image(f.p("small.png"), c(cv::Rect(0, 0, 200, 100)).clone());
-    expect_failure("fuse" + mono + " --color \"" + f.p("small.png") + "\"" + rig + o, "200x100", out);
+    expect_refused("fuse" + mono + " --color \"" + f.p("small.png") + "\"" + rig + o, "200x100", out);
   }
   SECTION("rig with a missing key") {
     std::string text = test::read_text(f.p("rig.yaml"));
     text.replace(text.find("M1:"), 3, "Q7:");
     write_file_atomic(f.p("norig.yaml"), text);
-    expect_failure("fuse" + mono + color + " --rig \"" + f.p("norig.yaml") + "\"" + o, "missing key 'M1'", out);
+    expect_refused("fuse" + mono + color + " --rig \"" + f.p("norig.yaml") + "\"" + o, "missing key 'M1'", out);
   }
   SECTION("rig with NaN") {
     StereoRig r = read_rig(f.p("rig.yaml"));
     r.T[0] = std::numeric_limits<double>::quiet_NaN();
     std::string text = format_rig(r);
     write_file_atomic(f.p("nan.yaml"), text);
-    expect_failure("fuse" + mono + color + " --rig \"" + f.p("nan.yaml") + "\"" + o, "NaN", out);
+    expect_refused("fuse" + mono + color + " --rig \"" + f.p("nan.yaml") + "\"" + o, "NaN", out);
   }
   SECTION("output directory that does not exist") {
     const std::string bad_out = f.p("no/such/dir/out.png");
-    expect_failure("fuse" + mono + color + rig + " -o \"" + bad_out + "\"", "does not exist", bad_out);
+    expect_refused("fuse" + mono + color + rig + " -o \"" + bad_out + "\"", "does not exist", bad_out);
   }
-  SECTION("no rig and not rectified") { expect_failure("fuse" + mono + color + o, "--rig", out); }
+  SECTION("no rig and not rectified") { expect_refused("fuse" + mono + color + o, "--rig", out); }
   SECTION("nonsense options") {
-    expect_failure("fuse" + mono + color + rig + o + " --threads -4", "--threads", out);
-    expect_failure("fuse" + mono + color + rig + o + " --reference left", "--reference", out);
-    expect_failure("fuse" + mono + color + rig + o + " --frobnicate", "frobnicate", out);
+    expect_refused("fuse" + mono + color + rig + o + " --threads -4", "--threads", out);
+    expect_refused("fuse" + mono + color + rig + o + " --reference left", "--reference", out);
+    expect_refused("fuse" + mono + color + rig + o + " --frobnicate", "frobnicate", out);
   }
   SECTION("colour image with one channel") {
-    expect_failure("fuse" + mono + " --color \"" + f.p("mono.png") + "\"" + rig + o, "channel", out);
+    expect_refused("fuse" + mono + " --color \"" + f.p("mono.png") + "\"" + rig + o, "channel", out);
   }
   SECTION("depth refuses a non-PFM output") {
-    expect_failure("depth" + mono + color + rig + " -o \"" + f.p("d.png") + "\"", ".pfm", f.p("d.png"));
+    expect_refused("depth" + mono + color + rig + " -o \"" + f.p("d.png") + "\"", ".pfm", f.p("d.png"));
   }
 }
 

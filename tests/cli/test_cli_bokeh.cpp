@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 using namespace dualcam;
+using test::expect_refused;
 using test::run_cli;
 
 namespace {
@@ -17,15 +18,6 @@ struct Fixture {
   std::string q(const std::string& name) const { return "\"" + p(name) + "\""; }
 };
 
-void expect_failure(const std::string& args, const std::string& fragment, const std::string& output) {
-  auto r = run_cli(args);
-  INFO("args: " << args << "\nstderr: " << r.err);
-  CHECK(r.exit_code != 0);
-  CHECK(r.exit_code < 128);
-  CHECK(test::line_count(r.err) == 1);
-  CHECK(r.err.find(fragment) != std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(output));
-}
 }  // namespace
 
 TEST_CASE("dualcam bokeh refocuses a pair and an image with its disparity", "[cli][bokeh]") {
@@ -60,27 +52,27 @@ TEST_CASE("Bad input to dualcam bokeh gets one clear line and no output", "[cli]
 
   SECTION("disparity of the wrong size") {
     write_pfm(f.p("small.pfm"), cv::Mat(10, 20, CV_32F, cv::Scalar(5.0f)));
-    expect_failure("bokeh" + img + " --disparity " + f.q("small.pfm") + " --focus 10,10 --max-blur 8" + o, "20x10", out);
+    expect_refused("bokeh" + img + " --disparity " + f.q("small.pfm") + " --focus 10,10 --max-blur 8" + o, "20x10", out);
   }
   SECTION("focus point outside the image") {
-    expect_failure("bokeh" + img + disp + " --focus 5000,10 --max-blur 8" + o, "outside", out);
+    expect_refused("bokeh" + img + disp + " --focus 5000,10 --max-blur 8" + o, "outside", out);
   }
-  SECTION("focus not a point") { expect_failure("bokeh" + img + disp + " --focus middle --max-blur 8" + o, "--focus", out); }
+  SECTION("focus not a point") { expect_refused("bokeh" + img + disp + " --focus middle --max-blur 8" + o, "--focus", out); }
   SECTION("nonsense aperture") {
-    expect_failure("bokeh" + img + disp + " --focus 10,10 --max-blur 8 --aperture square" + o, "--aperture", out);
-    expect_failure("bokeh" + img + disp + " --focus 10,10 --max-blur 8 --aperture blades:2" + o, "--aperture", out);
+    expect_refused("bokeh" + img + disp + " --focus 10,10 --max-blur 8 --aperture square" + o, "--aperture", out);
+    expect_refused("bokeh" + img + disp + " --focus 10,10 --max-blur 8 --aperture blades:2" + o, "--aperture", out);
   }
   SECTION("no focus, no blur") {
-    expect_failure("bokeh" + img + disp + " --max-blur 8" + o, "--focus", out);
-    expect_failure("bokeh" + img + disp + " --focus 10,10" + o, "--max-blur", out);
+    expect_refused("bokeh" + img + disp + " --max-blur 8" + o, "--focus", out);
+    expect_refused("bokeh" + img + disp + " --focus 10,10" + o, "--max-blur", out);
   }
   SECTION("f-number without a rig") {
-    expect_failure("bokeh" + img + disp + " --focus 10,10 --f-number 2" + o, "--rig", out);
+    expect_refused("bokeh" + img + disp + " --focus 10,10 --f-number 2" + o, "--rig", out);
   }
   SECTION("both blur options") {
-    expect_failure("bokeh" + img + disp + " --focus 10,10 --f-number 2 --max-blur 3" + o, "max-blur", out);
+    expect_refused("bokeh" + img + disp + " --focus 10,10 --f-number 2 --max-blur 3" + o, "max-blur", out);
   }
   SECTION("missing disparity file") {
-    expect_failure("bokeh" + img + " --disparity " + f.q("nope.pfm") + " --focus 10,10 --max-blur 8" + o, "nope.pfm", out);
+    expect_refused("bokeh" + img + " --disparity " + f.q("nope.pfm") + " --focus 10,10 --max-blur 8" + o, "nope.pfm", out);
   }
 }

@@ -16,6 +16,7 @@
 #include "support.hpp"
 
 using namespace dualcam;
+using test::expect_refused;
 using test::run_cli;
 namespace fs = std::filesystem;
 
@@ -31,15 +32,6 @@ struct Sample {
   std::string good_args() const { return args(p("mono.png"), p("color.png"), p("rig.yaml")); }
 };
 
-void expect_refused(const std::string& args, const std::string& fragment, const std::string& output) {
-  auto r = run_cli(args);
-  INFO("args: " << args << "\nstderr: " << r.err);
-  CHECK(r.exit_code != 0);
-  CHECK(r.exit_code < 128);
-  CHECK(test::line_count(r.err) == 1);
-  CHECK(r.err.find(fragment) != std::string::npos);
-  CHECK_FALSE(fs::exists(output));
-}
 
 // A tmpfs mounted for the test (needs root and mount permission); unmounted on destruction.
 class TmpfsMount {

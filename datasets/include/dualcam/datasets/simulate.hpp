@@ -33,6 +33,7 @@
 #include "dualcam/datasets/scene.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/rig.hpp"
 
 namespace dualcam::datasets {
@@ -105,6 +106,12 @@ Scene simulation_scene(const SimulateOptions& options, double* near_mm = nullptr
 // colour camera's exposure): what `dualcam eval --protocol bokeh` compares a depth-based bokeh
 // with, for any focus and aperture, without re-rendering the pair.
 cv::Mat simulation_bokeh_truth(const SimulateOptions& options, const ThinLens& lens);
+
+// Disparity in canonical rectified pixels (f_rect * B / z_rect) of each pixel's surface point,
+// for `world_points` (CV_32FC3, world = mono frame, NaN = nothing seen) taken to the view's
+// rectified frame by rect_from_world * X + t_rect. NaN where nothing is seen.
+cv::Mat canonical_disparity(const cv::Mat& world_points, const cv::Matx33d& rect_from_world, const cv::Vec3d& t_rect,
+                            const RectifyGeometry& geometry);
 
 // True when the rig is rectified and ideal: R = I, no distortion, identical K and size, baseline
 // along x only. Then canonical-frame disparity and f*B/Z differ only by the rectifier's zoom.
