@@ -1,5 +1,6 @@
 // dualcam bench: times each stage of the engine next to the peer pipeline (what a user builds
-// from OpenCV) on a simulated pair, in the same process, and prints the ratio and peak memory.
+// from OpenCV) on a simulated pair, in the same process, and prints the ratio, peak memory, the
+// depth stage on one thread as well, and the fused images' PSNR against the simulator's truth.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -10,7 +11,9 @@
 #include "common.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/color.hpp"
 #include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/fusion/bokeh.hpp"
@@ -25,9 +28,26 @@ struct BenchOptions {
   int max_disparity = 256;
   int threads = 0;
   int repeat = 3;
+  std::string stages = "depth,fuse-mono,fuse-color,bokeh";
+  bool no_single_thread = false;
   std::string json_path;
   bool json_stdout = false;
 };
+
+const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "bokeh"};
+
+std::vector<std::string> parse_stages(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
+      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, bokeh; got '" + item + "'");
+    if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+  }
+  if (out.empty()) throw_invalid("--stages must name at least one stage");
+  return out;
+}
 
 cv::Size parse_size(const std::string& text) {
   int w = 0, h = 0;
@@ -89,6 +109,9 @@ Command register_bench(CLI::App& root) {
   app->add_option("--max-disparity", o->max_disparity, "disparity range searched by both engine and peer, px")
       ->check(CLI::Range(16, 1024));
   app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
+  app->add_option("--stages", o->stages, "comma-separated stages to time: depth, fuse-mono, fuse-color, bokeh");
+  app->add_flag("--no-single-thread", o->no_single_thread,
+                "with --threads other than 1, skip timing the depth stage on 1 thread as well");
   app->add_option("--repeat", o->repeat, "timed runs per stage after one warm-up (median reported)")
       ->check(CLI::Range(1, 50));
   auto* json_opt = app->add_option("--json-out", o->json_path, "write the figures as JSON to this file");
@@ -97,6 +120,7 @@ Command register_bench(CLI::App& root) {
   app->footer(example("dualcam bench --size 4000x3000 --max-disparity 256 --threads 2"));
   Action action = [o]() {
     const cv::Size size = parse_size(o->size);
+    const std::vector<std::string> stages = parse_stages(o->stages);
     if (!o->json_path.empty()) check_output_path(o->json_path);
     ThreadScope threads(o->threads);
     Progress progress("bench", 8);
@@ -125,78 +149,143 @@ Command register_bench(CLI::App& root) {
     struct Row {
       std::string stage, engine_what, peer_what;
       Timing engine, peer;
+      int threads = 0;
+      double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
     };
     std::vector<Row> rows;
+    auto has = [&](const char* name) { return std::find(stages.begin(), stages.end(), name) != stages.end(); };
     auto run = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { threads.run(f); }); };
+    // 8-bit PSNR of a fused image (linear CV_32FC3 or sRGB CV_8UC3) against the clean truth.
+    auto psnr_vs = [](const cv::Mat& image, const cv::Mat& truth_linear) {
+      return psnr8(image.depth() == CV_8U ? image : to_srgb8(image), to_srgb8(truth_linear));
+    };
 
     fusion::FuseOptions depth_o = fo;
     depth_o.reference = fusion::Reference::Mono;
-    Row depth{"depth", "dualcam depth (mono view)", "StereoSGBM 3-way + hole fill + median, full resolution", {}, {}};
-    depth.engine = run([&] { fusion::compute_depth(input, depth_o); });
-    progress.advance(1, "peer depth");
-    depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
-    rows.push_back(depth);
+    const std::string depth_peer = "StereoSGBM 3-way + hole fill + median, full resolution";
+    if (has("depth")) {
+      Row depth{"depth", "dualcam depth (mono view)", depth_peer, {}, {}, threads.threads()};
+      depth.engine = run([&] { fusion::compute_depth(input, depth_o); });
+      progress.advance(1, "peer depth");
+      depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+      rows.push_back(depth);
+      if (threads.threads() != 1 && !o->no_single_thread) {
+        ThreadScope one(1);
+        Row single{"depth, 1 thread", "dualcam depth (mono view)", depth_peer, {}, {}, 1};
+        auto run1 = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { one.run(f); }); };
+        single.engine = run1([&] { fusion::compute_depth(input, depth_o); });
+        single.peer = run1([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+        rows.push_back(single);
+      }
+    }
     progress.advance(1, "engine fuse");
 
-    fusion::FuseOptions mono_o = fo;
-    mono_o.reference = fusion::Reference::Mono;
-    Row p1{"fuse, reference mono", "dualcam fuse --reference mono", "SGBM depth + warp + YCrCb global-linear merge", {}, {}};
-    p1.engine = run([&] { fusion::fuse(input, mono_o); });
-    progress.advance(1, "peer fuse");
-    p1.peer = run([&] { fusion::peer_colorize(sim.mono, sim.color, peer); });
-    rows.push_back(p1);
+    const std::string fuse_peer = "SGBM depth + warp + YCrCb global-linear merge";
+    Timing peer_fuse;
+    double peer_fuse_psnr = -1;
+    bool peer_fuse_timed = false;
+    auto time_peer_fuse = [&] {
+      if (peer_fuse_timed) return;
+      cv::Mat out;
+      peer_fuse = run([&] { out = fusion::peer_colorize(sim.mono, sim.color, peer); });
+      peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
+      peer_fuse_timed = true;
+    };
+    if (has("fuse-mono")) {
+      fusion::FuseOptions mono_o = fo;
+      mono_o.reference = fusion::Reference::Mono;
+      Row p1{"fuse, reference mono", "dualcam fuse --reference mono", fuse_peer, {}, {}, threads.threads()};
+      cv::Mat out;
+      p1.engine = run([&] { out = fusion::fuse(input, mono_o).image; });
+      p1.engine_psnr = psnr_vs(out, sim.clean_color_at_mono);
+      progress.advance(1, "peer fuse");
+      time_peer_fuse();
+      p1.peer = peer_fuse;
+      p1.peer_psnr = peer_fuse_psnr;
+      rows.push_back(p1);
+    }
     progress.advance(1, "engine fuse (colour)");
 
-    fusion::FuseOptions color_o = fo;
-    Row p2{"fuse, reference colour", "dualcam fuse --reference color", "the same peer pipeline (mono view)", {}, p1.peer};
-    p2.engine = run([&] { fusion::fuse(input, color_o); });
-    rows.push_back(p2);
+    if (has("fuse-color")) {
+      fusion::FuseOptions color_o = fo;
+      Row p2{"fuse, reference colour", "dualcam fuse --reference color", fuse_peer + " (at the mono view)", {}, {},
+             threads.threads()};
+      cv::Mat out;
+      p2.engine = run([&] { out = fusion::fuse(input, color_o).image; });
+      p2.engine_psnr = psnr_vs(out, sim.clean_color_at_color);
+      time_peer_fuse();
+      p2.peer = peer_fuse;
+      p2.peer_psnr = peer_fuse_psnr;
+      rows.push_back(p2);
+    }
     progress.advance(1, "engine bokeh");
 
-    // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
-    // radius 48 px (issue 7's setting).
-    const cv::Mat bokeh_image = sim.clean_color_at_color;
-    cv::Mat bokeh_disparity = fusion::fill_unknown_disparity(sim.disparity_color, 0.0);
-    fusion::BokehOptions bo;
-    bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
-    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
-    bo.max_blur_px = 48.0;
-    Row bokeh{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)", "per-pixel Gaussian whose sigma follows the radius", {}, {}};
-    bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
-    progress.advance(1, "peer bokeh");
-    bokeh.peer = run([&] { fusion::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
-    rows.push_back(bokeh);
+    if (has("bokeh")) {
+      // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
+      // radius 48 px (issue 7's setting).
+      const cv::Mat bokeh_image = sim.clean_color_at_color;
+      cv::Mat bokeh_disparity = fusion::fill_unknown_disparity(sim.disparity_color, 0.0);
+      fusion::BokehOptions bo;
+      bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
+      bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
+      bo.max_blur_px = 48.0;
+      Row bokeh{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)",
+                "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
+      bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
+      progress.advance(1, "peer bokeh");
+      bokeh.peer = run([&] { fusion::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
+      rows.push_back(bokeh);
+    }
     progress.advance(1, "done");
     progress.finish();
+    // The colour camera's own image against the truth at its view: what fusion has to beat.
+    const double input_psnr = psnr_vs(sim.color, sim.clean_color_at_color);
 
     Json j{{"command", "bench"},
            {"size", {size.width, size.height}},
            {"max_disparity", o->max_disparity},
            {"threads", threads.threads()},
            {"repeat", o->repeat},
+           {"color_input_psnr_db", input_psnr},
            {"versions", version_info()},
            {"stages", Json::array()}};
-    for (const Row& r : rows)
-      j["stages"].push_back({{"stage", r.stage},
-                             {"engine", r.engine_what},
-                             {"peer", r.peer_what},
-                             {"engine_s", r.engine.median_s},
-                             {"peer_s", r.peer.median_s},
-                             {"ratio", r.engine.median_s / r.peer.median_s},
-                             {"engine_peak_rss_bytes", r.engine.peak_rss},
-                             {"peer_peak_rss_bytes", r.peer.peak_rss}});
+    for (const Row& r : rows) {
+      Json s{{"stage", r.stage},
+             {"engine", r.engine_what},
+             {"peer", r.peer_what},
+             {"threads", r.threads},
+             {"engine_s", r.engine.median_s},
+             {"peer_s", r.peer.median_s},
+             {"ratio", r.engine.median_s / r.peer.median_s},
+             {"engine_peak_rss_bytes", r.engine.peak_rss},
+             {"peer_peak_rss_bytes", r.peer.peak_rss}};
+      if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
+      if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
+      j["stages"].push_back(s);
+    }
     j["process_peak_rss_bytes"] = peak_rss_bytes();
     if (o->json_stdout) {
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n",
                   size.width, size.height, o->max_disparity, threads.threads(), o->repeat);
-      std::printf("%-24s %10s %10s %8s %12s %12s\n", "stage", "engine s", "peer s", "ratio", "engine peak", "peer peak");
+      std::printf("%-24s %10s %10s %8s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio", "engine peak",
+                  "peer peak", "engine dB", "peer dB");
+      auto db = [](double v) {
+        char buf[32];
+        if (v < 0) return std::string("");
+        std::snprintf(buf, sizeof buf, "%.2f", v);
+        return std::string(buf);
+      };
       for (const Row& r : rows)
-        std::printf("%-24s %10.3f %10.3f %8.2f %12s %12s\n", r.stage.c_str(), r.engine.median_s, r.peer.median_s,
-                    r.engine.median_s / r.peer.median_s, mib(r.engine.peak_rss).c_str(), mib(r.peer.peak_rss).c_str());
-      std::printf("\npeer: depth = %s; fuse = %s; bokeh = %s.\n", depth.peer_what.c_str(), p1.peer_what.c_str(),
-                  bokeh.peer_what.c_str());
+        std::printf("%-24s %10.3f %10.3f %8.2f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
+                    r.peer.median_s, r.engine.median_s / r.peer.median_s, mib(r.engine.peak_rss).c_str(),
+                    mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(), db(r.peer_psnr).c_str());
+      std::printf("\npeer: depth = %s; fuse = %s; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
+                  depth_peer.c_str(), fuse_peer.c_str());
+      std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
+                  "colour camera's own image: %.2f dB.\n",
+                  input_psnr);
     }
     if (!o->json_path.empty()) write_file_atomic(o->json_path, j.dump(2) + "\n");
     return 0;

@@ -19,6 +19,30 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
     CHECK(s["ratio"].get<double>() == Approx(s["engine_s"].get<double>() / s["peer_s"].get<double>()));
   }
   CHECK(j["threads"] == 1);
+  // The fused images are compared with the simulator's truth, so a speed-up that costs quality shows.
+  for (int i : {1, 2}) {
+    CHECK(j["stages"][i]["engine_psnr_db"].get<double>() > 10.0);
+    CHECK(j["stages"][i]["peer_psnr_db"].get<double>() > 10.0);
+  }
+  CHECK(j["color_input_psnr_db"].get<double>() > 10.0);
+}
+
+TEST_CASE("dualcam bench times chosen stages and the depth stage on one thread too", "[cli][bench]") {
+  auto r = run_cli("bench --size 160x120 --max-disparity 16 --repeat 1 --threads 2 --stages depth --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["stages"].size() == 2);
+  CHECK(j["stages"][0]["stage"] == "depth");
+  CHECK(j["stages"][0]["threads"] == 2);
+  CHECK(j["stages"][1]["stage"] == "depth, 1 thread");
+  CHECK(j["stages"][1]["threads"] == 1);
+  r = run_cli("bench --size 160x120 --max-disparity 16 --repeat 1 --threads 2 --stages depth --no-single-thread --json");
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["stages"].size() == 1);
+  r = run_cli("bench --size 160x120 --stages depth,warp");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--stages") != std::string::npos);
   r = run_cli("bench --size 10x10");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--size") != std::string::npos);
