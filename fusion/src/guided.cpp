@@ -1,59 +1,231 @@
 #include "dualcam/fusion/guided.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
-#include <opencv2/ximgproc/edge_filter.hpp>
 
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/parallel.hpp"
 
 namespace dualcam::fusion {
+namespace {
+
+// Index of BORDER_REFLECT (cba|abcdef|fed), as cv::boxFilter's border in the guided filter.
+inline int reflect(int i, int n) {
+  if (n == 1) return 0;
+  while (i < 0 || i >= n) i = i < 0 ? -i - 1 : 2 * n - i - 1;
+  return i;
+}
+
+// Rows per band. Each band is computed on its own, from the image only, so the result does not
+// depend on how bands are spread over threads.
+constexpr int kBandRows = 64;
+
+// A row padded by r on each side with BORDER_REFLECT: pad[r + x] = f(x) for x in [0, W).
+template <typename F>
+inline void fill_padded(float* pad, int W, int r, const int* xs, F&& f) {
+  float* mid = pad + r;
+  for (int x = 0; x < W; ++x) mid[x] = f(x);
+  for (int i = 0; i < r; ++i) {
+    pad[i] = mid[xs[i]];
+    pad[r + W + i] = mid[xs[r + W + i]];
+  }
+}
+
+// Horizontal box sums of (2r+1) over one padded row: out[x] = pad[x] + pad[x+1] + ... +
+// pad[x+2r], always summed in this order.
+inline void hbox(const float* pad, int W, int r, float* out) {
+  std::copy(pad, pad + W, out);
+  for (int k = 1; k <= 2 * r; ++k) {
+    const float* p = pad + k;
+    for (int x = 0; x < W; ++x) out[x] += p[x];
+  }
+}
+
+// scale * (sum of `n` rows, in order).
+inline void vsum(const float* const* rows, int n, int W, float scale, float* out) {
+  std::copy(rows[0], rows[0] + W, out);
+  for (int k = 1; k < n; ++k) {
+    const float* p = rows[k];
+    for (int x = 0; x < W; ++x) out[x] += p[x];
+  }
+  for (int x = 0; x < W; ++x) out[x] *= scale;
+}
+
+// The guided filter's smoothed coefficients mean(a), mean(b) of every channel of `p` (C = 1 or 3
+// channels) with the one-channel guide `g`, both CV_32F of one size, window (2r+1)^2 with
+// BORDER_REFLECT (as cv::ximgproc::guidedFilter). Streams over rows with two rings of 2r+1 row
+// buffers (box sums of I, I^2, p_c, I p_c; then of a_c, b_c), so no full-size temporary is made
+// and the working set stays in cache. `emit(y, mean_a, mean_b)` receives each output row,
+// planar: mean_a[c * W + x].
+template <typename Emit>
+void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, Emit&& emit) {
+  const int W = g.cols, H = g.rows, C = p.channels();
+  const int Q = 2 + 2 * C;  // I, I*I, p_c, I*p_c
+  const int R = 2 * r + 1;  // ring slots: row y lives in slot y % R
+  const bool whole = H <= R;  // tiny image: every row is needed at once
+  const float inv_area = 1.0f / float(R * R);
+  const std::size_t row1 = static_cast<std::size_t>(Q) * W, row2 = static_cast<std::size_t>(2 * C) * W;
+  const int bands = (H + kBandRows - 1) / kBandRows;
+  parallel_rows(bands, 1, [&](int b0, int b1) {
+    std::vector<int> xs(static_cast<std::size_t>(W + 2 * r));
+    for (int i = 0; i < W + 2 * r; ++i) xs[i] = reflect(i - r, W);
+    const std::size_t slots = whole ? static_cast<std::size_t>(H) : static_cast<std::size_t>(R);
+    std::vector<float> pad(static_cast<std::size_t>(W + 2 * r)), planar(static_cast<std::size_t>(C) * W);
+    std::vector<float> hs(row1 * slots), ab(row2 * slots), mean(row1), coef(row2), out(row2);
+    std::vector<const float*> rows(R);
+    auto slot = [&](int y) { return whole ? static_cast<std::size_t>(y) : static_cast<std::size_t>(y % R); };
+    // Stage 1 of image row y: horizontal box sums of the products.
+    auto stage1 = [&](int y) {
+      const float* gi = g.ptr<float>(y);
+      const float* pi = p.ptr<float>(y);
+      float* h = hs.data() + row1 * slot(y);
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) planar[static_cast<std::size_t>(c) * W + x] = pi[x * C + c];
+      fill_padded(pad.data(), W, r, xs.data(), [&](int x) { return gi[x]; });
+      hbox(pad.data(), W, r, h);
+      fill_padded(pad.data(), W, r, xs.data(), [&](int x) { return gi[x] * gi[x]; });
+      hbox(pad.data(), W, r, h + W);
+      for (int c = 0; c < C; ++c) {
+        const float* pc = planar.data() + static_cast<std::size_t>(c) * W;
+        fill_padded(pad.data(), W, r, xs.data(), [&](int x) { return pc[x]; });
+        hbox(pad.data(), W, r, h + static_cast<std::size_t>(2 + c) * W);
+        fill_padded(pad.data(), W, r, xs.data(), [&](int x) { return gi[x] * pc[x]; });
+        hbox(pad.data(), W, r, h + static_cast<std::size_t>(2 + C + c) * W);
+      }
+    };
+    // Stage 2 of row y: the means, a = cov(I, p) / (var(I) + eps), b = mean(p) - a mean(I), and
+    // the horizontal box sums of a and b.
+    auto stage2 = [&](int y) {
+      for (int q = 0; q < Q; ++q) {
+        for (int k = -r; k <= r; ++k) rows[k + r] = hs.data() + row1 * slot(reflect(y + k, H)) + q * W;
+        vsum(rows.data(), R, W, inv_area, mean.data() + static_cast<std::size_t>(q) * W);
+      }
+      const float* mi = mean.data();
+      const float* mii = mi + W;
+      for (int c = 0; c < C; ++c) {
+        const float* mp = mean.data() + static_cast<std::size_t>(2 + c) * W;
+        const float* mip = mean.data() + static_cast<std::size_t>(2 + C + c) * W;
+        float* a = coef.data() + static_cast<std::size_t>(c) * W;
+        float* b = coef.data() + static_cast<std::size_t>(C + c) * W;
+        for (int x = 0; x < W; ++x) {
+          const float var = mii[x] - mi[x] * mi[x];
+          const float cov = mip[x] - mi[x] * mp[x];
+          a[x] = cov / (var + eps);
+          b[x] = mp[x] - a[x] * mi[x];
+        }
+      }
+      float* dst = ab.data() + row2 * slot(y);
+      for (int q = 0; q < 2 * C; ++q) {
+        const float* src = coef.data() + static_cast<std::size_t>(q) * W;
+        fill_padded(pad.data(), W, r, xs.data(), [&](int x) { return src[x]; });
+        hbox(pad.data(), W, r, dst + static_cast<std::size_t>(q) * W);
+      }
+    };
+    for (int band = b0; band < b1; ++band) {
+      const int y0 = band * kBandRows, y1 = std::min(H, y0 + kBandRows);
+      // Rows [next1, ...) of stage 1 and [next2, ...) of stage 2 are still to be computed; a row
+      // y of stage 2 (3) reads rows of stage 1 (2) within [y - r, y + r] only.
+      int next1 = whole ? 0 : std::max(0, y0 - 2 * r);
+      int next2 = whole ? 0 : std::max(0, y0 - r);
+      for (int y = y0; y < y1; ++y) {
+        const int need2 = whole ? H - 1 : std::min(H - 1, y + r);
+        for (; next2 <= need2; ++next2) {
+          const int need1 = whole ? H - 1 : std::min(H - 1, next2 + r);
+          for (; next1 <= need1; ++next1) stage1(next1);
+          stage2(next2);
+        }
+        for (int q = 0; q < 2 * C; ++q) {
+          for (int k = -r; k <= r; ++k) rows[k + r] = ab.data() + row2 * slot(reflect(y + k, H)) + q * W;
+          vsum(rows.data(), R, W, inv_area, out.data() + static_cast<std::size_t>(q) * W);
+        }
+        emit(y, out.data(), out.data() + static_cast<std::size_t>(C) * W);
+      }
+    }
+  });
+}
+
+// cv::resize INTER_LINEAR's source position and weight along one axis (half-pixel centres,
+// clamped at the borders).
+void linear_axis(int n_out, int n_in, std::vector<int>& i0, std::vector<float>& t) {
+  i0.resize(n_out);
+  t.resize(n_out);
+  const double scale = double(n_in) / n_out;
+  for (int k = 0; k < n_out; ++k) {
+    const double f = (k + 0.5) * scale - 0.5;
+    int i = int(std::floor(f));
+    float w = float(f - i);
+    if (i < 0) i = 0, w = 0;
+    if (i >= n_in - 1) i = n_in - 1, w = 0;
+    i0[k] = i;
+    t[k] = w;
+  }
+}
+
+}  // namespace
 
 cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, double eps, int subsample) {
   if (guide.type() != CV_32FC1 || (src.type() != CV_32FC1 && src.type() != CV_32FC3) || guide.size() != src.size())
     throw_invalid("guided_filter: expects a CV_32FC1 guide and a CV_32FC1/3 source of the same size");
   if (radius < 1 || subsample < 1) throw_invalid("guided_filter: radius and subsample must be >= 1");
   const int s = std::min(subsample, std::max(1, radius));
+  const int C = src.channels(), W = guide.cols;
+  cv::Mat out(guide.size(), src.type());
   if (s == 1) {
-    cv::Mat out;  // OpenCV's implementation is the faster one at full resolution
-    cv::ximgproc::guidedFilter(guide, src, out, radius, eps, CV_32F);
+    guided_coefficients(guide, src, radius, float(eps), [&](int y, const float* ma, const float* mb) {
+      const float* gi = guide.ptr<float>(y);
+      float* o = out.ptr<float>(y);
+      for (int c = 0; c < C; ++c)
+        for (int x = 0; x < W; ++x) o[x * C + c] = ma[c * W + x] * gi[x] + mb[c * W + x];
+    });
     return out;
   }
-  cv::Mat g = guide, p = src;
-  if (s > 1) {
-    const cv::Size small((guide.cols + s - 1) / s, (guide.rows + s - 1) / s);
-    cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
-    cv::resize(src, p, small, 0, 0, cv::INTER_AREA);
-  }
+  // Fast guided filter: the coefficients at 1/s resolution, bilinearly upsampled and applied to
+  // the full-resolution guide in one pass.
+  const cv::Size small((guide.cols + s - 1) / s, (guide.rows + s - 1) / s);
+  cv::Mat g, p;
+  cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
+  cv::resize(src, p, small, 0, 0, cv::INTER_AREA);
   const int r = std::max(1, radius / s);
-  const cv::Size k(2 * r + 1, 2 * r + 1);
-  auto mean = [&](const cv::Mat& m) {
-    cv::Mat out;
-    cv::boxFilter(m, out, CV_32F, k, cv::Point(-1, -1), true, cv::BORDER_REFLECT);
-    return out;
-  };
-  const cv::Mat mean_g = mean(g);
-  const cv::Mat var_g = mean(g.mul(g)) - mean_g.mul(mean_g);
-  std::vector<cv::Mat> channels, out_channels;
-  cv::split(p, channels);
-  std::vector<cv::Mat> full_src;
-  if (s > 1) cv::split(src, full_src);
-  for (const cv::Mat& pc : channels) {
-    const cv::Mat mean_p = mean(pc);
-    const cv::Mat cov = mean(g.mul(pc)) - mean_g.mul(mean_p);
-    cv::Mat a = cov / (var_g + eps);
-    cv::Mat b = mean_p - a.mul(mean_g);
-    a = mean(a);
-    b = mean(b);
-    if (s > 1) {
-      cv::resize(a, a, guide.size(), 0, 0, cv::INTER_LINEAR);
-      cv::resize(b, b, guide.size(), 0, 0, cv::INTER_LINEAR);
+  const int w = small.width;
+  cv::Mat coef(small, CV_32FC(2 * C));  // per pixel: mean(a) of each channel, then mean(b)
+  guided_coefficients(g, p, r, float(eps), [&](int y, const float* ma, const float* mb) {
+    float* o = coef.ptr<float>(y);
+    for (int c = 0; c < C; ++c)
+      for (int x = 0; x < w; ++x) {
+        o[x * 2 * C + c] = ma[c * w + x];
+        o[x * 2 * C + C + c] = mb[c * w + x];
+      }
+  });
+  std::vector<int> x0, y0;
+  std::vector<float> tx, ty;
+  linear_axis(guide.cols, small.width, x0, tx);
+  linear_axis(guide.rows, small.height, y0, ty);
+  const int K = 2 * C;
+  parallel_rows(guide.rows, 16, [&](int r0, int r1) {
+    std::vector<float> row(static_cast<std::size_t>(small.width) * K);
+    for (int y = r0; y < r1; ++y) {
+      // Vertical interpolation of the coefficient rows, then horizontal per pixel.
+      const float* c0 = coef.ptr<float>(y0[y]);
+      const float* c1 = coef.ptr<float>(std::min(y0[y] + 1, small.height - 1));
+      const float wy = ty[y];
+      for (int i = 0; i < small.width * K; ++i) row[i] = c0[i] + wy * (c1[i] - c0[i]);
+      const float* gi = guide.ptr<float>(y);
+      float* o = out.ptr<float>(y);
+      for (int x = 0; x < guide.cols; ++x) {
+        const float* a = row.data() + static_cast<std::size_t>(x0[x]) * K;
+        const float* b = row.data() + static_cast<std::size_t>(std::min(x0[x] + 1, small.width - 1)) * K;
+        const float wx = tx[x];
+        for (int c = 0; c < C; ++c) {
+          const float ca = a[c] + wx * (b[c] - a[c]);
+          const float cb = a[C + c] + wx * (b[C + c] - a[C + c]);
+          o[x * C + c] = ca * gi[x] + cb;
+        }
+      }
     }
-    out_channels.push_back(a.mul(guide) + b);
-  }
-  cv::Mat out;
-  cv::merge(out_channels, out);
+  });
   return out;
 }
 
