@@ -10,6 +10,7 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/parallel.hpp"
 #include "dualcam/fusion/guided.hpp"
 
 namespace dualcam::fusion {
@@ -17,26 +18,45 @@ namespace {
 
 // Least-squares fit mono = gain * luma + offset over the pixels in `mask`, then refit on the
 // pixels whose residual is within 2.5 robust sigmas (misaligned pixels must not bend the fit).
+// Every second row and column is used; the samples are gathered once (rows in parallel, kept in
+// row order, so the sums do not depend on the thread count).
 void fit_linear(const cv::Mat& mono, const cv::Mat& luma, const cv::Mat& mask, double& gain, double& offset) {
   gain = 1;
   offset = 0;
-  double cutoff = std::numeric_limits<double>::infinity();
-  for (int pass = 0; pass < 3; ++pass) {
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    long long n = 0;
-    std::vector<float> residuals;
-    for (int r = 0; r < mono.rows; r += 2) {
+  const int rows = (mono.rows + 1) / 2;
+  std::vector<std::vector<cv::Vec2f>> per_row(rows);
+  parallel_rows(rows, 16, [&](int r0, int r1) {
+    for (int i = r0; i < r1; ++i) {
+      const int r = 2 * i;
       const float* m = mono.ptr<float>(r);
       const float* y = luma.ptr<float>(r);
       const std::uint8_t* k = mask.ptr<std::uint8_t>(r);
-      for (int c = 0; c < mono.cols; c += 2) {
-        if (!k[c] || std::abs(m[c] - (gain * y[c] + offset)) > cutoff) continue;
-        sx += y[c];
-        sy += m[c];
-        sxx += double(y[c]) * y[c];
-        sxy += double(y[c]) * m[c];
-        ++n;
-      }
+      for (int c = 0; c < mono.cols; c += 2)
+        if (k[c]) per_row[i].emplace_back(y[c], m[c]);
+    }
+  });
+  std::vector<cv::Vec2f> samples;  // (luma, mono)
+  std::size_t total = 0;
+  for (const auto& v : per_row) total += v.size();
+  samples.reserve(total);
+  for (auto& v : per_row) {
+    samples.insert(samples.end(), v.begin(), v.end());
+    v = {};
+  }
+  double cutoff = std::numeric_limits<double>::infinity();
+  std::vector<float> residuals;
+  residuals.reserve(samples.size());
+  for (int pass = 0; pass < 3; ++pass) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    long long n = 0;
+    for (const cv::Vec2f& s : samples) {
+      const float y = s[0], m = s[1];
+      if (std::abs(m - (gain * y + offset)) > cutoff) continue;
+      sx += y;
+      sy += m;
+      sxx += double(y) * y;
+      sxy += double(y) * m;
+      ++n;
     }
     const double den = n * sxx - sx * sx;
     if (n < 16 || std::abs(den) < 1e-12) return;
@@ -45,13 +65,8 @@ void fit_linear(const cv::Mat& mono, const cv::Mat& luma, const cv::Mat& mask, d
     if (!(g > 1e-3) || !std::isfinite(o)) return;
     gain = g;
     offset = o;
-    for (int r = 0; r < mono.rows; r += 2) {
-      const float* m = mono.ptr<float>(r);
-      const float* y = luma.ptr<float>(r);
-      const std::uint8_t* k = mask.ptr<std::uint8_t>(r);
-      for (int c = 0; c < mono.cols; c += 2)
-        if (k[c]) residuals.push_back(std::abs(m[c] - float(gain * y[c] + offset)));
-    }
+    residuals.clear();
+    for (const cv::Vec2f& s : samples) residuals.push_back(std::abs(s[1] - float(gain * s[0] + offset)));
     if (residuals.empty()) return;
     auto mid = residuals.begin() + residuals.size() / 2;
     std::nth_element(residuals.begin(), mid, residuals.end());
@@ -72,18 +87,18 @@ cv::Mat feathered(const cv::Mat& mask, int feather) {
   return soft.mul(w);
 }
 
-// Chroma = colour minus its luminance, per channel (linear light).
+// Chroma = colour minus its luminance, per channel (CV_32FC3 minus CV_32FC1).
 cv::Mat chroma_of(const cv::Mat& bgr, const cv::Mat& luma) {
-  cv::Mat y3;
-  cv::merge(std::vector<cv::Mat>{luma, luma, luma}, y3);
-  return bgr - y3;
-}
-
-cv::Mat add_luma(const cv::Mat& chroma, const cv::Mat& luma) {
-  cv::Mat y3, out;
-  cv::merge(std::vector<cv::Mat>{luma, luma, luma}, y3);
-  out = chroma + y3;
-  cv::max(out, 0.0, out);
+  cv::Mat out(bgr.size(), CV_32FC3);
+  parallel_rows(bgr.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* c = bgr.ptr<float>(r);
+      const float* y = luma.ptr<float>(r);
+      float* o = out.ptr<float>(r);
+      for (int x = 0; x < bgr.cols; ++x)
+        for (int k = 0; k < 3; ++k) o[3 * x + k] = c[3 * x + k] - y[x];
+    }
+  });
   return out;
 }
 
@@ -124,22 +139,38 @@ cv::Mat local_transfer(const cv::Mat& guide, const cv::Mat& color, const MergeOp
 // holes is smooth, and the reach (tens of pixels) would cost seconds at 12 MP full resolution.
 cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const cv::Mat& weight, double reach_px,
                               double edge, int subsample) {
-  cv::Mat g = guide, v, w = weight;
-  cv::Mat w3;
-  cv::merge(std::vector<cv::Mat>(values.channels(), weight), w3);
-  v = values.mul(w3);
+  const int C = values.channels(), W = values.cols;
+  if (C > 3) throw_invalid("fill_holes_edge_aware: at most 3 channels");
+  // values * weight and weight side by side: one filter call for numerator and denominator.
+  cv::Mat vw(values.size(), CV_32FC(C + 1));
+  parallel_rows(values.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* v = values.ptr<float>(r);
+      const float* w = weight.ptr<float>(r);
+      float* o = vw.ptr<float>(r);
+      for (int x = 0; x < W; ++x) {
+        for (int c = 0; c < C; ++c) o[x * (C + 1) + c] = v[x * C + c] * w[x];
+        o[x * (C + 1) + C] = w[x];
+      }
+    }
+  });
+  cv::Mat g = guide;
   const cv::Size small((guide.cols + subsample - 1) / subsample, (guide.rows + subsample - 1) / subsample);
   if (subsample > 1) {
     cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
-    cv::resize(v, v, small, 0, 0, cv::INTER_AREA);
-    cv::resize(weight, w, small, 0, 0, cv::INTER_AREA);
+    cv::resize(vw, vw, small, 0, 0, cv::INTER_AREA);
   }
-  cv::Mat num, den;
-  cv::ximgproc::dtFilter(g, v, num, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
-  cv::ximgproc::dtFilter(g, w, den, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
-  cv::Mat den3;
-  cv::merge(std::vector<cv::Mat>(values.channels(), cv::max(den, 1e-6)), den3);
-  cv::Mat filled = num / den3;
+  cv::Mat nd;
+  cv::ximgproc::dtFilter(g, vw, nd, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
+  cv::Mat filled(nd.size(), CV_32FC(C));
+  for (int r = 0; r < nd.rows; ++r) {
+    const float* s = nd.ptr<float>(r);
+    float* o = filled.ptr<float>(r);
+    for (int x = 0; x < nd.cols; ++x) {
+      const float den = std::max(s[x * (C + 1) + C], 1e-6f);
+      for (int c = 0; c < C; ++c) o[x * C + c] = s[x * (C + 1) + c] / den;
+    }
+  }
   if (subsample > 1) cv::resize(filled, filled, guide.size(), 0, 0, cv::INTER_LINEAR);
   return filled;
 }
@@ -150,27 +181,48 @@ cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const
 // shrinkage keeps the residual where it stands out of the noise and drops it where it does not.
 // In good light the noise is low and the colour's own detail is kept; in dim light the residual
 // is mostly noise and goes.
-cv::Mat restore_detail(const cv::Mat& color, const cv::Mat& transferred, const MergeOptions& o) {
-  if (o.detail_radius <= 0) return transferred;
-  cv::Mat residual = color - transferred;
-  cv::Mat sq = residual.mul(residual);
-  cv::Mat energy;
-  cv::transform(sq, energy, cv::Matx13f(1.f / 3, 1.f / 3, 1.f / 3));
+// `transferred` is updated in place and returned; the result is clipped at 0.
+cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, const MergeOptions& o) {
+  if (o.detail_radius <= 0) {
+    cv::max(transferred, 0.0, transferred);
+    return transferred;
+  }
+  const int W = color.cols;
+  cv::Mat energy(color.size(), CV_32F);  // mean over channels of the squared residual
+  parallel_rows(color.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* c = color.ptr<float>(r);
+      const float* t = transferred.ptr<float>(r);
+      float* e = energy.ptr<float>(r);
+      for (int x = 0; x < W; ++x) {
+        const float d0 = c[3 * x] - t[3 * x], d1 = c[3 * x + 1] - t[3 * x + 1], d2 = c[3 * x + 2] - t[3 * x + 2];
+        e[x] = (d0 * d0 + d1 * d1 + d2 * d2) * (1.0f / 3.0f);
+      }
+    }
+  });
   cv::blur(energy, energy, cv::Size(2 * o.detail_radius + 1, 2 * o.detail_radius + 1));
   std::vector<float> samples;
+  samples.reserve(static_cast<std::size_t>((energy.rows + 2) / 3) * ((energy.cols + 2) / 3));
   for (int r = 0; r < energy.rows; r += 3) {
     const float* e = energy.ptr<float>(r);
     for (int c = 0; c < energy.cols; c += 3) samples.push_back(e[c]);
   }
-  if (samples.empty()) return transferred;
   auto mid = samples.begin() + samples.size() / 2;
   std::nth_element(samples.begin(), mid, samples.end());
   const float noise = float(o.detail_noise_scale) * *mid;
-  cv::Mat keep = 1.0 - noise / cv::max(energy, 1e-12);
-  cv::max(keep, 0.0, keep);
-  cv::Mat keep3;
-  cv::merge(std::vector<cv::Mat>{keep, keep, keep}, keep3);
-  return transferred + residual.mul(keep3);
+  // keep = max(0, 1 - noise / energy); out = max(0, transferred + keep * residual).
+  parallel_rows(color.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* c = color.ptr<float>(r);
+      const float* e = energy.ptr<float>(r);
+      float* t = transferred.ptr<float>(r);
+      for (int x = 0; x < W; ++x) {
+        const float keep = std::max(0.0f, 1.0f - noise / std::max(e[x], 1e-12f));
+        for (int k = 3 * x; k < 3 * x + 3; ++k) t[k] = std::max(0.0f, t[k] + (c[k] - t[k]) * keep);
+      }
+    }
+  });
+  return transferred;
 }
 
 MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
@@ -187,8 +239,7 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
   mono_warped.copyTo(guide, usable);
   res.weight = feathered(usable, o.feather_px);
   cv::Mat transferred = local_transfer(guide, color, o);
-  res.image = restore_detail(color, transferred, o);
-  cv::max(res.image, 0.0, res.image);
+  res.image = restore_detail(color, transferred, o);  // clipped at 0
   return res;
 }
 
@@ -209,28 +260,48 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
   cv::Mat usable = valid & (mono < o.mono_clip);
   fit_linear(mono_e, luma_e, usable, res.fit_gain, res.fit_offset);
   res.weight = feathered(valid, o.feather_px);
-  cv::Mat w3;
-  cv::merge(std::vector<cv::Mat>{res.weight, res.weight, res.weight}, w3);
   // Chroma of the warped colour; holes get chroma flowing in from the known neighbourhood by an
   // edge-aware normalised convolution guided by the mono (domain transform, Gastal & Oliveira
   // 2011): chroma spreads along the mono's surfaces, not across its edges. Then all of it is
   // smoothed guided by the mono, so chroma edges follow the mono's and chroma noise averages out.
   cv::Mat chroma = chroma_of(color_e, luma_e);
   const cv::Mat filled = fill_holes_edge_aware(mono_e, chroma, res.weight, o.fill_radius, o.fill_edge, 4);
-  chroma = chroma.mul(w3) + filled.mul(cv::Scalar::all(1.0) - w3);
-  const cv::Mat smooth = guided_filter(mono_e, chroma, o.chroma_radius, o.chroma_eps, 2);
+  parallel_rows(chroma.rows, 16, [&](int r0, int r1) {  // chroma * w + filled * (1 - w)
+    for (int r = r0; r < r1; ++r) {
+      const float* w = res.weight.ptr<float>(r);
+      const float* f = filled.ptr<float>(r);
+      float* c = chroma.ptr<float>(r);
+      for (int x = 0; x < chroma.cols; ++x)
+        for (int k = 3 * x; k < 3 * x + 3; ++k) c[k] = c[k] * w[x] + f[k] * (1.0f - w[x]);
+    }
+  });
+  cv::Mat smooth = guided_filter(mono_e, chroma, o.chroma_radius, o.chroma_eps, 2);
   // One global mapping of the mono onto the colour's luma. Tried and dropped, measured on the
   // dev set: per-window weighted fits lost 0.5-2 dB (wherever the warp is wrong they learn the
   // wrong surface's relation); adding the chroma as regressors (the mono/luma mismatch is a
   // function of surface colour) gained nothing.
-  cv::Mat y = (mono_e - res.fit_offset) / res.fit_gain;
+  // y = (mono_e - offset) / gain.
   // The mono sees more light and clips first: where it is clipped its luminance is a floor, and
   // the warped colour's (where known and brighter) is the better estimate.
   cv::Mat clipped = mono >= o.mono_clip;
   cv::dilate(clipped, clipped, cv::Mat());
-  cv::Mat take = clipped & valid & (luma_e > y);
-  luma_e.copyTo(y, take);
-  res.image = decode_srgb(add_luma(smooth, y));
+  const float gain = float(res.fit_gain), offset = float(res.fit_offset);
+  // smooth + y, at least 0, in place.
+  parallel_rows(smooth.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* m = mono_e.ptr<float>(r);
+      const float* l = luma_e.ptr<float>(r);
+      const std::uint8_t* k = clipped.ptr<std::uint8_t>(r);
+      const std::uint8_t* v = valid.ptr<std::uint8_t>(r);
+      float* out = smooth.ptr<float>(r);
+      for (int x = 0; x < smooth.cols; ++x) {
+        float y = (m[x] - offset) / gain;
+        if (k[x] && v[x] && l[x] > y) y = l[x];
+        for (int c = 3 * x; c < 3 * x + 3; ++c) out[c] = std::max(0.0f, out[c] + y);
+      }
+    }
+  });
+  res.image = decode_srgb(smooth);
   return res;
 }
 

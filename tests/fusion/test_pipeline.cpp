@@ -73,17 +73,21 @@ TEST_CASE("Reference mono: output at the mono view, close to the truth there", "
 
 TEST_CASE("Fuse is deterministic across thread counts", "[fuse][threads]") {
   const auto& s = sample();
-  fusion::FuseOptions o;
-  cv::Mat a, b;
-  {
-    ThreadScope t(1);
-    a = t.run([&] { return fusion::fuse({s.mono, s.color, &s.rig}, o).image; });
+  for (const auto reference : {fusion::Reference::Color, fusion::Reference::Mono}) {
+    fusion::FuseOptions o;
+    o.reference = reference;
+    cv::Mat a, b;
+    {
+      ThreadScope t(1);
+      a = t.run([&] { return fusion::fuse({s.mono, s.color, &s.rig}, o).image; });
+    }
+    {
+      ThreadScope t(2);
+      b = t.run([&] { return fusion::fuse({s.mono, s.color, &s.rig}, o).image; });
+    }
+    INFO("reference " << fusion::to_string(reference));
+    CHECK(cv::norm(a, b, cv::NORM_INF) == 0);
   }
-  {
-    ThreadScope t(2);
-    b = t.run([&] { return fusion::fuse({s.mono, s.color, &s.rig}, o).image; });
-  }
-  CHECK(cv::norm(a, b, cv::NORM_INF) == 0);
 }
 
 TEST_CASE("Fuse validates its inputs", "[fuse][bad]") {
