@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/parallel.hpp"
 
 namespace dualcam {
 
@@ -27,11 +28,13 @@ cv::Mat to_linear(const cv::Mat& encoded) {
     }();
     cv::Mat out(encoded.size(), CV_32FC(encoded.channels()));
     const int n = encoded.cols * encoded.channels();
-    for (int r = 0; r < encoded.rows; ++r) {
-      const std::uint8_t* s = encoded.ptr<std::uint8_t>(r);
-      float* d = out.ptr<float>(r);
-      for (int i = 0; i < n; ++i) d[i] = lut[s[i]];
-    }
+    parallel_rows(encoded.rows, 16, [&](int r0, int r1) {
+      for (int r = r0; r < r1; ++r) {
+        const std::uint8_t* s = encoded.ptr<std::uint8_t>(r);
+        float* d = out.ptr<float>(r);
+        for (int i = 0; i < n; ++i) d[i] = lut[s[i]];
+      }
+    });
     return out;
   }
   if (encoded.depth() == CV_16U) {
@@ -42,11 +45,13 @@ cv::Mat to_linear(const cv::Mat& encoded) {
     }();
     cv::Mat out(encoded.size(), CV_32FC(encoded.channels()));
     const int n = encoded.cols * encoded.channels();
-    for (int r = 0; r < encoded.rows; ++r) {
-      const std::uint16_t* s = encoded.ptr<std::uint16_t>(r);
-      float* d = out.ptr<float>(r);
-      for (int i = 0; i < n; ++i) d[i] = lut[s[i]];
-    }
+    parallel_rows(encoded.rows, 16, [&](int r0, int r1) {
+      for (int r = r0; r < r1; ++r) {
+        const std::uint16_t* s = encoded.ptr<std::uint16_t>(r);
+        float* d = out.ptr<float>(r);
+        for (int i = 0; i < n; ++i) d[i] = lut[s[i]];
+      }
+    });
     return out;
   }
   throw_invalid("to_linear: expected an 8- or 16-bit image");
@@ -58,14 +63,16 @@ cv::Mat encode(const cv::Mat& linear, int type, float maxval) {
   if (linear.depth() != CV_32F) throw_invalid("expected a CV_32F linear image");
   cv::Mat out(linear.size(), CV_MAKETYPE(type, linear.channels()));
   const int n = linear.cols * linear.channels();
-  for (int r = 0; r < linear.rows; ++r) {
-    const float* s = linear.ptr<float>(r);
-    T* d = out.ptr<T>(r);
-    for (int i = 0; i < n; ++i) {
-      float v = std::isfinite(s[i]) ? s[i] : 0.0f;
-      d[i] = static_cast<T>(std::lround(linear_to_srgb(v) * maxval));
+  parallel_rows(linear.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* s = linear.ptr<float>(r);
+      T* d = out.ptr<T>(r);
+      for (int i = 0; i < n; ++i) {
+        float v = std::isfinite(s[i]) ? s[i] : 0.0f;
+        d[i] = static_cast<T>(std::lround(linear_to_srgb(v) * maxval));
+      }
     }
-  }
+  });
   return out;
 }
 }  // namespace
@@ -101,11 +108,13 @@ cv::Mat apply_table(const cv::Mat& in, const Table& table) {
   if (in.depth() != CV_32F) throw_invalid("expected a CV_32F image");
   cv::Mat out(in.size(), in.type());
   const int n = in.cols * in.channels();
-  for (int r = 0; r < in.rows; ++r) {
-    const float* s = in.ptr<float>(r);
-    float* d = out.ptr<float>(r);
-    for (int i = 0; i < n; ++i) d[i] = table(s[i]);
-  }
+  parallel_rows(in.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* s = in.ptr<float>(r);
+      float* d = out.ptr<float>(r);
+      for (int i = 0; i < n; ++i) d[i] = table(s[i]);
+    }
+  });
   return out;
 }
 }  // namespace
