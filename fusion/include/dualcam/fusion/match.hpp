@@ -52,7 +52,7 @@ struct MatchOptions {
   // Working scale (CensusSgm only): the pair is matched at a reduced resolution when it is large,
   // so that it has at most `max_working_pixels` pixels and the searched range at most
   // `max_working_disparity` disparities; the result is upsampled guided by the reference image.
-  double max_working_pixels = 0.75e6;  // px (12 MP 4:3 -> 1000 x 750)
+  double max_working_pixels = 0.48e6;  // px (12 MP 4:3 -> 800 x 600)
   int max_working_disparity = 160;    // px at working resolution
   CensusSgmOptions census;
   void validate() const;
