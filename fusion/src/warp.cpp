@@ -9,28 +9,52 @@
 
 namespace dualcam::fusion {
 
+namespace {
+
+// One row of out(x) = src(x + sign * d(x)), linear along the row (the rows of a rectified pair
+// correspond). Positions are rounded to 1/32 px and weighted as cv::remap's INTER_LINEAR does,
+// outside the source counts as 0.
+template <int C>
+void warp_row(const float* src, int cols, const float* d, int sign, float* out, std::uint8_t* valid) {
+  constexpr int kBits = 5, kScale = 1 << kBits;
+  for (int c = 0; c < cols; ++c) {
+    const float x = c + sign * d[c];
+    const bool ok = std::isfinite(d[c]) && x >= 0 && x <= cols - 1;
+    valid[c] = ok ? 255 : 0;
+    float* o = out + static_cast<std::size_t>(c) * C;
+    if (!ok) {
+      for (int k = 0; k < C; ++k) o[k] = 0.0f;
+      continue;
+    }
+    const int q = static_cast<int>(std::lrint(x * kScale));  // as cvRound
+    const int x0 = q >> kBits;
+    const float w1 = float(q & (kScale - 1)) * (1.0f / kScale), w0 = 1.0f - w1;
+    const float* a = src + static_cast<std::size_t>(x0) * C;
+    if (x0 + 1 < cols) {
+      for (int k = 0; k < C; ++k) o[k] = a[k] * w0 + a[C + k] * w1;
+    } else {
+      for (int k = 0; k < C; ++k) o[k] = a[k] * w0;
+    }
+  }
+}
+
+}  // namespace
+
 cv::Mat warp_by_disparity(const cv::Mat& src, const cv::Mat& disparity, int sign, cv::Mat* valid) {
   if (disparity.type() != CV_32F || disparity.size() != src.size())
     throw_invalid("warp_by_disparity: disparity must be CV_32F of the source's size");
   if (sign != 1 && sign != -1) throw_invalid("warp_by_disparity: sign must be +1 or -1");
-  cv::Mat mx(src.size(), CV_32F), my(src.size(), CV_32F), v(src.size(), CV_8U);
+  if (src.depth() != CV_32F || (src.channels() != 1 && src.channels() != 3))
+    throw_invalid("warp_by_disparity: the source must be CV_32FC1 or CV_32FC3");
+  cv::Mat out(src.size(), src.type()), v(src.size(), CV_8U);
   parallel_rows(src.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
-      const float* d = disparity.ptr<float>(r);
-      float* px = mx.ptr<float>(r);
-      float* py = my.ptr<float>(r);
-      std::uint8_t* pv = v.ptr<std::uint8_t>(r);
-      for (int c = 0; c < src.cols; ++c) {
-        const float x = c + sign * d[c];
-        const bool ok = std::isfinite(d[c]) && x >= 0 && x <= src.cols - 1;
-        px[c] = ok ? x : -1.0f;
-        py[c] = float(r);
-        pv[c] = ok ? 255 : 0;
-      }
+      if (src.channels() == 1)
+        warp_row<1>(src.ptr<float>(r), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
+      else
+        warp_row<3>(src.ptr<float>(r), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
     }
   });
-  cv::Mat out;
-  cv::remap(src, out, mx, my, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
   if (valid) *valid = v;
   return out;
 }
