@@ -8,6 +8,7 @@
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "resample.hpp"
 
 namespace dualcam::fusion {
 namespace {
@@ -147,23 +148,6 @@ void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, E
   });
 }
 
-// cv::resize INTER_LINEAR's source position and weight along one axis (half-pixel centres,
-// clamped at the borders).
-void linear_axis(int n_out, int n_in, std::vector<int>& i0, std::vector<float>& t) {
-  i0.resize(n_out);
-  t.resize(n_out);
-  const double scale = double(n_in) / n_out;
-  for (int k = 0; k < n_out; ++k) {
-    const double f = (k + 0.5) * scale - 0.5;
-    int i = int(std::floor(f));
-    float w = float(f - i);
-    if (i < 0) i = 0, w = 0;
-    if (i >= n_in - 1) i = n_in - 1, w = 0;
-    i0[k] = i;
-    t[k] = w;
-  }
-}
-
 }  // namespace
 
 cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, double eps, int subsample) {
@@ -201,8 +185,8 @@ cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, doub
   });
   std::vector<int> x0, y0;
   std::vector<float> tx, ty;
-  linear_axis(guide.cols, small.width, x0, tx);
-  linear_axis(guide.rows, small.height, y0, ty);
+  detail::linear_axis(guide.cols, small.width, x0, tx);
+  detail::linear_axis(guide.rows, small.height, y0, ty);
   const int K = 2 * C;
   parallel_rows(guide.rows, 16, [&](int r0, int r1) {
     std::vector<float> row(static_cast<std::size_t>(small.width) * K);

@@ -12,6 +12,7 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/fusion/guided.hpp"
+#include "resample.hpp"
 
 namespace dualcam::fusion {
 namespace {
@@ -137,6 +138,8 @@ cv::Mat local_transfer(const cv::Mat& guide, const cv::Mat& color, const MergeOp
 // Edge-aware normalised convolution of `values` (weighted by `weight`) guided by `guide`
 // (domain transform, Gastal & Oliveira 2011), at 1/`subsample` resolution: what flows into
 // holes is smooth, and the reach (tens of pixels) would cost seconds at 12 MP full resolution.
+// Returned at that reduced resolution: the caller samples it (bilinearly, as cv::resize) only
+// where it is needed.
 cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const cv::Mat& weight, double reach_px,
                               double edge, int subsample) {
   const int C = values.channels(), W = values.cols;
@@ -171,7 +174,6 @@ cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const
       for (int c = 0; c < C; ++c) o[x * C + c] = s[x * (C + 1) + c] / den;
     }
   }
-  if (subsample > 1) cv::resize(filled, filled, guide.size(), 0, 0, cv::INTER_LINEAR);
   return filled;
 }
 
@@ -266,13 +268,27 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
   // smoothed guided by the mono, so chroma edges follow the mono's and chroma noise averages out.
   cv::Mat chroma = chroma_of(color_e, luma_e);
   const cv::Mat filled = fill_holes_edge_aware(mono_e, chroma, res.weight, o.fill_radius, o.fill_edge, 4);
-  parallel_rows(chroma.rows, 16, [&](int r0, int r1) {  // chroma * w + filled * (1 - w)
+  // chroma * w + filled * (1 - w), the filled chroma upsampled bilinearly where w < 1 only.
+  std::vector<int> fx, fy;
+  std::vector<float> tx, ty;
+  detail::linear_axis(chroma.cols, filled.cols, fx, tx);
+  detail::linear_axis(chroma.rows, filled.rows, fy, ty);
+  parallel_rows(chroma.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
       const float* w = res.weight.ptr<float>(r);
-      const float* f = filled.ptr<float>(r);
+      const float* f0 = filled.ptr<float>(fy[r]);
+      const float* f1 = filled.ptr<float>(std::min(fy[r] + 1, filled.rows - 1));
       float* c = chroma.ptr<float>(r);
-      for (int x = 0; x < chroma.cols; ++x)
-        for (int k = 3 * x; k < 3 * x + 3; ++k) c[k] = c[k] * w[x] + f[k] * (1.0f - w[x]);
+      for (int x = 0; x < chroma.cols; ++x) {
+        if (w[x] >= 1.0f) continue;
+        const int i0 = 3 * fx[x], i1 = 3 * std::min(fx[x] + 1, filled.cols - 1);
+        for (int k = 0; k < 3; ++k) {
+          const float top = f0[i0 + k] + tx[x] * (f0[i1 + k] - f0[i0 + k]);
+          const float bottom = f1[i0 + k] + tx[x] * (f1[i1 + k] - f1[i0 + k]);
+          const float f = top + ty[r] * (bottom - top);
+          c[3 * x + k] = c[3 * x + k] * w[x] + f * (1.0f - w[x]);
+        }
+      }
     }
   });
   cv::Mat smooth = guided_filter(mono_e, chroma, o.chroma_radius, o.chroma_eps, 2);
