@@ -8,6 +8,8 @@
 #include <memory>
 #include <sstream>
 
+#include <sys/resource.h>
+
 #include "common.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/error.hpp"
@@ -68,24 +70,36 @@ bool reset_peak_rss() {
   return bool(f);
 }
 
+// User + system CPU time of the whole process so far, s.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 struct Timing {
   double median_s = 0;
   double min_s = 0;
+  double cpu_s = 0;        // median CPU time (all threads) of a run: less sensitive to a busy machine
   long long peak_rss = 0;  // bytes, process peak during the timed runs
 };
 
 // One warm-up run, then `repeat` timed runs; the median is reported.
 Timing time_stage(int repeat, const std::function<void()>& run) {
   run();
-  std::vector<double> t;
+  std::vector<double> t, cpu;
   const bool per_stage_peak = reset_peak_rss();
   for (int i = 0; i < repeat; ++i) {
+    const double c0 = process_cpu_seconds();
     Stopwatch sw;
     run();
     t.push_back(sw.seconds());
+    cpu.push_back(process_cpu_seconds() - c0);
   }
   std::sort(t.begin(), t.end());
+  std::sort(cpu.begin(), cpu.end());
   Timing r;
+  r.cpu_s = cpu[cpu.size() / 2];
   r.median_s = t[t.size() / 2];
   r.min_s = t.front();
   r.peak_rss = per_stage_peak ? peak_rss_bytes() : -1;
@@ -257,6 +271,8 @@ Command register_bench(CLI::App& root) {
              {"engine_s", r.engine.median_s},
              {"peer_s", r.peer.median_s},
              {"ratio", r.engine.median_s / r.peer.median_s},
+             {"engine_cpu_s", r.engine.cpu_s},
+             {"peer_cpu_s", r.peer.cpu_s},
              {"engine_peak_rss_bytes", r.engine.peak_rss},
              {"peer_peak_rss_bytes", r.peer.peak_rss}};
       if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
@@ -269,8 +285,8 @@ Command register_bench(CLI::App& root) {
     } else {
       std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n",
                   size.width, size.height, o->max_disparity, threads.threads(), o->repeat);
-      std::printf("%-24s %10s %10s %8s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio", "engine peak",
-                  "peer peak", "engine dB", "peer dB");
+      std::printf("%-24s %10s %10s %8s %9s %9s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio",
+                  "eng cpu", "peer cpu", "engine peak", "peer peak", "engine dB", "peer dB");
       auto db = [](double v) {
         char buf[32];
         if (v < 0) return std::string("");
@@ -278,11 +294,13 @@ Command register_bench(CLI::App& root) {
         return std::string(buf);
       };
       for (const Row& r : rows)
-        std::printf("%-24s %10.3f %10.3f %8.2f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
-                    r.peer.median_s, r.engine.median_s / r.peer.median_s, mib(r.engine.peak_rss).c_str(),
+        std::printf("%-24s %10.3f %10.3f %8.2f %9.3f %9.3f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
+                    r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
+                    mib(r.engine.peak_rss).c_str(),
                     mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(), db(r.peer_psnr).c_str());
       std::printf("\npeer: depth = %s; fuse = %s; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
                   depth_peer.c_str(), fuse_peer.c_str());
+      std::printf("cpu: median CPU seconds of a run, all threads together.\n");
       std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
                   "colour camera's own image: %.2f dB.\n",
                   input_psnr);

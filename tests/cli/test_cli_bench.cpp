@@ -16,6 +16,7 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   for (const auto& s : j["stages"]) {
     CHECK(s["engine_s"].get<double>() > 0);
     CHECK(s["peer_s"].get<double>() > 0);
+    CHECK(s["engine_cpu_s"].get<double>() >= 0);
     CHECK(s["ratio"].get<double>() == Approx(s["engine_s"].get<double>() / s["peer_s"].get<double>()));
   }
   CHECK(j["threads"] == 1);
