@@ -55,7 +55,7 @@ struct Aligned {
 // to full resolution: occlusions and rejected pixels filled from the background side, then
 // (when the working scale is reduced) joint bilateral upsampling guided by the reference image.
 cv::Mat match_and_refine(const cv::Mat& left8, const cv::Mat& right8, const FuseOptions& o, Json& stats,
-                         cv::Mat* confidence, cv::Mat* occlusion) {  // both may be null: not needed
+                         cv::Mat* confidence, cv::Mat* occlusion) {
   Stopwatch sw;
   const bool ref_left = o.reference == Reference::Mono;
   const int range = o.match.disparity_range(left8.cols);
@@ -98,19 +98,17 @@ cv::Mat match_and_refine(const cv::Mat& left8, const cv::Mat& right8, const Fuse
     const cv::Mat& guide_low = ref_left ? l : r;
     const cv::Mat& guide = ref_left ? left8 : right8;
     d = upsample_disparity(d, guide_low, guide, o.refine.upsample);
-    if (confidence) cv::resize(m.confidence, *confidence, left8.size(), 0, 0, cv::INTER_NEAREST);
-    if (occlusion) cv::resize(m.occlusion, *occlusion, left8.size(), 0, 0, cv::INTER_NEAREST);
+    cv::resize(m.confidence, *confidence, left8.size(), 0, 0, cv::INTER_NEAREST);
+    cv::resize(m.occlusion, *occlusion, left8.size(), 0, 0, cv::INTER_NEAREST);
   } else {
-    if (confidence) *confidence = m.confidence;
-    if (occlusion) *occlusion = m.occlusion;
+    *confidence = m.confidence;
+    *occlusion = m.occlusion;
   }
   stats["stages_s"]["refine"] = sw.seconds();
   return d;
 }
 
-// `full`: also the confidence and occlusion at full resolution (compute_depth returns them; fuse
-// does not use them).
-Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* progress, bool full) {
+Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* progress) {
   Aligned a;
   Stopwatch sw;
   cv::Mat mono8 = to_gray8(in.mono), color8 = to_gray8(in.color);
@@ -173,8 +171,7 @@ Aligned align(const FuseInput& in, const FuseOptions& o, Json& stats, Progress* 
   stats["stages_s"]["rectify"] = sw.seconds();
   if (progress) progress->advance(1, "matching");
   sw.reset();
-  a.disparity = match_and_refine(a.left8, a.right8, opts, stats, full ? &a.confidence : nullptr,
-                                 full ? &a.occlusion : nullptr);
+  a.disparity = match_and_refine(a.left8, a.right8, opts, stats, &a.confidence, &a.occlusion);
   if (progress) progress->advance(1, "warping");
   return a;
 }
@@ -219,7 +216,7 @@ void validate_input(const FuseInput& in, const FuseOptions& o) {
 DepthResult compute_depth(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   validate_input(in, o);
   DepthResult res;
-  Aligned a = align(in, o, res.stats, progress, true);
+  Aligned a = align(in, o, res.stats, progress);
   res.canonical_left = a.left8;
   res.canonical_right = a.right8;
   res.canonical_disparity = a.disparity;
@@ -232,7 +229,7 @@ DepthResult compute_depth(const FuseInput& in, const FuseOptions& o, Progress* p
 FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   validate_input(in, o);
   FuseResult res;
-  Aligned a = align(in, o, res.stats, progress, false);
+  Aligned a = align(in, o, res.stats, progress);
   Stopwatch sw;
   // Warp the other view into the reference camera's own grid, where the reference image is used
   // untouched. With a rig, rectify + shift + un-rectify are composed so that the other image is
