@@ -145,24 +145,45 @@ cv::Mat fill_holes_edge_aware(const cv::Mat& guide, const cv::Mat& values, const
   const int C = values.channels(), W = values.cols;
   if (C > 3) throw_invalid("fill_holes_edge_aware: at most 3 channels");
   // values * weight and weight side by side: one filter call for numerator and denominator.
-  cv::Mat vw(values.size(), CV_32FC(C + 1));
-  parallel_rows(values.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const float* v = values.ptr<float>(r);
-      const float* w = weight.ptr<float>(r);
-      float* o = vw.ptr<float>(r);
-      for (int x = 0; x < W; ++x) {
-        for (int c = 0; c < C; ++c) o[x * (C + 1) + c] = v[x * C + c] * w[x];
-        o[x * (C + 1) + C] = w[x];
-      }
-    }
-  });
-  cv::Mat g = guide;
   const cv::Size small((guide.cols + subsample - 1) / subsample, (guide.rows + subsample - 1) / subsample);
-  if (subsample > 1) {
-    cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
-    cv::resize(vw, vw, small, 0, 0, cv::INTER_AREA);
+  const bool blocks = subsample > 1 && guide.cols % subsample == 0 && guide.rows % subsample == 0;
+  cv::Mat vw(blocks ? small : values.size(), CV_32FC(C + 1));
+  if (blocks) {
+    // Exact blocks: their means (what INTER_AREA gives) without a full-size product image.
+    const float inv = 1.0f / float(subsample * subsample);
+    parallel_rows(small.height, 8, [&](int r0, int r1) {
+      std::vector<float> acc(static_cast<std::size_t>(small.width) * (C + 1));
+      for (int R = r0; R < r1; ++R) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int r = R * subsample; r < (R + 1) * subsample; ++r) {
+          const float* v = values.ptr<float>(r);
+          const float* w = weight.ptr<float>(r);
+          for (int x = 0; x < W; ++x) {
+            float* a = acc.data() + static_cast<std::size_t>(x / subsample) * (C + 1);
+            for (int c = 0; c < C; ++c) a[c] += v[x * C + c] * w[x];
+            a[C] += w[x];
+          }
+        }
+        float* o = vw.ptr<float>(R);
+        for (std::size_t i = 0; i < acc.size(); ++i) o[i] = acc[i] * inv;
+      }
+    });
+  } else {
+    parallel_rows(values.rows, 16, [&](int r0, int r1) {
+      for (int r = r0; r < r1; ++r) {
+        const float* v = values.ptr<float>(r);
+        const float* w = weight.ptr<float>(r);
+        float* o = vw.ptr<float>(r);
+        for (int x = 0; x < W; ++x) {
+          for (int c = 0; c < C; ++c) o[x * (C + 1) + c] = v[x * C + c] * w[x];
+          o[x * (C + 1) + C] = w[x];
+        }
+      }
+    });
+    if (subsample > 1) cv::resize(vw, vw, small, 0, 0, cv::INTER_AREA);
   }
+  cv::Mat g = guide;
+  if (subsample > 1) cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
   cv::Mat nd;
   cv::ximgproc::dtFilter(g, vw, nd, reach_px / subsample, edge, cv::ximgproc::DTF_NC, 3);
   cv::Mat filled(nd.size(), CV_32FC(C));
