@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
@@ -145,29 +147,57 @@ cv::Mat upsample_disparity(const cv::Mat& low, const cv::Mat& guide_low, const c
   std::vector<float> wx, wy;
   axis(guide.cols, sx, first_x, wx);
   axis(guide.rows, sy, first_y, wy);
-  parallel_rows(guide.rows, 16, [&](int r0, int r1) {
+  // The low-resolution map padded by `pad` columns on each side: values with unknown ones as 0,
+  // and a factor that is 1 where known, 0 where unknown or outside. The loop below then needs no
+  // branch per tap; a skipped tap adds exactly 0, so the sums are those of skipping it.
+  const int pad = o.radius + 1;
+  const int lw = low.cols + 2 * pad;
+  std::vector<float> lv(static_cast<std::size_t>(low.rows) * lw, 0.0f), lk(lv.size(), 0.0f);
+  std::vector<std::uint8_t> lg(lv.size(), 0);
+  for (int j = 0; j < low.rows; ++j) {
+    const float* lr = low.ptr<float>(j);
+    const std::uint8_t* gl = guide_low.ptr<std::uint8_t>(j);
+    const std::size_t row = static_cast<std::size_t>(j) * lw + pad;
+    for (int i = 0; i < low.cols; ++i) {
+      const bool known = std::isfinite(lr[i]);
+      lv[row + i] = known ? lr[i] : 0.0f;
+      lk[row + i] = known ? 1.0f : 0.0f;
+      lg[row + i] = gl[i];
+    }
+  }
+  // `n_taps` is a compile-time constant for the default radius (2), so the tap loops unroll.
+  auto rows_body = [&](auto n_taps, int r0, int r1) {
     for (int y = r0; y < r1; ++y) {
       const std::uint8_t* g = guide.ptr<std::uint8_t>(y);
       float* dst = out.ptr<float>(y);
       for (int x = 0; x < guide.cols; ++x) {
         float wsum = 0, dsum = 0;
-        for (int tj = 0; tj < taps; ++tj) {
+        const float* wxx = wx.data() + static_cast<std::size_t>(x) * taps;
+        const float* range_x = range_w.data();
+        const int gx = g[x];
+        for (int tj = 0; tj < n_taps; ++tj) {
           const int j = first_y[y] + tj;
           if (j < 0 || j >= low.rows) continue;
-          const float* lr = low.ptr<float>(j);
-          const std::uint8_t* gl = guide_low.ptr<std::uint8_t>(j);
+          const std::size_t base = static_cast<std::size_t>(j) * lw + pad + first_x[x];
+          const float* v = lv.data() + base;
+          const float* k = lk.data() + base;
+          const std::uint8_t* gl = lg.data() + base;
           const float wyj = wy[static_cast<std::size_t>(y) * taps + tj];
-          for (int ti = 0; ti < taps; ++ti) {
-            const int i = first_x[x] + ti;
-            if (i < 0 || i >= low.cols || !std::isfinite(lr[i])) continue;
-            const float w = wyj * wx[static_cast<std::size_t>(x) * taps + ti] * range_w[std::abs(g[x] - gl[i])];
+          for (int ti = 0; ti < n_taps; ++ti) {
+            const float w = wyj * wxx[ti] * range_x[std::abs(gx - gl[ti])] * k[ti];
             wsum += w;
-            dsum += w * lr[i];
+            dsum += w * v[ti];
           }
         }
         dst[x] = wsum > 1e-12f ? dsum / wsum * ratio : std::numeric_limits<float>::quiet_NaN();
       }
     }
+  };
+  parallel_rows(guide.rows, 16, [&](int r0, int r1) {
+    if (taps == 4)
+      rows_body(std::integral_constant<int, 4>{}, r0, r1);
+    else
+      rows_body(taps, r0, r1);
   });
   return out;
 }
