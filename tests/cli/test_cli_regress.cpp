@@ -180,3 +180,35 @@ TEST_CASE("regress shards cover every case exactly once and --merge joins them",
   test::expect_refused("regress --merge " + q(dir / "s1.json") + " " + q(dir / "s1.json") + " --json " + q(dir / "x.json"),
                        "also in another shard", dir / "x.json");
 }
+
+TEST_CASE("regress computes exactly what the subcommands write, from files", "[cli][regress]") {
+  test::TempDir dir;
+  const std::string sim = dir / "sim";
+  REQUIRE(run_cli("simulate -o " + q(sim) + " --size 96x72 --supersample 1").exit_code == 0);
+  const std::string pair = "--mono " + q(sim + "/mono.png") + " --color " + q(sim + "/color.png") + " --rig " + q(sim + "/rig.yaml");
+  REQUIRE(run_cli("fuse " + pair + " --reference mono -o " + q(dir / "fused.png") + " --disparity-out " + q(dir / "fused.pfm"))
+              .exit_code == 0);
+  REQUIRE(run_cli("depth " + pair + " -o " + q(dir / "depth.pfm")).exit_code == 0);
+  REQUIRE(run_cli("bokeh --image " + q(sim + "/truth_color.png") + " --disparity " + q(sim + "/disparity_color.pfm") +
+                  " --focus-disparity 3 --max-blur 4 --aperture blades:5 -o " + q(dir / "bokeh.png"))
+              .exit_code == 0);
+  // The CLI's outputs are the goldens; zero tolerance: the runner must give the same bytes.
+  std::ofstream(dir / "files.json") << R"({"dualcam_regress": 1, "cases": [
+    {"name": "fuse", "command": "fuse", "options": {"reference": "mono"},
+     "inputs": {"mono": "sim/mono.png", "color": "sim/color.png", "rig": "sim/rig.yaml"},
+     "outputs": {"image": {"golden": "fused.png", "tolerance": {"max_abs_diff": 0}},
+                 "disparity": {"golden": "fused.pfm", "tolerance": {"max_bad1": 0, "max_mae_px": 0}}}},
+    {"name": "depth", "command": "depth", "inputs": {"mono": "sim/mono.png", "color": "sim/color.png", "rig": "sim/rig.yaml"},
+     "outputs": {"disparity": {"golden": "depth.pfm", "tolerance": {"max_bad1": 0, "max_mae_px": 0}}}},
+    {"name": "bokeh", "command": "bokeh", "inputs": {"image": "sim/truth_color.png", "disparity": "sim/disparity_color.pfm"},
+     "options": {"focus_disparity": 3, "max_blur": 4, "aperture": "blades:5"},
+     "outputs": {"image": {"golden": "bokeh.png", "tolerance": {"max_abs_diff": 0}}}},
+    {"name": "fuse-recipe", "command": "fuse", "options": {"reference": "mono"},
+     "inputs": {"simulate": {"seed": 1, "size": [96, 72], "supersample": 1}},
+     "outputs": {"image": {"golden": "fused.png", "tolerance": {"max_abs_diff": 0}}}}
+  ]})";
+  auto r = run_cli("regress " + q(dir / "files.json"));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("4 cases, 4 passed") != std::string::npos);
+}
