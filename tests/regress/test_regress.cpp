@@ -165,3 +165,23 @@ TEST_CASE("the golden suite catches a one-pixel shift of the output", "[regress]
   CHECK_FALSE(shifted[0].outputs[1].passed);
   CHECK_FALSE(summarize(shifted).ok());
 }
+
+TEST_CASE("the manifest fuzz corpus and hostile JSON give a manifest or a dualcam::Error", "[regress][manifest]") {
+  const std::string dir = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/manifest/";
+  int parsed = 0, refused = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const auto bytes = read_file_bytes(e.path().string());
+    try {
+      parse_manifest(std::string(bytes.begin(), bytes.end()), e.path().string(), {false, false});
+      ++parsed;
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  CHECK(parsed >= 3);   // golden.json, files.json, simulate.json
+  CHECK(refused >= 1);  // bad-seed.json
+  // Deep nesting, a NUL byte, invalid UTF-8 and an empty input: refused, never a crash.
+  for (const std::string& text : {std::string(60000, '[') + std::string(60000, ']'), std::string("{\"a\0\": 1}", 10),
+                                  std::string("{\"dualcam_regress\": 1, \"cases\": [{\"name\": \"\xff\"}]}"), std::string()})
+    CHECK_THROWS_AS(parse_manifest(text, "m.json", {false, false}), Error);
+}
