@@ -1,8 +1,10 @@
 #include "dualcam/regress/manifest.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
