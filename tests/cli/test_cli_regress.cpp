@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/calibration/board.hpp"
+#include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "support.hpp"
 
@@ -211,4 +213,38 @@ TEST_CASE("regress computes exactly what the subcommands write, from files", "[c
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("4 cases, 4 passed") != std::string::npos);
+}
+
+TEST_CASE("regress calibrates from listed files as dualcam calibrate does", "[cli][regress]") {
+  test::TempDir dir;
+  datasets::BoardSetOptions o;
+  o.views = 8;
+  o.mono_size = {480, 360};
+  o.color_size = {400, 300};
+  // The golden suite's calibrate-chessboard set.
+  const auto set = datasets::render_board_set(datasets::random_rig(3, o), calibration::parse_board_spec("chessboard:9x6:25mm"), 3, o);
+  std::string mono, color;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    const std::string l = "l" + std::to_string(i + 1) + ".png", r = "r" + std::to_string(i + 1) + ".png";
+    write_image(dir / l, set[i].mono);
+    write_image(dir / r, set[i].color);
+    mono += std::string(i ? ", " : "") + "\"" + l + "\"";
+    color += std::string(i ? ", " : "") + "\"" + r + "\"";
+  }
+  auto c = run_cli("calibrate --mono " + q(dir / "l*.png") + " --color " + q(dir / "r*.png") +
+                   " --board chessboard:9x6:25mm --no-halves -o " + q(dir / "cli.yaml"));
+  INFO(c.out << c.err);
+  REQUIRE(c.exit_code == 0);
+  // The CLI's rig is the golden; bounds far below any real change (the file holds the numbers in text).
+  std::ofstream(dir / "calib.json") << R"({"dualcam_regress": 1, "cases": [
+    {"name": "calib", "command": "calibrate", "inputs": {"mono": [)" + mono + R"(], "color": [)" + color + R"(]},
+     "options": {"board": "chessboard:9x6:25mm", "halves": false},
+     "outputs": {"rig": {"golden": "cli.yaml", "tolerance": {"focal_pct": 1e-6, "principal_px": 1e-6,
+                 "distortion_abs": 1e-6, "rotation_deg": 1e-6, "baseline_pct": 1e-6}}}}]})";
+  auto r = run_cli("regress " + q(dir / "calib.json") + " --json " + q(dir / "r.json"));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("PASS   calib") != std::string::npos);
+  const auto j = read_json(dir / "r.json");
+  CHECK(j["cases"][0]["outputs"][0]["figures"]["parameters"].size() >= 19);  // fx fy cx cy + 5 distortion, x2, baseline
 }
