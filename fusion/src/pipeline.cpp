@@ -252,6 +252,9 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
                                                   : merge_reference_mono(reference_lin, warped, valid, o.merge);
   res.stats["stages_s"]["merge"] = sw.seconds();
   res.stats["mono_fit"] = {{"gain", m.fit_gain}, {"offset", m.fit_offset}};
+  res.stats["mono_clip"] = {{"level", m.mono_clip_level}, {"clipped_share", m.mono_clipped_share}};
+  if (o.reference == Reference::Mono)
+    res.stats["mono_fit"]["response_bgr"] = {m.mono_response[0], m.mono_response[1], m.mono_response[2]};
   res.stats["coverage"] = double(cv::countNonZero(valid)) / double(valid.total());
   res.image = m.image;
   res.weight = m.weight;
