@@ -87,14 +87,21 @@ Command register_fuse(CLI::App& root) {
   auto out = std::make_shared<std::string>();
   auto disp_out = std::make_shared<std::string>();
   auto weight_out = std::make_shared<std::string>();
+  auto confidence_out = std::make_shared<std::string>();
   CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair into one colour image");
   add_pair_options(app, *o);
   app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)")->required();
   app->add_option("--disparity-out", *disp_out, "also write the reference view's disparity (PFM)");
-  app->add_option("--weights-out", *weight_out, "also write the blend-weight map (PNG, white = mono luminance)");
-  app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm"));
-  Action action = [o, out, disp_out, weight_out]() {
-    check_outputs({*out, *disp_out, *weight_out, o->common.json_path});
+  app->add_option("--weights-out", *weight_out,
+                  "also write the blend-weight map (grey PNG: white = the other view's image used, black = not)");
+  app->add_option("--confidence-out", *confidence_out,
+                  "also write the matcher's confidence at the output's view (colour PNG, Viridis on [0,1]: yellow = "
+                  "confident, green = fair, dark blue = doubtful, black = unknown: occluded or rejected)");
+  app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm\n"
+                      "  dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --weights-out w.png "
+                      "--confidence-out c.png"));
+  Action action = [o, out, disp_out, weight_out, confidence_out]() {
+    check_outputs({*out, *disp_out, *weight_out, *confidence_out, o->common.json_path});
     ThreadScope threads(o->common.threads);
     Stopwatch total;
     LoadedPair pair = load_pair(*o);
@@ -106,6 +113,7 @@ Command register_fuse(CLI::App& root) {
     write_image(*out, encoded);
     if (!disp_out->empty()) write_pfm(*disp_out, res.disparity);
     if (!weight_out->empty()) write_image(*weight_out, weight_to_u8(res.weight));
+    if (!confidence_out->empty()) write_image(*confidence_out, colorize_confidence(res.confidence));
     if (!o->common.json_path.empty()) {
       report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
       report.json()["reference"] = fusion::to_string(pair.options.reference);

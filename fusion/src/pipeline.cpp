@@ -259,6 +259,11 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   res.image = m.image;
   res.weight = m.weight;
   res.disparity = disparity_at_reference(a, o.reference);
+  if (!a.rectifier)
+    res.confidence = a.confidence.clone();
+  else
+    res.confidence = ref_color ? a.rectifier->unrectify_to_color(a.confidence, cv::INTER_NEAREST)
+                               : a.rectifier->unrectify_to_mono(a.confidence, cv::INTER_NEAREST);
   if (progress) progress->advance(1, "done");
   return res;
 }
