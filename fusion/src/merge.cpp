@@ -114,10 +114,11 @@ bool nnls3(const cv::Matx33d& A, const cv::Vec3d& b, cv::Vec3d& best) {
 }
 
 // The mono's spectral response: mono = a . bgr in linear light (no offset), fitted by least
-// squares over the pixels in `mask`, then refitted twice on the
-// pixels within 2.5 robust sigmas (misaligned pixels must not bend it). The weights are kept
-// non-negative, as a sensor's are: in scenes of one hue the three channels are nearly collinear
-// and a free fit swings to large weights of opposite signs (Wood1 of the dev set: -0.48, 0.86).
+// squares over the pixels in `mask`, then refitted twice on the pixels within 2.5 robust sigmas
+// (misaligned pixels must not bend it). Its sum is the exposure ratio of the two cameras. The
+// weights are kept non-negative, as a sensor's are: in scenes of one hue the three channels are
+// nearly collinear and a free fit swings to large weights of opposite signs (Wood1 of the dev
+// set: B -0.48, G 0.86).
 // Falls back to Rec. 709 luminance weights when there is too little to fit.
 cv::Vec3d fit_response(const cv::Mat& mono, const cv::Mat& bgr, const cv::Mat& mask) {
   const cv::Vec3d fallback(0.0722, 0.7152, 0.2126);
@@ -390,7 +391,7 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
           for (int c = 0; c < mono.cols; ++c)
             e[c] = ch[c] + cv::Vec3f::all(0.114f * g[c][0] + 0.587f * g[c][1] + 0.299f * g[c][2]);
         }
-        decode_srgb(encoded).copyTo(row);  // the table clamps to [0,1] as add_luma + decode did
+        decode_srgb(encoded).copyTo(row);  // the table clamps encoded values to [0,1]
         cv::Vec3f* v = row.ptr<cv::Vec3f>(0);
         for (int c = 0; c < mono.cols; ++c) {
           const float predicted = std::max(0.0f, response(0) * v[c][0] + response(1) * v[c][1] + response(2) * v[c][2]);
