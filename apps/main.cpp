@@ -1,12 +1,8 @@
 // dualcam: the command-line tool. Thin: each subcommand parses, calls the library, reports.
 #include <cstdio>
-#include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <opencv2/core.hpp>
-
 #include "common.hpp"
-#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/version.hpp"
 
 int main(int argc, char** argv) {
@@ -36,18 +32,10 @@ int main(int argc, char** argv) {
   try {
     for (auto& c : commands)
       if (c.app->parsed()) return c.action();
-  } catch (const Error& e) {
-    std::fprintf(stderr, "dualcam: %s: %s\n", to_string(e.category()), e.what());
-    return exit_code(e.category());
-  } catch (const cv::Exception& e) {
-    std::fprintf(stderr, "dualcam: internal error (OpenCV): %s\n", e.err.c_str());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "dualcam: out of memory\n");
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "dualcam: internal error: %s\n", e.what());
-    return 1;
+  } catch (...) {
+    const app::Failure f = app::describe_current_exception();
+    std::fprintf(stderr, "dualcam: %s\n", f.message.c_str());
+    return f.exit_code;
   }
   return 1;
 }
