@@ -37,6 +37,7 @@ Command register_compare(CLI::App& root);
 Command register_eval(CLI::App& root);
 Command register_bench(CLI::App& root);
 Command register_bokeh(CLI::App& root);
+Command register_regress(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
       "--color out/sample/color.png --rig out/sample/rig.yaml -o out/fused.png");
   std::vector<app::Command> commands{app::register_fuse(root), app::register_depth(root), app::register_sample(root),
                                      app::register_simulate(root), app::register_compare(root), app::register_eval(root),
-                                     app::register_bench(root), app::register_bokeh(root), app::register_calibrate(root)};
+                                     app::register_bench(root), app::register_bokeh(root), app::register_calibrate(root),
+                                     app::register_regress(root)};
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
