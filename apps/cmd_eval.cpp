@@ -27,6 +27,8 @@ namespace {
 struct EvalCliOptions {
   std::string protocol, data, method = "engine", left_sensor = "mono", mono_weights, scenes;
   double light = 0, mono_gain = 0;
+  double perturb_shift = 0, perturb_rotate = 0;  // depth: misaligned right view (EvalOptions)
+  std::string rig = "rectified";                // engine: rectified (the data's own) or auto
   std::uint64_t seed = 0;
   int threads = 0;
   std::string json_path;
@@ -97,11 +99,13 @@ fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
   return p;
 }
 
-// The engine, called only through the fuse pipeline (rectified pair, mono on the left).
-datasets::Method engine_method(datasets::Protocol protocol) {
-  auto options = [](fusion::Reference ref, const datasets::MethodInput& in) {
+// The engine, called only through the fuse pipeline (mono on the left): told the pair is
+// rectified, or (`auto_rig`, `--rig auto`) left to estimate the rectification from the pair.
+datasets::Method engine_method(datasets::Protocol protocol, bool auto_rig) {
+  auto options = [auto_rig](fusion::Reference ref, const datasets::MethodInput& in) {
     fusion::FuseOptions f;
-    f.rectified = true;
+    f.rectified = !auto_rig;
+    f.auto_rig = auto_rig;
     f.reference = ref;
     if (in.ndisp > 0) f.match.max_disparity = in.ndisp;
     return f;
@@ -189,6 +193,17 @@ Command register_eval(CLI::App& root) {
   app->add_option("--left-sensor", o->left_sensor,
                   "sensor of the left view: mono (the protocol) or color (both views through the colour sensor; depth only)")
       ->check(CLI::IsMember({"mono", "color", "colour"}));
+  app->add_option("--rig", o->rig,
+                  "engine: 'rectified' (default: the pair is rectified, as the data is) or 'auto' (the engine "
+                  "estimates the rectification from the pair, as dualcam fuse --rig auto)")
+      ->check(CLI::IsMember({"rectified", "auto"}));
+  app->add_option("--perturb-right-shift", o->perturb_shift,
+                  "depth: move the right (colour) view this many px down before the sensor sees it (default 0); "
+                  "with --perturb-right-rotate, a module out of alignment")
+      ->check(CLI::Range(-50.0, 50.0));
+  app->add_option("--perturb-right-rotate", o->perturb_rotate,
+                  "depth: rotate the right view by this many degrees counter-clockwise about its centre (default 0)")
+      ->check(CLI::Range(-10.0, 10.0));
   app->add_option("--scenes", o->scenes, "only these scenes (comma-separated names)");
   app->add_option("--seed", o->seed, "mixed into every scene's noise seed (default 0)");
   app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
@@ -205,7 +220,8 @@ Command register_eval(CLI::App& root) {
   app->add_option("--peer-border", o->peer_border,
                   "p1 peer: colour for matches outside the colour image: reflect101 (default), replicate, constant (black)");
   app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
-                      "--json depth.json\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
+                      "--json depth.json\n  dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize "
+                      "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
                       "--method both"));
   Action action = [o]() {
     if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") {
@@ -239,7 +255,11 @@ Command register_eval(CLI::App& root) {
       eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
     }
     if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
+    eo.perturb_right_shift_px = o->perturb_shift;
+    eo.perturb_right_rotate_deg = o->perturb_rotate;
     eo.validate(protocol);
+    const bool auto_rig = o->rig == "auto";
+    if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
     const fusion::PeerDepthOptions peer_depth = peer_depth_options(*o);
     const fusion::PeerBorder border = fusion::parse_peer_border(o->peer_border);
     check_outputs({o->json_path});
@@ -257,7 +277,8 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border) : engine_method(protocol);
+    datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border)
+                                                  : engine_method(protocol, auto_rig);
     if (!o->save_dir.empty()) {
       if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
       const std::filesystem::path dir = o->save_dir;
@@ -283,6 +304,9 @@ Command register_eval(CLI::App& root) {
                 datasets::protocol_info(protocol).name, method.name.c_str(), res.light,
                 datasets::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
                 res.rows.size());
+    if (eo.perturbed() || auto_rig)
+      std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
+                  eo.perturb_right_rotate_deg, o->rig.c_str());
     std::printf("%s", res.table().c_str());
     std::fflush(stdout);
     if (!o->json_path.empty()) {
@@ -290,6 +314,7 @@ Command register_eval(CLI::App& root) {
       report.json()["eval"] = res.to_json();
       report.json()["data"] = o->data;
       report.json()["method_kind"] = o->method;
+      report.json()["rig"] = o->rig;
       if (o->method == "peer" && protocol != datasets::Protocol::P2)
         report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
                                       {"use_scene_ndisp", peer_depth.use_scene_ndisp},

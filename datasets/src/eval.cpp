@@ -58,6 +58,21 @@ void EvalOptions::validate(Protocol p) const {
   c.validate();
   if (left_sensor == LeftSensor::Color && p != Protocol::Depth)
     throw_invalid("the left view through the colour sensor (--left-sensor color) only applies to the depth protocol");
+  check_range("EvalOptions::perturb_right_shift_px (--perturb-right-shift)", perturb_right_shift_px, -50.0, 50.0);
+  check_range("EvalOptions::perturb_right_rotate_deg (--perturb-right-rotate)", perturb_right_rotate_deg, -10.0, 10.0);
+  if (perturbed() && p != Protocol::Depth)
+    throw_invalid("a perturbed right view (--perturb-right-shift/--perturb-right-rotate) only applies to the depth protocol");
+}
+
+cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg) {
+  if (image.empty()) throw_invalid("perturb_right_view: empty image");
+  if (shift_px == 0 && rotate_deg == 0) return image.clone();
+  const cv::Point2f centre(0.5f * float(image.cols - 1), 0.5f * float(image.rows - 1));
+  cv::Mat a = cv::getRotationMatrix2D(centre, rotate_deg, 1.0);  // counter-clockwise for positive angles
+  a.at<double>(1, 2) += shift_px;
+  cv::Mat out;
+  cv::warpAffine(image, out, a, image.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return out;
 }
 
 namespace {
@@ -84,7 +99,10 @@ MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const
   MethodInput in;
   in.scene = scene.name;
   in.ndisp = scene.ndisp;
-  in.color = simulate_color(to_linear(scene.right), cs, splitmix64(seed + 2));
+  const cv::Mat right = o.perturbed() ? perturb_right_view(scene.right, o.perturb_right_shift_px,
+                                                                  o.perturb_right_rotate_deg)
+                                      : scene.right;
+  in.color = simulate_color(to_linear(right), cs, splitmix64(seed + 2));
   if (o.left_sensor == LeftSensor::Color) {
     in.left_color = simulate_color(to_linear(scene.left), cs, splitmix64(seed + 3));
     cv::cvtColor(in.left_color, in.mono, cv::COLOR_BGR2GRAY);
@@ -179,7 +197,9 @@ Json EvalResult::to_json() const {
                   {"color_photons_at_white", options.color.photons_at_white},
                   {"color_read_noise", options.color.read_noise},
                   {"color_bayer", options.color.bayer},
-                  {"seed", options.seed}};
+                  {"seed", options.seed},
+                  {"perturb_right_shift_px", options.perturb_right_shift_px},
+                  {"perturb_right_rotate_deg", options.perturb_right_rotate_deg}};
   Json cols = Json::array();
   for (const auto& c : columns) cols.push_back(c.key);
   j["columns"] = cols;

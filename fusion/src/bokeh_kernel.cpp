@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <tbb/enumerable_thread_specific.h>
-
-#include "dualcam/engine/parallel.hpp"
 
 namespace dualcam::fusion::detail {
 namespace {
@@ -102,68 +99,64 @@ Kernel make_kernel(double radius, const Aperture& ap) {
   return k;
 }
 
-void blur_spans(const cv::Mat& in, const Kernel& kernel, cv::Mat& out) {
+void blur_rect(const cv::Mat& in, const Kernel& kernel, const cv::Rect& out_rect, float* out,
+               std::vector<float>& scratch) {
   CV_Assert(in.type() == CV_32FC4);
   const int h = in.rows, w = in.cols;
-  out.create(in.size(), CV_32FC4);
-  const int pad = kernel.reach_x + 1;
-  const int pw = w + 2 * pad + 1;  // prefix entries per row (per channel group)
+  const int rx = kernel.reach_x;
+  // Input window: the output columns grown by the horizontal reach, one row per source row.
+  const int x_in = out_rect.x - rx;
+  const int wi = out_rect.width + 2 * rx;   // input pixels per window row
+  const int y_in = out_rect.y + kernel.dy_min;
+  const int hi = out_rect.height + kernel.dy_max - kernel.dy_min;
+  const std::size_t row_l = std::size_t(wi) * 4, row_p = std::size_t(wi + 1) * 4;
+  scratch.resize(std::size_t(hi) * (row_l + row_p));
+  float* L = scratch.data();                        // the window, zero outside `in`
+  float* P = scratch.data() + std::size_t(hi) * row_l;  // its row prefix sums
+  const int xa = std::max(0, x_in), xb = std::min(w, x_in + wi);
+  for (int j = 0; j < hi; ++j) {
+    float* l = L + j * row_l;
+    const int y = y_in + j;
+    if (y < 0 || y >= h || xb <= xa) {
+      std::fill(l, l + row_l, 0.0f);
+    } else {
+      std::fill(l, l + (xa - x_in) * 4, 0.0f);
+      const float* s = in.ptr<float>(y) + std::size_t(xa) * 4;
+      std::copy(s, s + std::size_t(xb - xa) * 4, l + (xa - x_in) * 4);
+      std::fill(l + (xb - x_in) * 4, l + row_l, 0.0f);
+    }
+    float* p = P + j * row_p;
+    float run[4] = {0, 0, 0, 0};
+    for (int i = 0; i <= wi; ++i) {
+      for (int c = 0; c < 4; ++c) p[i * 4 + c] = run[c];
+      if (i < wi)
+        for (int c = 0; c < 4; ++c) run[c] += l[i * 4 + c];
+    }
+  }
   const float inv_total = float(1.0 / kernel.total);
-  const int grain = 16;
-  // Thread-local scratch: prefix rows (double: a float prefix loses ~1e-4 over a 4000-px row)
-  // and one accumulator row.
-  tbb::enumerable_thread_specific<std::vector<double>> prefix_tls;
-  tbb::enumerable_thread_specific<std::vector<float>> acc_tls;
-  parallel_rows(h, grain, [&](int y0, int y1) {
-    const int s0 = std::max(0, y0 + kernel.dy_min), s1 = std::min(h, y1 + kernel.dy_max);
-    std::vector<double>& P = prefix_tls.local();
-    std::vector<float>& acc = acc_tls.local();
-    if (s1 > s0) P.resize(std::size_t(s1 - s0) * pw * 4);
-    acc.resize(std::size_t(w) * 4);
-    for (int y = s0; y < s1; ++y) {
-      double* p = P.data() + std::size_t(y - s0) * pw * 4;
-      const float* src = in.ptr<float>(y);
-      double run[4] = {0, 0, 0, 0};
-      for (int j = 0; j < pw; ++j) {
-        for (int c = 0; c < 4; ++c) p[j * 4 + c] = run[c];
-        const int x = j - pad;
-        if (x >= 0 && x < w)
-          for (int c = 0; c < 4; ++c) run[c] += src[x * 4 + c];
-      }
+  const int n4 = out_rect.width * 4;
+  for (int oy = 0; oy < out_rect.height; ++oy) {
+    float* a = out + std::size_t(oy) * n4;
+    std::fill(a, a + n4, 0.0f);
+    for (const KernelRow& row : kernel.rows) {
+      const int j = oy + row.dy - kernel.dy_min;  // window row of the source
+      const float* p = P + j * row_p;
+      const float* l = L + j * row_l;
+      const float v = row.v;
+      // Output column x (window column x + rx): columns [x+a, x+b] sum to p[x+rx+b+1] - p[x+rx+a];
+      // the partly covered end columns are read from the window itself. One pass per row.
+      const bool core = row.core_b >= row.core_a;
+      const float* __restrict ph = p + (rx + (core ? row.core_b + 1 : 0)) * 4;
+      const float* __restrict pl = p + (rx + (core ? row.core_a : 0)) * 4;
+      const float* __restrict el = l + (rx + row.left) * 4;
+      const float* __restrict er = l + (rx + row.right) * 4;
+      const float wl = v * row.w_left;
+      const float wr = row.right != row.left ? v * row.w_right : 0.0f;
+      float* __restrict ak = a;
+      for (int k = 0; k < n4; ++k) ak[k] += v * (ph[k] - pl[k]) + wl * el[k] + wr * er[k];
     }
-    const int n4 = w * 4;
-    for (int y = y0; y < y1; ++y) {
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      float* a = acc.data();
-      for (const KernelRow& row : kernel.rows) {
-        const int sy = y + row.dy;
-        if (sy < 0 || sy >= h) continue;
-        const double* p = P.data() + std::size_t(sy - s0) * pw * 4;
-        const float v = row.v;
-        // P[j] holds the sum of source columns < j - pad, so columns [x+a, x+b] sum to
-        // P[x+b+pad+1] - P[x+a+pad].
-        if (row.core_b >= row.core_a) {
-          const double* hi = p + (row.core_b + pad + 1) * 4;
-          const double* lo = p + (row.core_a + pad) * 4;
-          for (int k = 0; k < n4; ++k) a[k] += v * float(hi[k] - lo[k]);
-        }
-        if (row.w_left > 0) {
-          const double* hi = p + (row.left + pad + 1) * 4;
-          const double* lo = p + (row.left + pad) * 4;
-          const float wl = v * row.w_left;
-          for (int k = 0; k < n4; ++k) a[k] += wl * float(hi[k] - lo[k]);
-        }
-        if (row.w_right > 0 && row.right != row.left) {
-          const double* hi = p + (row.right + pad + 1) * 4;
-          const double* lo = p + (row.right + pad) * 4;
-          const float wr = v * row.w_right;
-          for (int k = 0; k < n4; ++k) a[k] += wr * float(hi[k] - lo[k]);
-        }
-      }
-      float* o = out.ptr<float>(y);
-      for (int k = 0; k < n4; ++k) o[k] = a[k] * inv_total;
-    }
-  });
+    for (int k = 0; k < n4; ++k) a[k] *= inv_total;
+  }
 }
 
 }  // namespace dualcam::fusion::detail

@@ -1,6 +1,7 @@
 #pragma once
 // The fast path of bokeh.cpp, kept apart from the algorithm (STYLE habit 9): an aperture kernel
-// as horizontal spans, and a blur of a 4-channel image with it by per-row prefix sums.
+// as horizontal spans, and a blur of a 4-channel image with it, one tile at a time, by per-row
+// prefix sums.
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -30,9 +31,13 @@ struct Kernel {
 // rasterised with area coverage: exact horizontally, one chord per row vertically.
 Kernel make_kernel(double radius_px, const Aperture& aperture);
 
-// out = (in convolved with kernel) / kernel.total, zero outside `in`. in, out: CV_32FC4.
-// Parallel over row blocks; each row's prefix sums are computed the same way whatever the
-// block, so the result does not depend on the thread count.
-void blur_spans(const cv::Mat& in, const Kernel& kernel, cv::Mat& out);
+// One output rectangle of (in convolved with kernel) / kernel.total, zero outside `in`.
+// in: CV_32FC4 (only the pixels within the kernel's reach of `out_rect` are read);
+// out: out_rect.height rows of out_rect.width (b, g, r, coverage) floats, row stride
+// out_rect.width * 4. The prefix sums are local to the rectangle (float: at most a few dozen
+// pixels are summed), so the result depends only on the rectangle, never on which thread or in
+// what order rectangles are done. `scratch` is reused between calls.
+void blur_rect(const cv::Mat& in, const Kernel& kernel, const cv::Rect& out_rect, float* out,
+               std::vector<float>& scratch);
 
 }  // namespace dualcam::fusion::detail

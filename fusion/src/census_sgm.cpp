@@ -20,6 +20,46 @@ class CensusSgmMatcher final : public StereoMatcher {
  public:
   explicit CensusSgmMatcher(const MatchOptions& o) : StereoMatcher(o) {}
 
+  // Coarse fill (CensusSgmOptions::coarse_fill): the pair is matched again at half resolution,
+  // where the census window covers twice the surface and weakly textured walls often match.
+  // Unknown pixels that lie deep inside a hole (at least coarse_min_distance px from a known
+  // pixel; small holes are better filled from their neighbours later) and are not marked
+  // occluded take the half-resolution disparity where that one is unambiguous (confidence >=
+  // coarse_min_confidence). They get half its confidence and lose nothing else.
+  void fill_from_coarse(MatchResult& res, const cv::Mat& left, const cv::Mat& right, int range) const {
+    const CensusSgmOptions& co = options_.census;
+    MatchOptions half = options_;
+    half.census.coarse_fill = false;
+    const cv::Size hs((left.cols + 1) / 2, (left.rows + 1) / 2);
+    cv::Mat l2, r2;
+    cv::resize(left, l2, hs, 0, 0, cv::INTER_AREA);
+    cv::resize(right, r2, hs, 0, 0, cv::INTER_AREA);
+    const MatchResult c = CensusSgmMatcher(half).match_left_full(l2, r2, std::max(1, (range + 1) / 2));
+    const float scale = float(left.cols) / float(hs.width);
+    cv::Mat dist;  // distance of each unknown pixel to the nearest known one, px
+    const cv::Mat unknown = ~(res.disparity == res.disparity);  // (cv::compare gives NaN != NaN as false)
+    cv::distanceTransform(unknown, dist, cv::DIST_L2, 3);
+    const float min_dist = float(co.coarse_min_distance), min_conf = float(co.coarse_min_confidence);
+    parallel_rows(res.disparity.rows, 16, [&](int r0, int r1) {
+      for (int y = r0; y < r1; ++y) {
+        const float* dd = dist.ptr<float>(y);
+        float* d = res.disparity.ptr<float>(y);
+        float* conf = res.confidence.ptr<float>(y);
+        const std::uint8_t* occ = res.occlusion.ptr<std::uint8_t>(y);
+        const int cy = std::min(hs.height - 1, y / 2);
+        const float* cd = c.disparity.ptr<float>(cy);
+        const float* cc = c.confidence.ptr<float>(cy);
+        for (int x = 0; x < res.disparity.cols; ++x) {
+          if (std::isfinite(d[x]) || occ[x] || dd[x] < min_dist) continue;
+          const int cx = std::min(hs.width - 1, x / 2);
+          if (!std::isfinite(cd[cx]) || cc[cx] < min_conf) continue;
+          d[x] = cd[cx] * scale;
+          conf[x] = 0.5f * cc[cx];
+        }
+      }
+    });
+  }
+
   MatchResult match_left_full(const cv::Mat& left_in, const cv::Mat& right_in, int range) const override {
     if (left_in.type() != CV_8UC1 || right_in.type() != CV_8UC1 || left_in.size() != right_in.size())
       throw_invalid("census/SGM matcher: expects two CV_8UC1 images of the same size");
@@ -115,6 +155,7 @@ class CensusSgmMatcher final : public StereoMatcher {
     });
 
     if (co.speckle_size > 0) remove_speckles(res, co.speckle_size);
+    if (co.coarse_fill && W >= 64 && H >= 32) fill_from_coarse(res, left_in, right_in, range);
     return res;
   }
 

@@ -42,6 +42,8 @@ void CensusSgmOptions::validate() const {
     throw_invalid("CensusSgmOptions: box_radius " + std::to_string(box_radius) + " with p2 " + std::to_string(p2) +
                   " overflows the 16-bit path costs; lower one of them");
   check_range("CensusSgmOptions::speckle_size", speckle_size, 0, 100000);
+  check_range("CensusSgmOptions::coarse_min_distance", coarse_min_distance, 0.0, 1000.0);
+  check_range("CensusSgmOptions::coarse_min_confidence", coarse_min_confidence, 0.0, 1.0);
 }
 
 void MatchOptions::validate() const {

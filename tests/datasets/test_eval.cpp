@@ -7,6 +7,8 @@
 #include <limits>
 #include <map>
 
+#include <opencv2/imgproc.hpp>
+
 #include "datasets/synthetic_middlebury.hpp"
 #include "dualcam/datasets/eval.hpp"
 #include "dualcam/engine/error.hpp"
@@ -184,6 +186,42 @@ TEST_CASE("Simulated pairs: deterministic per scene and protocol, options are ho
   cv::cvtColor(c.left_color, g, cv::COLOR_BGR2GRAY);
   CHECK(cv::norm(g, c.mono, cv::NORM_INF) == 0);
   CHECK_THROWS_AS(same.validate(Protocol::P1), Error);
+}
+
+TEST_CASE("Perturbed right view: shifted down and rotated counter-clockwise about the centre", "[datasets][eval]") {
+  // A bright square 100 px right of the centre of a 301 x 201 image; its centroid is tracked.
+  cv::Mat img(201, 301, CV_8UC1, cv::Scalar(0));
+  cv::rectangle(img, cv::Rect(246, 96, 9, 9), cv::Scalar(255), cv::FILLED);  // centre (250, 100)
+  auto centroid = [](const cv::Mat& m) {
+    const cv::Moments mo = cv::moments(m);
+    return cv::Point2d(mo.m10 / mo.m00, mo.m01 / mo.m00);
+  };
+  const cv::Point2d c0 = centroid(img);
+  REQUIRE(c0.x == Approx(250.0).margin(1e-6));
+  const cv::Point2d shifted = centroid(perturb_right_view(img, 3.0, 0.0));
+  CHECK(shifted.x == Approx(250.0).margin(0.01));
+  CHECK(shifted.y == Approx(103.0).margin(0.01));
+  // 2 degrees counter-clockwise (y points down): (150 + 100 cos a, 100 - 100 sin a), then 3 px down.
+  const double a = 2.0 * CV_PI / 180.0;
+  const cv::Point2d both = centroid(perturb_right_view(img, 3.0, 2.0));
+  CHECK(both.x == Approx(150.0 + 100.0 * std::cos(a)).margin(0.05));
+  CHECK(both.y == Approx(100.0 - 100.0 * std::sin(a) + 3.0).margin(0.05));
+  CHECK(cv::norm(perturb_right_view(img, 0.0, 0.0), img, cv::NORM_INF) == 0);
+
+  // In the simulated pair only the colour (right) view moves; only the depth protocol takes it.
+  TinySet set;
+  const MiddleburyScene s = load_scene(set.scenes[0]);
+  EvalOptions o, p;
+  p.perturb_right_shift_px = 3;
+  p.perturb_right_rotate_deg = 0.3;
+  CHECK_NOTHROW(p.validate(Protocol::Depth));
+  const MethodInput a0 = simulate_pair(s, Protocol::Depth, o), a1 = simulate_pair(s, Protocol::Depth, p);
+  CHECK(cv::norm(a0.mono, a1.mono, cv::NORM_INF) == 0);
+  CHECK(cv::norm(a0.color, a1.color, cv::NORM_L1) > 0);
+  CHECK_THROWS_AS(p.validate(Protocol::P1), Error);
+  EvalOptions far;
+  far.perturb_right_rotate_deg = 45;
+  CHECK_THROWS_AS(far.validate(Protocol::Depth), Error);
 }
 
 TEST_CASE("Protocol names: the ones that exist, and a clear error for others", "[datasets][eval][bad]") {

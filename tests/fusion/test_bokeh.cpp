@@ -159,6 +159,39 @@ TEST_CASE("A highlight becomes a disc of the blur radius, in the aperture's shap
   CHECK(area == Approx(CV_PI * r * r).epsilon(0.06));
 }
 
+TEST_CASE("A blurred point is the same wherever it falls on the tile grid", "[bokeh]") {
+  // Layers are blurred per 32x32 tile of their (reduced) grid and only where they reach: a disc
+  // must come out whole and identical across tile borders. Radius 6 (full resolution) and 20
+  // (grid reduced by 3); the point moves in steps of 3 px (whole pixels of either grid) across
+  // several tile borders.
+  const cv::Size size(260, 120);
+  for (const double r : {6.0, 20.0}) {
+    BokehOptions o;
+    o.focus_disparity_px = 0;
+    o.blur_per_disparity = r / 10.0;
+    cv::Mat first;
+    for (int x0 = 30; x0 <= 30 + 3 * 40; x0 += 3) {
+      // A small blurred patch (the layer is sparse) in front of a black background in focus.
+      cv::Mat d(size, CV_32F, cv::Scalar(0.0f));
+      d(cv::Rect(x0 - 2, 58, 5, 5)).setTo(10.0f);
+      cv::Mat img(size, CV_32FC3, cv::Scalar::all(0.0));
+      img.at<cv::Vec3f>(60, x0) = cv::Vec3f(1, 1, 1);
+      const cv::Mat out = render_bokeh(img, d, o);
+      const cv::Mat patch = out(cv::Rect(x0 - 28, 32, 57, 57)).clone();
+      if (first.empty()) {
+        first = patch;
+        CHECK(cv::sum(out)[1] == Approx(1.0).epsilon(0.01));
+        // Nothing beyond the disc (grown by the reduced grid's box-down and bilinear-up).
+        const int beyond = int(r) + 2 * int(std::ceil(r / 8.0)) + 2;
+        CHECK(out.at<cv::Vec3f>(60, x0 + beyond)[1] == 0.0f);
+        CHECK(out.at<cv::Vec3f>(60 - beyond, x0)[1] == 0.0f);
+      }
+      INFO("radius " << r << ", point at x " << x0);
+      CHECK(cv::norm(patch, first, cv::NORM_INF) < 1e-6);
+    }
+  }
+}
+
 TEST_CASE("Bokeh gives the same bytes for 1 and 2 threads", "[bokeh][determinism]") {
   const cv::Size size(300, 200);
   const cv::Mat img = texture(size, 3);

@@ -320,3 +320,55 @@ TEST_CASE("Rectification of a 4:3 colour camera beside a smaller mono one covers
   CHECK(cv::countNonZero(cm) > 0.95 * cm.total());
   CHECK(cv::countNonZero(cc) > 0.95 * cc.total());
 }
+
+TEST_CASE("Coarse fill: large holes take the half-resolution disparity, known pixels stay as they were", "[match]") {
+  // A smooth, weak texture (visible at half resolution) under strong pixel noise drawn
+  // independently for each view (which the 9x7 census at full resolution cannot see through).
+  const cv::Size size(240, 160);
+  const int disparity = 10;
+  cv::Mat base = texture(size + cv::Size(32, 0), 5);
+  cv::GaussianBlur(base, base, cv::Size(), 3.0);
+  cv::normalize(base, base, 0.3, 0.7, cv::NORM_MINMAX);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.f, 0.05f);
+  cv::Mat l32(size, CV_32F), r32(size, CV_32F);
+  for (int r = 0; r < size.height; ++r)
+    for (int c = 0; c < size.width; ++c) {
+      l32.at<float>(r, c) = base.at<float>(r, c + 16) + noise(rng);
+      r32.at<float>(r, c) = base.at<float>(r, c + 16 + disparity) + noise(rng);
+    }
+  cv::Mat left, right;
+  l32.convertTo(left, CV_8U, 255.0);
+  r32.convertTo(right, CV_8U, 255.0);
+  fusion::MatchOptions off = census_options(), on = census_options();
+  off.census.coarse_fill = false;
+  on.census.coarse_fill = true;
+  const fusion::MatchResult a = fusion::StereoMatcher::create(off)->match_left_full(left, right, 32);
+  const fusion::MatchResult b = fusion::StereoMatcher::create(on)->match_left_full(left, right, 32);
+  long kept_changed = 0, filled = 0, filled_good = 0, occluded_filled = 0;
+  cv::Mat unknown = ~(a.disparity == a.disparity), dist;
+  cv::distanceTransform(unknown, dist, cv::DIST_L2, 3);
+  long near_filled = 0;
+  for (int r = 0; r < size.height; ++r)
+    for (int c = 0; c < size.width; ++c) {
+      const float da = a.disparity.at<float>(r, c), db = b.disparity.at<float>(r, c);
+      if (std::isfinite(da)) {
+        kept_changed += da != db;
+        continue;
+      }
+      if (!std::isfinite(db)) continue;
+      occluded_filled += a.occlusion.at<std::uint8_t>(r, c) != 0;
+      near_filled += dist.at<float>(r, c) < float(on.census.coarse_min_distance);
+      CHECK(b.confidence.at<float>(r, c) <= 0.5f);
+      if (c < 2 * disparity) continue;  // the left border, seen by the left view only
+      ++filled;
+      filled_good += std::abs(db - disparity) <= 2.0f;  // bad-2.0, the protocol's metric
+    }
+  INFO("unknown without coarse fill " << cv::countNonZero(unknown) << ", filled " << filled << ", of them within 2 px "
+                                      << filled_good);
+  CHECK(kept_changed == 0);
+  CHECK(occluded_filled == 0);
+  CHECK(near_filled == 0);
+  REQUIRE(filled > 500);
+  CHECK(double(filled_good) / double(filled) > 0.9);
+}

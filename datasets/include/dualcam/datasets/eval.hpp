@@ -54,6 +54,13 @@ struct EvalOptions {
   ColorSensor color;        // colour camera model; its `light` is replaced by effective_light()
   LeftSensor left_sensor = LeftSensor::Mono;  // Color only for Protocol::Depth
   std::uint64_t seed = 0;   // mixed into every (scene, protocol) seed
+  // A misaligned module (depth protocol only): the right camera's view is moved by
+  // perturb_right_shift_px rows (positive = content moves down) and rotated by
+  // perturb_right_rotate_deg (positive = counter-clockwise) about the image centre, before the
+  // colour sensor sees it. The pair is then no longer rectified; the truth stays the left view's.
+  double perturb_right_shift_px = 0;    // px, vertical, |.| <= 50
+  double perturb_right_rotate_deg = 0;  // degrees, |.| <= 10
+  bool perturbed() const { return perturb_right_shift_px != 0 || perturb_right_rotate_deg != 0; }
   void validate(Protocol protocol) const;
   double effective_light(Protocol protocol) const;
 };
@@ -78,6 +85,10 @@ struct Method {
 
 // Deterministic seed per (scene, protocol, options.seed): independent of scene order and threads.
 std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint64_t base);
+
+// The right view moved as EvalOptions::perturb_right_* say (linear interpolation, border
+// replicated): x' = R (x - c) + c + (0, shift_px), c the image centre. Any type OpenCV warps.
+cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg);
 
 // The simulated pair of a scene for a protocol (what MethodInput holds, without ndisp).
 MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);

@@ -17,7 +17,7 @@
 // into depth layers with tent (linear) weights, so a pixel lies in the two layers around its
 // radius and the kernel radius is interpolated. Each layer (premultiplied colour + coverage) is
 // blurred with the aperture kernel by per-row prefix sums (one O(1) span per kernel row), at a
-// reduced resolution when its radius is large. Layers are composited front to back with an
+// reduced resolution when its radius is large, and only in the 32x32 tiles it reaches. Layers are composited front to back with an
 // additive coverage model: a layer is hidden by the summed blurred coverage of the layers nearer
 // than its neighbour, so a sharp foreground is never overdrawn by the background, and a blurred
 // foreground spreads semi-transparently over whatever is behind it.

@@ -8,8 +8,8 @@
 //    different spectral response of a panchromatic and a demosaiced colour sensor change little),
 //    Hamming costs summed over a small box, semi-global aggregation along 8 (or 4) paths
 //    (Hirschmueller, PAMI 2008), winner-take-all with a uniqueness test, left-right consistency,
-//    parabolic sub-pixel refinement. Integer costs, so the result is identical for any thread
-//    count.
+//    parabolic sub-pixel refinement, large holes filled from the pair matched at half resolution.
+//    Integer costs, so the result is identical for any thread count.
 //  - Sgbm: OpenCV StereoSGBM (3-way), the peer every other matcher is measured against.
 #include <memory>
 #include <string>
@@ -31,15 +31,20 @@ struct CensusSgmOptions {
   int census_height = 7;   // census window height, px (odd)
   int box_radius = 0;      // Hamming costs are summed over a (2r+1)^2 box, px; 0 = none
   double prefilter_sigma = 0.0;  // Gaussian smoothing of both views before the census, px; 0 = none
-  // Penalties, in Hamming bits per box pixel. Tuned on the Middlebury 2005/2006 dev set
-  // (mono/colour, EVALUATION.md sensor models): bad-2.0 moves by < 1 point within 0.5x..2x.
-  double p1 = 12.0;        // SGM penalty for a 1 px disparity step
-  double p2 = 200.0;       // SGM penalty for larger steps
+  // Penalties, in Hamming bits per box pixel. Tuned with coarse_fill on the Middlebury 2005/2006
+  // dev set (mono/colour, EVALUATION.md sensor models, good light and light 0.05 together).
+  double p1 = 16.0;        // SGM penalty for a 1 px disparity step
+  double p2 = 120.0;       // SGM penalty for larger steps
   double p2_edge = 0.2;    // P2 is multiplied by this across reference-image edges (0..1]
-  int edge_threshold = 6;  // |grey step| (8-bit) that counts as an edge for p2_edge
+  int edge_threshold = 10;  // |grey step| (8-bit) that counts as an edge for p2_edge
   int uniqueness = 0;      // percent margin of the best aggregated cost over the second best; 0 = off
   int paths = 8;           // aggregation paths: 4 (rows + columns) or 8 (plus diagonals)
   int lr_tolerance = 1;    // px: left-right check tolerance
+  // Large holes left by the checks are filled from the pair matched at half resolution (see
+  // census_sgm.cpp): weakly textured walls that the full-resolution census cannot pin down.
+  bool coarse_fill = true;
+  double coarse_min_distance = 8.0;    // px: only unknown pixels at least this far from a known one
+  double coarse_min_confidence = 1.0;  // only half-resolution disparities at least this confident [0,1]
   int speckle_size = 20;   // connected disparity regions below this many px are removed; 0 = off
   void validate() const;
 };
