@@ -1,7 +1,12 @@
 // dualcam fuse / dualcam depth: align a colour + mono pair and merge it, or write its disparity.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
+
+#include <malloc.h>
 
 #include "common.hpp"
 #include "dualcam/engine/color.hpp"
@@ -24,9 +29,11 @@ struct PairOptions {
   CommonOptions common;
 };
 
-void add_pair_options(CLI::App* app, PairOptions& o) {
-  app->add_option("--mono", o.mono, "mono camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required();
-  app->add_option("--color,--colour", o.color, "colour camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required();
+// `pair_required`: false for `fuse`, whose --batch replaces --mono and --color.
+void add_pair_options(CLI::App* app, PairOptions& o, bool pair_required = true) {
+  app->add_option("--mono", o.mono, "mono camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required(pair_required);
+  app->add_option("--color,--colour", o.color, "colour camera image (PNG/JPEG/TIFF, 8 or 16 bit)")
+      ->required(pair_required);
   auto* rig = app->add_option("--rig", o.rig,
                               "rig file (OpenCV YAML: M1 D1 M2 D2 R T size1 size2), or 'auto' to estimate the "
                               "alignment from the pair itself");
@@ -48,31 +55,188 @@ struct LoadedPair {
   fusion::FuseInput input() const { return {mono, color, rig ? &*rig : nullptr}; }
 };
 
-LoadedPair load_pair(const PairOptions& o) {
+fusion::FuseOptions fuse_options(const PairOptions& o) {
   if (o.rig.empty() && !o.rectified)
     throw_invalid("give the rig with --rig RIG.yaml (or --rig auto), or --rectified for a rectified pair");
+  fusion::FuseOptions options;
+  options.reference = fusion::parse_reference(o.reference);
+  options.rectified = o.rectified;
+  options.match.max_disparity = o.max_disparity;
+  options.match.kind = fusion::parse_matcher(o.matcher);
+  options.auto_rig = o.rig == "auto";
+  return options;
+}
+
+// The rig file named by --rig, if any (not for --rig auto or --rectified).
+std::optional<StereoRig> rig_file(const PairOptions& o) {
+  if (o.rig.empty() || o.rig == "auto") return std::nullopt;
+  return read_rig(o.rig);
+}
+
+LoadedPair load_pair(const PairOptions& o, const std::string& mono_path, const std::string& color_path,
+                     const fusion::FuseOptions& options, const std::optional<StereoRig>& rig) {
   LoadedPair p;
-  p.options.reference = fusion::parse_reference(o.reference);
-  p.options.rectified = o.rectified;
-  p.options.match.max_disparity = o.max_disparity;
-  p.options.match.kind = fusion::parse_matcher(o.matcher);
-  p.options.auto_rig = o.rig == "auto";
+  p.options = options;
   ImageReadOptions ro;
   ro.max_pixels = o.common.max_pixels;
-  p.mono = read_image(o.mono, ro);
-  p.color = read_image(o.color, ro);
+  p.mono = read_image(mono_path, ro);
+  p.color = read_image(color_path, ro);
   if (p.mono.channels() == 3) {
     // A grey image saved as RGB is common; anything with real colour in it is a mistake.
     std::vector<cv::Mat> ch;
     cv::split(p.mono, ch);
     if (cv::norm(ch[0], ch[1], cv::NORM_INF) > 1 || cv::norm(ch[1], ch[2], cv::NORM_INF) > 1)
-      throw_invalid("the mono image '" + o.mono + "' has colour in it; expected a grey image");
+      throw_invalid("the mono image '" + mono_path + "' has colour in it; expected a grey image");
     p.mono = ch[1];
   }
-  if (p.color.channels() != 3) throw_invalid("the colour image '" + o.color + "' has 1 channel; expected 3 (colour)");
-  if (!o.rig.empty() && !p.options.auto_rig) p.rig = read_rig(o.rig);
+  if (p.color.channels() != 3)
+    throw_invalid("the colour image '" + color_path + "' has 1 channel; expected 3 (colour)");
+  p.rig = rig;
   fusion::validate_input(p.input(), p.options);
   return p;
+}
+
+LoadedPair load_pair(const PairOptions& o) {
+  if (o.mono.empty() || o.color.empty()) throw_invalid("give the pair with --mono and --color (or a list with --batch)");
+  const fusion::FuseOptions options = fuse_options(o);
+  return load_pair(o, o.mono, o.color, options, rig_file(o));
+}
+
+cv::Mat encode_like(const cv::Mat& linear, const cv::Mat& color_input) {
+  return color_input.depth() == CV_16U ? to_srgb16(linear) : to_srgb8(linear);
+}
+
+// ---- fuse --batch ----
+
+struct BatchJob {
+  int line = 0;  // line of the list, from 1
+  std::string mono, color, output;
+};
+
+// Splits a list line into fields: whitespace separates, "double quotes" keep spaces in a path, and
+// a # that starts a field starts a comment.
+std::vector<std::string> split_fields(const std::string& line, const std::string& where) {
+  std::vector<std::string> fields;
+  std::string cur;
+  bool in_field = false, quoted = false;
+  for (char c : line) {
+    if (quoted) {
+      if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') {
+      quoted = in_field = true;
+    } else if (c == '#' && !in_field) {
+      break;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      if (in_field) fields.push_back(cur);
+      cur.clear();
+      in_field = false;
+    } else {
+      cur += c;
+      in_field = true;
+    }
+  }
+  if (quoted) throw_invalid(where + ": a quote is not closed");
+  if (in_field) fields.push_back(cur);
+  return fields;
+}
+
+// Reads the whole list before any work: a list that makes no sense is refused at once.
+std::vector<BatchJob> read_batch_list(const std::string& list_path, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  std::ifstream in(list_path);
+  if (!in) throw_io("cannot read the batch list '" + list_path + "'");
+  const fs::path base = fs::path(list_path).parent_path();
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (base / p).string(); };
+  std::vector<BatchJob> jobs;
+  std::map<std::string, int> output_line;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const std::string where = list_path + " line " + std::to_string(n);
+    const std::vector<std::string> f = split_fields(line, where);
+    if (f.empty()) continue;
+    if (f.size() < 2 || f.size() > 3)
+      throw_invalid(where + ": expected 'MONO COLOR [OUTPUT]', got " + std::to_string(f.size()) + " field(s)");
+    BatchJob job{n, resolve(f[0]), resolve(f[1]), ""};
+    const std::string name = f.size() == 3 ? f[2] : fs::path(f[1]).stem().string() + "_fused.png";
+    job.output = fs::path(name).is_absolute() ? name : (fs::path(out_dir) / name).string();
+    if (const auto [it, inserted] = output_line.emplace(fs::weakly_canonical(job.output).string(), n); !inserted)
+      throw_invalid(where + ": writes '" + job.output + "' as line " + std::to_string(it->second) +
+                    " does; give the output name as a third field");
+    check_output_path(job.output);
+    jobs.push_back(std::move(job));
+  }
+  if (in.bad()) throw_io("cannot read the batch list '" + list_path + "'");
+  if (jobs.empty()) throw_invalid("the batch list '" + list_path + "' names no pairs");
+  return jobs;
+}
+
+double mib(long long bytes) { return double(bytes) / (1024.0 * 1024.0); }
+
+// Fuses every pair of the list; a pair that fails is reported and skipped. Returns the exit code:
+// 0 when every pair was fused, otherwise the first failure's.
+int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std::string& out_dir) {
+  const fusion::FuseOptions options = fuse_options(o);
+  const std::optional<StereoRig> rig = rig_file(o);  // one module: an unreadable rig stops the batch here
+  const std::vector<BatchJob> jobs = read_batch_list(list_path, out_dir);
+  check_outputs({o.common.json_path});
+  ThreadScope threads(o.common.threads);
+  Stopwatch total;
+  const long long rss_start = current_rss_bytes();
+  std::fprintf(stderr, "dualcam fuse: batch of %zu pairs from %s, RSS %.0f MiB at the start\n", jobs.size(),
+               list_path.c_str(), mib(rss_start));
+  nlohmann::json records = nlohmann::json::array();
+  int first_failure = 0;
+  std::vector<int> failed_lines;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const BatchJob& job = jobs[i];
+    Stopwatch clock;
+    nlohmann::json rec = {{"line", job.line}, {"mono", job.mono}, {"color", job.color}, {"output", job.output}};
+    try {
+      LoadedPair pair = load_pair(o, job.mono, job.color, options, rig);
+      fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, nullptr); });
+      write_image(job.output, encode_like(res.image, pair.color));
+      rec["ok"] = true;
+    } catch (...) {
+      const Failure f = describe_current_exception();
+      if (first_failure == 0) first_failure = f.exit_code;
+      failed_lines.push_back(job.line);
+      rec["ok"] = false;
+      rec["error"] = f.message;
+      std::fprintf(stderr, "dualcam fuse: [%zu/%zu] line %d FAILED: %s\n", i + 1, jobs.size(), job.line,
+                   f.message.c_str());
+    }
+    malloc_trim(0);  // give freed image buffers back, so the resident size stays flat over long lists
+    const long long rss = current_rss_bytes();
+    rec["seconds"] = clock.seconds();
+    rec["rss_bytes"] = rss;
+    if (rec["ok"])
+      std::fprintf(stderr, "dualcam fuse: [%zu/%zu] wrote %s in %.2f s, RSS %.0f MiB\n", i + 1, jobs.size(),
+                   job.output.c_str(), clock.seconds(), mib(rss));
+    records.push_back(std::move(rec));
+  }
+  const long long rss_end = current_rss_bytes();
+  std::string lines;
+  for (int l : failed_lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
+  std::fprintf(stderr,
+               "dualcam fuse: batch done in %.1f s: %zu of %zu pairs fused, %zu failed%s; RSS %.0f MiB at the start, "
+               "%.0f MiB at the end, peak %.0f MiB\n",
+               total.seconds(), jobs.size() - failed_lines.size(), jobs.size(), failed_lines.size(),
+               lines.empty() ? "" : (" (lines " + lines + ")").c_str(), mib(rss_start), mib(rss_end),
+               mib(peak_rss_bytes()));
+  if (!o.common.json_path.empty()) {
+    RunReport report("fuse");
+    report.json()["batch"] = list_path;
+    report.json()["pairs"] = records;
+    report.json()["failed"] = failed_lines.size();
+    report.json()["threads"] = threads.threads();
+    report.json()["total_s"] = total.seconds();
+    report.json()["rss_start_bytes"] = rss_start;
+    report.json()["rss_end_bytes"] = rss_end;
+    report.json()["peak_rss_bytes"] = peak_rss_bytes();
+    report.write(o.common.json_path);
+  }
+  return first_failure;
 }
 
 void write_depth_outputs(const cv::Mat& disparity, const std::string& pfm, const std::string& preview) {
@@ -87,13 +251,30 @@ Command register_fuse(CLI::App& root) {
   auto out = std::make_shared<std::string>();
   auto disp_out = std::make_shared<std::string>();
   auto weight_out = std::make_shared<std::string>();
-  CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair into one colour image");
-  add_pair_options(app, *o);
-  app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)")->required();
-  app->add_option("--disparity-out", *disp_out, "also write the reference view's disparity (PFM)");
-  app->add_option("--weights-out", *weight_out, "also write the blend-weight map (PNG, white = mono luminance)");
-  app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm"));
-  Action action = [o, out, disp_out, weight_out]() {
+  auto batch = std::make_shared<std::string>();
+  auto out_dir = std::make_shared<std::string>();
+  CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair (or a list of pairs) into colour images");
+  add_pair_options(app, *o, false);
+  auto* output = app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)");
+  auto* disp = app->add_option("--disparity-out", *disp_out, "also write the reference view's disparity (PFM)");
+  auto* weights =
+      app->add_option("--weights-out", *weight_out, "also write the blend-weight map (PNG, white = mono luminance)");
+  auto* list = app->add_option("--batch", *batch,
+                               "fuse every pair of a list instead: one pair per line, 'MONO COLOR [OUTPUT]' (paths "
+                               "relative to the list's folder, \"quotes\" around paths with spaces, # comments); "
+                               "a pair that fails is reported and skipped, and the exit code is non-zero at the end");
+  auto* dir = app->add_option("--out-dir", *out_dir,
+                              "with --batch: folder of the outputs, named COLOR-STEM_fused.png unless the line names one");
+  list->excludes(output)->excludes(disp)->excludes(weights)->excludes("--mono")->excludes("--color");
+  dir->needs(list);
+  app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm\n"
+                      "  dualcam fuse --batch pairs.txt --out-dir fused/ --rig rig.yaml --json batch.json"));
+  Action action = [o, out, disp_out, weight_out, batch, out_dir]() {
+    if (!batch->empty()) {
+      if (out_dir->empty()) throw_invalid("with --batch, name the output folder with --out-dir DIR");
+      return run_fuse_batch(*o, *batch, *out_dir);
+    }
+    if (out->empty()) throw_invalid("name the fused image with -o OUT.png");
     check_outputs({*out, *disp_out, *weight_out, o->common.json_path});
     ThreadScope threads(o->common.threads);
     Stopwatch total;
@@ -102,8 +283,7 @@ Command register_fuse(CLI::App& root) {
     RunReport report("fuse");
     fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, &progress); });
     progress.finish();
-    cv::Mat encoded = pair.color.depth() == CV_16U ? to_srgb16(res.image) : to_srgb8(res.image);
-    write_image(*out, encoded);
+    write_image(*out, encode_like(res.image, pair.color));
     if (!disp_out->empty()) write_pfm(*disp_out, res.disparity);
     if (!weight_out->empty()) write_image(*weight_out, weight_to_u8(res.weight));
     if (!o->common.json_path.empty()) {

@@ -1,7 +1,10 @@
 #include "common.hpp"
 
+#include <exception>
 #include <filesystem>
+#include <new>
 
+#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 
 namespace dualcam::app {
@@ -22,6 +25,22 @@ std::string replace_extension(const std::string& path, const std::string& ext) {
 void check_outputs(const std::vector<std::string>& paths) {
   for (const auto& p : paths)
     if (!p.empty()) check_output_path(p);
+}
+
+Failure describe_current_exception() {
+  try {
+    throw;
+  } catch (const Error& e) {
+    return {exit_code(e.category()), std::string(to_string(e.category())) + ": " + e.what()};
+  } catch (const cv::Exception& e) {
+    return {1, "internal error (OpenCV): " + e.err};
+  } catch (const std::bad_alloc&) {
+    return {1, "out of memory"};
+  } catch (const std::exception& e) {
+    return {1, std::string("internal error: ") + e.what()};
+  } catch (...) {
+    return {1, "internal error: unknown exception"};
+  }
 }
 
 }  // namespace dualcam::app

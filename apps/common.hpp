@@ -37,6 +37,7 @@ Command register_compare(CLI::App& root);
 Command register_eval(CLI::App& root);
 Command register_bench(CLI::App& root);
 Command register_bokeh(CLI::App& root);
+Command register_regress(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);
@@ -46,6 +47,14 @@ std::string replace_extension(const std::string& path, const std::string& ext);
 
 // Fails early, before any work, when an output cannot be written.
 void check_outputs(const std::vector<std::string>& paths);
+
+// What a failed run tells its user: the exit code and the one line printed on stderr (without the
+// "dualcam: " prefix). Call only inside a catch block; it inspects the exception being handled.
+struct Failure {
+  int exit_code = 1;
+  std::string message;
+};
+Failure describe_current_exception();
 
 }  // namespace dualcam::app
 

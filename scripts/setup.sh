@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dualcam needs (only the missing ones; through sudo when not
-# root) and builds it in ./build. Used by scripts/demo.sh, scripts/test.sh and CI.
+# root) and builds it in ./build ($DUALCAM_BUILD_DIR). Used by scripts/demo.sh, scripts/test.sh and CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +20,5 @@ fi
 
 BUILD_DIR=${DUALCAM_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${DUALCAM_CMAKE_ARGS:-} >/dev/null
-cmake --build "$BUILD_DIR" -j"${DUALCAM_JOBS:-2}"
+# DUALCAM_BUILD_TARGETS: build only these targets (space-separated), e.g. for a quick sanitizer run.
+cmake --build "$BUILD_DIR" -j"${DUALCAM_JOBS:-2}" ${DUALCAM_BUILD_TARGETS:+--target $DUALCAM_BUILD_TARGETS}

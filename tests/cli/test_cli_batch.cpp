@@ -1,0 +1,117 @@
+// dualcam fuse --batch: many pairs in one run, past bad ones, with flat memory.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "batch_fixture.hpp"
+
+using namespace dualcam;
+using test::expect_refused;
+using test::run_cli;
+using test::BatchFixture;
+using test::rss_mib;
+using test::run_long_batch;
+namespace fs = std::filesystem;
+
+
+TEST_CASE("fuse --batch fuses every good pair, reports the bad ones and fails at the end", "[cli][batch]") {
+  BatchFixture f;
+  f.list("# a comment, then a blank line\n\n"
+         "mono.png color.png\n"
+         "missing.png color.png m.png\n"
+         "mono.png corrupt.png\n"
+         "mono.png \"color.png\" second.png   # output named here\n");
+  auto r = run_cli(f.batch(" --json \"" + f.p("batch.json") + "\""));
+  INFO(r.err);
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code < 128);
+  // Both good pairs are written, and each is what a single fuse writes.
+  REQUIRE(fs::exists(f.p("out/color_fused.png")));
+  REQUIRE(fs::exists(f.p("out/second.png")));
+  auto single = run_cli("fuse --mono \"" + f.p("mono.png") + "\" --color \"" + f.p("color.png") + "\" --rig \"" +
+                        f.p("rig.yaml") + "\" -o \"" + f.p("single.png") + "\"");
+  REQUIRE(single.exit_code == 0);
+  CHECK(test::read_text(f.p("out/color_fused.png")) == test::read_text(f.p("single.png")));
+  CHECK(test::read_text(f.p("out/second.png")) == test::read_text(f.p("single.png")));
+  CHECK_FALSE(fs::exists(f.p("out/corrupt_fused.png")));
+  // Each failure is one line naming the list line and the problem; the summary counts them.
+  CHECK(r.err.find("line 4 FAILED") != std::string::npos);
+  CHECK(r.err.find("missing.png") != std::string::npos);
+  CHECK(r.err.find("line 5 FAILED") != std::string::npos);
+  CHECK(r.err.find("corrupt.png") != std::string::npos);
+  CHECK(r.err.find("2 of 4 pairs fused, 2 failed (lines 4, 5)") != std::string::npos);
+  auto report = nlohmann::json::parse(test::read_text(f.p("batch.json")));
+  REQUIRE(report["pairs"].size() == 4);
+  CHECK(report["pairs"][0]["ok"] == true);
+  CHECK(report["pairs"][1]["ok"] == false);
+  CHECK(report["pairs"][1]["error"].get<std::string>().find("missing.png") != std::string::npos);
+  CHECK(report["failed"] == 2);
+  CHECK(report["rss_end_bytes"].get<long long>() > 0);
+}
+
+TEST_CASE("fuse --batch exits 0 when every pair is fused", "[cli][batch]") {
+  BatchFixture f;
+  f.list("mono.png color.png a.png\nmono.png color.png b.png\n");
+  auto r = run_cli(f.batch());
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(f.p("out/a.png")));
+  CHECK(fs::exists(f.p("out/b.png")));
+  CHECK(r.err.find("2 of 2 pairs fused, 0 failed") != std::string::npos);
+}
+
+TEST_CASE("fuse --batch refuses a list that makes no sense before doing any work", "[cli][batch][bad]") {
+  BatchFixture f;
+  const std::string first = f.p("out/color_fused.png");
+  SECTION("two lines writing the same output") {
+    f.list("mono.png color.png\nmono.png color.png\n");
+    expect_refused(f.batch(), "line 2", first);
+  }
+  SECTION("a line with one field") {
+    f.list("mono.png color.png\nmono.png\n");
+    expect_refused(f.batch(), "expected 'MONO COLOR [OUTPUT]'", first);
+  }
+  SECTION("an unclosed quote") {
+    f.list("mono.png \"color.png\n");
+    expect_refused(f.batch(), "quote", first);
+  }
+  SECTION("an empty list") {
+    f.list("# nothing\n");
+    expect_refused(f.batch(), "no pairs", first);
+  }
+  SECTION("a missing list") {
+    expect_refused("fuse --batch \"" + f.p("nope.txt") + "\" --out-dir \"" + f.p("out") + "\" --rig \"" +
+                       f.p("rig.yaml") + "\"",
+                   "nope.txt", first);
+  }
+  SECTION("a missing output folder") {
+    f.list("mono.png color.png\n");
+    expect_refused("fuse --batch \"" + f.p("pairs.txt") + "\" --out-dir \"" + f.p("nowhere") + "\" --rig \"" +
+                       f.p("rig.yaml") + "\"",
+                   "does not exist", f.p("nowhere/color_fused.png"));
+  }
+  SECTION("no output folder") {
+    f.list("mono.png color.png\n");
+    expect_refused("fuse --batch \"" + f.p("pairs.txt") + "\" --rig \"" + f.p("rig.yaml") + "\"", "--out-dir", first);
+  }
+  SECTION("--batch with --mono") {
+    f.list("mono.png color.png\n");
+    expect_refused(f.batch(" --mono \"" + f.p("mono.png") + "\""), "--mono", first);
+  }
+  SECTION("an unreadable rig stops the batch") {
+    f.list("mono.png color.png\n");
+    std::ofstream(f.dir.path() / "bad.yaml") << "%YAML:1.0\nM1: 3\n";
+    expect_refused("fuse --batch \"" + f.p("pairs.txt") + "\" --out-dir \"" + f.p("out") + "\" --rig \"" +
+                       f.p("bad.yaml") + "\"",
+                   "bad.yaml", first);
+  }
+}
+
+
+TEST_CASE("fuse --batch keeps its memory flat over 12 pairs", "[cli][batch]") {
+  BatchFixture f;
+  const auto report = run_long_batch(f, 12);
+  INFO("RSS after pair 3: " << rss_mib(report, 2) << " MiB, after pair 12: " << rss_mib(report, 11) << " MiB");
+  CHECK(rss_mib(report, 11) < rss_mib(report, 2) + 8.0);
+}

@@ -1,0 +1,187 @@
+// The regression harness as a library: strict manifest parsing, and a deliberate perturbation of
+// an algorithm's output that the golden suite must catch.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
+#include "dualcam/regress/manifest.hpp"
+#include "dualcam/regress/runner.hpp"
+#include "support.hpp"
+
+using namespace dualcam;
+using namespace dualcam::regress;
+
+namespace {
+
+const std::string kGolden = std::string(DUALCAM_SOURCE_DIR) + "/datasets/golden/manifest.json";
+
+// A manifest with one fuse case whose golden exists (an empty file is enough for parsing).
+std::string one_case(const std::string& extra_case_keys, const std::string& tolerance = R"({"min_psnr_db": 40})") {
+  return R"({"dualcam_regress": 1, "cases": [{"name": "c1", "command": "fuse", )" + extra_case_keys +
+         R"("inputs": {"simulate": {"seed": 1, "size": [64, 48]}}, "outputs": {"image": {"golden": "g.png", "tolerance": )" +
+         tolerance + "}}}]}";
+}
+
+std::string refusal(const std::string& text, const ManifestReadOptions& mo = {false, false}) {
+  try {
+    parse_manifest(text, "dir/m.json", mo);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("a manifest is parsed with paths relative to its folder", "[regress][manifest]") {
+  const Manifest m = parse_manifest(one_case(R"("options": {"reference": "mono"}, )"), "dir/m.json", {false, false});
+  REQUIRE(m.cases.size() == 1);
+  const Case& c = m.cases[0];
+  CHECK(c.name == "c1");
+  CHECK(c.command == Command::Fuse);
+  CHECK(c.options.reference == "mono");
+  REQUIRE(c.outputs.size() == 1);
+  CHECK(c.outputs[0].golden == "dir/g.png");
+  CHECK(c.outputs[0].image.min_psnr_db == Approx(40));
+  CHECK_FALSE(c.outputs[0].image.min_ssim);
+}
+
+TEST_CASE("manifest errors name the case and the key", "[regress][manifest]") {
+  CHECK_THAT(refusal(one_case(R"("options": {"refrence": "mono"}, )")),
+             Catch::Contains("case 'c1': options.refrence: unknown key"));
+  CHECK_THAT(refusal(one_case(R"("options": {"max_disparity": "64"}, )")),
+             Catch::Contains("case 'c1': options.max_disparity: expected an integer, got a string"));
+  CHECK_THAT(refusal(one_case("", R"({"min_psnr": 40})")),
+             Catch::Contains("case 'c1': outputs.image.tolerance.min_psnr: unknown key"));
+  CHECK_THAT(refusal(one_case("", R"({})")), Catch::Contains("outputs.image.tolerance: give at least one bound"));
+  CHECK_THAT(refusal(one_case("", R"({"max_differing_share": 5})")), Catch::Contains("max_differing_share: must be in [0"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": []})"), Catch::Contains("cases: expected a non-empty array"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 2, "cases": [{}]})"), Catch::Contains("dualcam_regress: must be in [1, 1]"));
+  CHECK_THAT(refusal(R"({"cases": [1]})"), Catch::Contains("dualcam_regress: missing"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "a b"}]})"), Catch::Contains("may hold only letters"));
+  CHECK_THAT(refusal("{\"dualcam_regress\": 1,"), Catch::Contains("dir/m.json: not valid JSON"));
+  // The same case twice.
+  const std::string c1 = one_case("").substr(one_case("").find("{\"name\""));
+  const std::string case_obj = c1.substr(0, c1.size() - 2);
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [)" + case_obj + "," + case_obj + "]}"),
+             Catch::Contains("'c1' names two cases"));
+  // An output the command does not have, and inputs of the wrong kind.
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "d", "command": "depth", "inputs": {"simulate": {}},
+                       "outputs": {"image": {"golden": "g.png", "tolerance": {"min_ssim": 0.9}}}}]})"),
+             Catch::Contains("case 'd': outputs.image: unknown key (allowed here: disparity)"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "d", "command": "depth", "inputs": {"simulate": {"seed": -1}},
+                       "outputs": {"disparity": {"golden": "g.pfm", "tolerance": {"max_bad1": 0.1}}}}]})"),
+             Catch::Contains("case 'd': inputs.simulate.seed: must be in [0"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "d", "command": "depth", "inputs": {"simulate": {}},
+                       "outputs": {"disparity": {"golden": "g.png", "tolerance": {"max_bad1": 0.1}}}}]})"),
+             Catch::Contains("a disparity golden must be .pfm"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "b", "command": "bokeh", "inputs": {"simulate": {}},
+                       "outputs": {"image": {"golden": "g.png", "tolerance": {"min_ssim": 0.9}}}}]})"),
+             Catch::Contains("case 'b': options.focus: missing"));
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "k", "command": "calibrate",
+                       "inputs": {"board_sim": {}}, "outputs": {"rig": {"golden": "g.yaml", "tolerance": {"focal_pct": 1}}}}]})"),
+             Catch::Contains("case 'k': options.board: missing"));
+}
+
+TEST_CASE("a missing input or golden file is an I/O error naming the file", "[regress][manifest]") {
+  test::TempDir dir;
+  const std::string path = dir / "m.json";
+  try {
+    parse_manifest(one_case(""), path);
+    FAIL("accepted a manifest whose golden is missing");
+  } catch (const Error& e) {
+    CHECK(e.category() == ErrorCategory::IO);
+    CHECK_THAT(e.what(), Catch::Contains("case 'c1': outputs.image.golden: file '") && Catch::Contains("g.png' does not exist"));
+  }
+  // --update may create goldens, but inputs must exist.
+  CHECK_NOTHROW(parse_manifest(one_case(""), path, {true, false}));
+  const std::string files = R"({"dualcam_regress": 1, "cases": [{"name": "f", "command": "fuse",
+      "inputs": {"mono": "m.png", "color": "c.png", "rig": "r.yaml"},
+      "outputs": {"image": {"golden": "g.png", "tolerance": {"min_ssim": 0.9}}}}]})";
+  CHECK_THROWS_WITH(parse_manifest(files, path, {true, false}), Catch::Contains("case 'f': inputs.mono: file '"));
+}
+
+TEST_CASE("shards partition the cases by position, before the filter", "[regress][manifest]") {
+  Manifest m;
+  for (int i = 0; i < 7; ++i) {
+    Case c;
+    c.name = "case" + std::to_string(i);
+    m.cases.push_back(c);
+  }
+  std::vector<int> seen(7, 0);
+  for (int s = 1; s <= 3; ++s) {
+    RunOptions o;
+    o.shard_index = s;
+    o.shard_count = 3;
+    for (std::size_t i : select_cases(m, o)) {
+      ++seen[i];
+      CHECK(int(i % 3) == s - 1);
+    }
+  }
+  for (int n : seen) CHECK(n == 1);
+  RunOptions f;
+  f.filter = "case[15]";
+  CHECK(select_cases(m, f) == std::vector<std::size_t>{1, 5});
+  RunOptions bad;
+  bad.shard_index = 4;
+  bad.shard_count = 3;
+  CHECK_THROWS_AS(bad.validate(), Error);
+}
+
+// Issue 8: "a deliberate perturbation of an algorithm (e.g. a one-pixel shift of the warp) must
+// fail the suite". The hook post-processes what the library produced, before comparison: the
+// fused image moved by one pixel (what a warp off by one pixel does to the mono detail it carries,
+// here to the whole image), and the disparity off by one pixel.
+TEST_CASE("the golden suite catches a one-pixel shift of the output", "[regress][golden]") {
+  const Manifest m = read_manifest(kGolden);
+  RunOptions o;
+  o.filter = "fuse-color";
+  o.threads = 2;
+  const auto clean = run_manifest(m, o);
+  REQUIRE(clean.size() == 1);
+  INFO(case_line(clean[0]));
+  CHECK(clean[0].status == Status::Pass);
+
+  o.post_process = [](const std::string&, const std::string& output, Produced& p) {
+    if (output == "image") {
+      const cv::Mat shift = (cv::Mat_<double>(2, 3) << 1, 0, 1, 0, 1, 0);
+      cv::warpAffine(p.image, p.image, shift, p.image.size(), cv::INTER_NEAREST, cv::BORDER_REPLICATE);
+    } else if (output == "disparity") {
+      p.disparity += 1.0;
+    }
+  };
+  const auto shifted = run_manifest(m, o);
+  REQUIRE(shifted.size() == 1);
+  INFO(case_line(shifted[0]));
+  CHECK(shifted[0].status == Status::Fail);
+  REQUIRE(shifted[0].outputs.size() == 2);
+  CHECK_FALSE(shifted[0].outputs[0].passed);
+  CHECK_THAT(shifted[0].outputs[0].failures.front(), Catch::StartsWith("PSNR"));
+  // bad-1.0 counts errors above 1 px, so a shift of exactly 1 px passes it; the MAE bound catches it.
+  CHECK_FALSE(shifted[0].outputs[1].passed);
+  CHECK_FALSE(summarize(shifted).ok());
+}
+
+TEST_CASE("the manifest fuzz corpus and hostile JSON give a manifest or a dualcam::Error", "[regress][manifest]") {
+  const std::string dir = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/manifest/";
+  int parsed = 0, refused = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const auto bytes = read_file_bytes(e.path().string());
+    try {
+      parse_manifest(std::string(bytes.begin(), bytes.end()), e.path().string(), {false, false});
+      ++parsed;
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  CHECK(parsed >= 3);   // golden.json, files.json, simulate.json
+  CHECK(refused >= 1);  // bad-seed.json
+  // Deep nesting, a NUL byte, invalid UTF-8 and an empty input: refused, never a crash.
+  for (const std::string& text : {std::string(60000, '[') + std::string(60000, ']'), std::string("{\"a\0\": 1}", 10),
+                                  std::string("{\"dualcam_regress\": 1, \"cases\": [{\"name\": \"\xff\"}]}"), std::string()})
+    CHECK_THROWS_AS(parse_manifest(text, "m.json", {false, false}), Error);
+}
