@@ -384,34 +384,19 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
       throw Error(ErrorCategory::Numerical, "the joint refinement failed: " + summary.message);
     if (round >= options.max_rejection_rounds) break;
     bool changed = false;
-    // Corners: robust sigma from the median absolute residual component, per camera and per view
-    // and camera; a corner is an outlier beyond both limits. Views differ in blur and scale, so
-    // their noise differs: the camera's limit alone would take the noisier views' good corners
-    // for outliers (and lose their information), the view's alone would miss a bad corner in a
-    // view with many bad ones.
+    // Corners: robust sigma per camera from the median absolute residual component.
     std::vector<double> comps[2];
-    std::vector<std::vector<double>> view_comps[2];
-    view_comps[0].resize(std::size_t(nv));
-    view_comps[1].resize(std::size_t(nv));
     for (const Observation& o : obs)
       if (o.inlier && view_used[std::size_t(o.view)]) {
         cv::Vec2d r = residual_of(s, o);
-        for (int j = 0; j < 2; ++j) {
-          comps[o.camera].push_back(std::abs(r[j]));
-          view_comps[o.camera][std::size_t(o.view)].push_back(std::abs(r[j]));
-        }
+        comps[o.camera].push_back(std::abs(r[0]));
+        comps[o.camera].push_back(std::abs(r[1]));
       }
     double limit[2];
     for (int c = 0; c < 2; ++c)
       limit[c] = std::max(options.outlier_sigmas * 1.4826 * median(comps[c]), options.outlier_floor_px);
-    std::vector<double> view_limit_px[2];
-    for (int c = 0; c < 2; ++c)
-      for (int k = 0; k < nv; ++k)
-        view_limit_px[c].push_back(
-            std::max(limit[c], options.outlier_sigmas * 1.4826 * median(view_comps[c][std::size_t(k)])));
     for (Observation& o : obs)
-      if (o.inlier && view_used[std::size_t(o.view)] &&
-          cv::norm(residual_of(s, o)) > view_limit_px[o.camera][std::size_t(o.view)]) {
+      if (o.inlier && view_used[std::size_t(o.view)] && cv::norm(residual_of(s, o)) > limit[o.camera]) {
         o.inlier = false;
         changed = true;
       }

@@ -47,7 +47,7 @@ struct StereoCalibrationOptions {
   int min_views = 4;              // fewest usable views (board found in both cameras), count
   int min_corners = 6;            // fewest corners per camera for a view to be used, count
   double huber_px = 1.0;          // Huber loss scale, pixels
-  double outlier_sigmas = 5.0;    // a corner is an outlier beyond this many robust sigmas of its camera AND of its view in that camera
+  double outlier_sigmas = 5.0;    // a corner is an outlier beyond this many robust sigmas (of its camera)
   double outlier_floor_px = 0.3;  // ... and never below this residual, pixels
   // A view is an outlier when its RMS lies more than `view_outlier_sigmas` robust standard
   // deviations (1.4826 x the median absolute deviation of the view RMS values; 3.5 is
