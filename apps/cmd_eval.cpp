@@ -15,6 +15,7 @@
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/fusion/peers.hpp"
@@ -36,6 +37,7 @@ struct EvalCliOptions {
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
   int bokeh_scenes = 4;
   std::string bokeh_cache;
+  std::string save_dir;  // depth/p1/p2: write each scene's inputs and the method's output here
 };
 
 // --protocol bokeh: simulator scenes, not Middlebury data (apps/eval_bokeh.cpp, docs/bokeh.md).
@@ -170,6 +172,9 @@ Command register_eval(CLI::App& root) {
   app->add_option("--bokeh-scenes", o->bokeh_scenes, "bokeh: number of simulator scenes (seeds 1..N, default 4)")
       ->check(CLI::Range(1, 100));
   app->add_option("--bokeh-cache", o->bokeh_cache, "bokeh: keep the truth images (and inputs) in this folder, reuse them");
+  app->add_option("--save-dir", o->save_dir,
+                  "depth, p1, p2: write each scene's simulated inputs and the method's output into this existing "
+                  "folder (SCENE_mono.png, SCENE_color.png, SCENE_output.png or .pfm)");
   app->add_option("--method", o->method,
                   "engine (default) or peer (what a user would assemble from OpenCV); calib-*: also both")
       ->check(CLI::IsMember({"engine", "peer", "both"}));
@@ -252,7 +257,22 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    const datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border) : engine_method(protocol);
+    datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border) : engine_method(protocol);
+    if (!o->save_dir.empty()) {
+      if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
+      const std::filesystem::path dir = o->save_dir;
+      const bool depth = protocol == datasets::Protocol::Depth;
+      method.run = [run = method.run, dir, depth](const datasets::MethodInput& in) {
+        cv::Mat out = run(in);
+        write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
+        write_image((dir / (in.scene + "_color.png")).string(), in.color);
+        if (depth)
+          write_pfm((dir / (in.scene + "_output.pfm")).string(), out);
+        else
+          write_image((dir / (in.scene + "_output.png")).string(), out);
+        return out;
+      };
+    }
     ThreadScope threads(o->threads);
     Stopwatch total;
     Progress progress("eval " + std::string(datasets::protocol_info(protocol).name), int(scenes.size()));

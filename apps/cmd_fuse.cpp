@@ -251,31 +251,39 @@ Command register_fuse(CLI::App& root) {
   auto out = std::make_shared<std::string>();
   auto disp_out = std::make_shared<std::string>();
   auto weight_out = std::make_shared<std::string>();
+  auto confidence_out = std::make_shared<std::string>();
   auto batch = std::make_shared<std::string>();
   auto out_dir = std::make_shared<std::string>();
   CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair (or a list of pairs) into colour images");
   add_pair_options(app, *o, false);
   auto* output = app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)");
   auto* disp = app->add_option("--disparity-out", *disp_out, "also write the reference view's disparity (PFM)");
-  auto* weights =
-      app->add_option("--weights-out", *weight_out, "also write the blend-weight map (PNG, white = mono luminance)");
+  auto* weights = app->add_option("--weights-out", *weight_out,
+                                  "also write the blend-weight map (grey PNG: white = the other view's image used, "
+                                  "black = not)");
+  auto* confidence = app->add_option("--confidence-out", *confidence_out,
+                                     "also write the matcher's confidence at the output's view (colour PNG, Viridis on "
+                                     "[0,1]: yellow = confident, green = fair, dark blue = doubtful, black = unknown: "
+                                     "occluded or rejected)");
   auto* list = app->add_option("--batch", *batch,
                                "fuse every pair of a list instead: one pair per line, 'MONO COLOR [OUTPUT]' (paths "
                                "relative to the list's folder, \"quotes\" around paths with spaces, # comments); "
                                "a pair that fails is reported and skipped, and the exit code is non-zero at the end");
   auto* dir = app->add_option("--out-dir", *out_dir,
                               "with --batch: folder of the outputs, named COLOR-STEM_fused.png unless the line names one");
-  list->excludes(output)->excludes(disp)->excludes(weights)->excludes("--mono")->excludes("--color");
+  list->excludes(output)->excludes(disp)->excludes(weights)->excludes(confidence)->excludes("--mono")->excludes("--color");
   dir->needs(list);
   app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm\n"
+                      "  dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --weights-out w.png "
+                      "--confidence-out c.png\n"
                       "  dualcam fuse --batch pairs.txt --out-dir fused/ --rig rig.yaml --json batch.json"));
-  Action action = [o, out, disp_out, weight_out, batch, out_dir]() {
+  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir]() {
     if (!batch->empty()) {
       if (out_dir->empty()) throw_invalid("with --batch, name the output folder with --out-dir DIR");
       return run_fuse_batch(*o, *batch, *out_dir);
     }
     if (out->empty()) throw_invalid("name the fused image with -o OUT.png");
-    check_outputs({*out, *disp_out, *weight_out, o->common.json_path});
+    check_outputs({*out, *disp_out, *weight_out, *confidence_out, o->common.json_path});
     ThreadScope threads(o->common.threads);
     Stopwatch total;
     LoadedPair pair = load_pair(*o);
@@ -286,6 +294,7 @@ Command register_fuse(CLI::App& root) {
     write_image(*out, encode_like(res.image, pair.color));
     if (!disp_out->empty()) write_pfm(*disp_out, res.disparity);
     if (!weight_out->empty()) write_image(*weight_out, weight_to_u8(res.weight));
+    if (!confidence_out->empty()) write_image(*confidence_out, colorize_confidence(res.confidence));
     if (!o->common.json_path.empty()) {
       report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
       report.json()["reference"] = fusion::to_string(pair.options.reference);

@@ -43,6 +43,19 @@ cv::Mat colorize_disparity(const cv::Mat& d, float lo, float hi) {
   return colored;
 }
 
+cv::Mat colorize_confidence(const cv::Mat& confidence) {
+  if (confidence.type() != CV_32F) throw_invalid("colorize_confidence: expected CV_32F");
+  const cv::Mat known = confidence > 0;  // false for NaN too
+  cv::Mat u8;
+  cv::Mat clamped = cv::min(cv::max(confidence, 0.0), 1.0);
+  clamped.setTo(0, ~known);
+  clamped.convertTo(u8, CV_8U, 255.0);
+  cv::Mat colored;
+  cv::applyColorMap(u8, colored, cv::COLORMAP_VIRIDIS);
+  colored.setTo(cv::Scalar::all(0), ~known);
+  return colored;
+}
+
 cv::Mat weight_to_u8(const cv::Mat& weight) {
   cv::Mat out;
   weight.convertTo(out, CV_8U, 255.0);

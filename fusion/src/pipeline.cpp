@@ -252,10 +252,18 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
                                                   : merge_reference_mono(reference_lin, warped, valid, o.merge);
   res.stats["stages_s"]["merge"] = sw.seconds();
   res.stats["mono_fit"] = {{"gain", m.fit_gain}, {"offset", m.fit_offset}};
+  res.stats["mono_clip"] = {{"level", m.mono_clip_level}, {"clipped_share", m.mono_clipped_share}};
+  if (o.reference == Reference::Mono)
+    res.stats["mono_fit"]["response_bgr"] = {m.mono_response[0], m.mono_response[1], m.mono_response[2]};
   res.stats["coverage"] = double(cv::countNonZero(valid)) / double(valid.total());
   res.image = m.image;
   res.weight = m.weight;
   res.disparity = disparity_at_reference(a, o.reference);
+  if (!a.rectifier)
+    res.confidence = a.confidence.clone();
+  else
+    res.confidence = ref_color ? a.rectifier->unrectify_to_color(a.confidence, cv::INTER_NEAREST)
+                               : a.rectifier->unrectify_to_mono(a.confidence, cv::INTER_NEAREST);
   if (progress) progress->advance(1, "done");
   return res;
 }

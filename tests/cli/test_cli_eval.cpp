@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/synthetic_middlebury.hpp"
+#include "dualcam/engine/image_io.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
@@ -92,4 +93,25 @@ TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") 
   expect_one_line_failure("eval --protocol p1 --left-sensor color" + data, "depth protocol");
   expect_one_line_failure("eval --protocol depth --method magic" + data, "--method");
   expect_one_line_failure("eval --protocol depth --scenes zz" + data, "no scene 'zz'");
+}
+
+TEST_CASE("dualcam eval --save-dir writes each scene's inputs and the method's output", "[cli][eval]") {
+  TinySet set;
+  const std::string saved = set.dir / "saved";
+  expect_one_line_failure("eval --protocol p2 --data \"" + set.data + "\" --method peer --save-dir \"" + saved + "\"",
+                          "--save-dir");
+  fs::create_directories(saved);
+  auto r = run_cli("eval --protocol p2 --data \"" + set.data + "\" --method peer --threads 1 --save-dir \"" + saved + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* scene : {"s0", "s1"}) {
+    const cv::Mat mono = read_image((fs::path(saved) / (std::string(scene) + "_mono.png")).string());
+    const cv::Mat color = read_image((fs::path(saved) / (std::string(scene) + "_color.png")).string());
+    const cv::Mat output = read_image((fs::path(saved) / (std::string(scene) + "_output.png")).string());
+    CHECK(mono.type() == CV_8UC1);
+    CHECK(color.type() == CV_8UC3);
+    CHECK(output.type() == CV_8UC3);
+    CHECK(output.size() == color.size());
+    CHECK(cv::norm(output, color, cv::NORM_L1) > 0);  // the peer's denoised image, not the input
+  }
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <opencv2/imgproc.hpp>
+
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "support.hpp"
@@ -74,6 +76,41 @@ TEST_CASE("dualcam fuse --reference mono and dualcam depth", "[cli]") {
   CHECK(std::filesystem::exists(out / "disp.png"));
   cv::Mat disp = read_pfm(out / "disp.pfm");
   CHECK(disparity_errors(disp, read_pfm(d / "disparity_color.pfm")).bad2 < 0.15);
+}
+
+TEST_CASE("dualcam fuse writes the blend weights and a colour-mapped confidence on request", "[cli]") {
+  test::TempDir out;
+  for (const char* ref : {"color", "mono"}) {
+    const std::string w = out / (std::string("w_") + ref + ".png"), c = out / (std::string("c_") + ref + ".png");
+    auto r = run_cli("fuse " + pair_args() + " --reference " + ref + " -o \"" + (out / "f.png") + "\" --weights-out \"" +
+                     w + "\" --confidence-out \"" + c + "\"");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const cv::Mat fused = read_image(out / "f.png");
+    const cv::Mat weight = read_image(w), confidence = read_image(c);
+    REQUIRE(weight.type() == CV_8UC1);
+    REQUIRE(confidence.type() == CV_8UC3);
+    CHECK(weight.size() == fused.size());
+    CHECK(confidence.size() == fused.size());
+    // The weights are mostly 1 (the other view is visible nearly everywhere) but not all.
+    const double weight_mean = cv::mean(weight)[0] / 255.0;
+    CHECK(weight_mean > 0.7);
+    CHECK(weight_mean < 1.0);
+    // Confidence: mostly known (coloured, not black), with more than a few distinct colours,
+    // and some unknown (black) pixels where the matcher rejected or the view is occluded.
+    std::vector<cv::Mat> ch;
+    cv::split(confidence, ch);
+    const cv::Mat black = (ch[0] == 0) & (ch[1] == 0) & (ch[2] == 0);
+    const double black_share = double(cv::countNonZero(black)) / double(black.total());
+    CHECK(black_share > 0.0);
+    CHECK(black_share < 0.3);
+    cv::Mat green_hist;
+    const int hist_size = 256;
+    const float range[] = {0, 256};
+    const float* ranges[] = {range};
+    cv::calcHist(&ch[1], 1, nullptr, ~black, green_hist, 1, &hist_size, ranges);
+    CHECK(cv::countNonZero(green_hist > 0) > 20);
+  }
 }
 
 TEST_CASE("dualcam fuse --rectified takes a pre-rectified pair", "[cli]") {

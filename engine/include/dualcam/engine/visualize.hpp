@@ -12,4 +12,9 @@ cv::Mat colorize_disparity(const cv::Mat& disparity, float lo = 0, float hi = 0)
 // Values in [0,1] (CV_32F) -> CV_8UC1.
 cv::Mat weight_to_u8(const cv::Mat& weight);
 
+// Matcher confidence (CV_32F in [0,1], 0 or NaN = unknown) -> CV_8UC3 with the Viridis colour
+// map on the fixed range [0,1]: dark blue = doubtful, green = fair, yellow = confident; unknown
+// pixels (occluded, rejected, outside the other view) black.
+cv::Mat colorize_confidence(const cv::Mat& confidence);
+
 }  // namespace dualcam

@@ -5,7 +5,8 @@
 // the guide: in every small window each colour channel is a * mono + b, fitted to the colour
 // camera and evaluated on the mono, so the mono's detail and low noise come through while the
 // colour camera keeps the local tone and hue. Pixels where the mono view is unknown (occluded,
-// outside) or clipped are guided by the colour camera's own luminance instead.
+// outside) or clipped are guided by the colour camera's own luminance instead. The mono's clip
+// level is found in the data (its largest value), not assumed.
 #include <opencv2/core.hpp>
 
 namespace dualcam::fusion {
@@ -17,7 +18,10 @@ struct MergeOptions {
   // the colour camera's noise (local Wiener shrinkage over a box of detail_radius; 0 = off).
   int detail_radius = 2;
   double detail_noise_scale = 1.0;  // noise estimate = this x the median local residual energy
-  double mono_clip = 0.98;    // linear mono values at or above this are treated as clipped
+  // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
+  // response to it equals what the mono read; this regularises that ratio in dark pixels
+  // (linear light).
+  double response_eps = 0.003;
   int feather_px = 2;         // width of the soft transition at the edges of the mono's coverage
   int fill_radius = 60;       // reference = mono: spatial reach (px) of chroma flowing into holes
   double fill_edge = 0.3;     // ... how strongly mono edges stop it (sRGB units; smaller = stronger)
@@ -30,6 +34,9 @@ struct MergeResult {
   cv::Mat image;   // CV_32FC3 linear BGR at the reference view
   cv::Mat weight;  // CV_32F in [0,1]: where the other view's image was used (1) or not (0)
   double fit_gain = 1, fit_offset = 0;  // mono ~ gain * colour_luma + offset
+  cv::Vec3d mono_response{0, 0, 0};      // reference = mono: mono ~ B,G,R weights . colour (linear)
+  double mono_clip_level = 1;            // the mono's clip level found in the data (linear light)
+  double mono_clipped_share = 0;         // share of the mono's pixels at that level
 };
 
 // Reference = colour: `color` (CV_32FC3) is the colour camera image, `mono_warped` (CV_32FC1)

@@ -62,6 +62,7 @@ struct FuseResult {
   cv::Mat image;      // CV_32FC3 linear BGR at the reference camera's pixel grid and size
   cv::Mat disparity;  // as DepthResult::disparity
   cv::Mat weight;     // CV_32F share of luminance taken from the other view
+  cv::Mat confidence; // CV_32F [0,1] of the matcher at the reference camera's grid (0 = unknown)
   Json stats;         // fit, coverage, timings (seconds per stage)
 };
 

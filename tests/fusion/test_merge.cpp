@@ -1,0 +1,96 @@
+// The merges on generated images with a known truth: the mono's spectral response and its
+// clipping are recovered from the data, and clipped areas take the colour camera's luminance.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/color.hpp"
+#include "dualcam/engine/metrics.hpp"
+#include "dualcam/fusion/merge.hpp"
+
+using namespace dualcam;
+
+namespace {
+// A deterministic linear BGR scene: coloured patches with a smooth ramp and fine stripes, and a
+// bright (near white) smooth highlight in the middle whose mono response exceeds 1 in its centre
+// for gains above ~1.07 (the clip contour then lies inside the smooth part, where a seam would show).
+cv::Mat make_scene() {
+  cv::Mat img(96, 128, CV_32FC3);
+  const cv::Vec3f colours[4] = {{0.10f, 0.35f, 0.60f}, {0.55f, 0.30f, 0.08f}, {0.20f, 0.50f, 0.20f}, {0.45f, 0.15f, 0.40f}};
+  for (int r = 0; r < img.rows; ++r)
+    for (int c = 0; c < img.cols; ++c) {
+      const cv::Vec3f base = colours[(r / 48) * 2 + c / 64];
+      const float shade = 0.6f + 0.4f * float(c % 64) / 63.0f + ((r / 3) % 2 ? 0.05f : -0.05f);
+      img.at<cv::Vec3f>(r, c) = base * shade;
+    }
+  // A smooth highlight: brightest in the middle, falling off quadratically to radius 22.
+  for (int r = 0; r < img.rows; ++r)
+    for (int c = 0; c < img.cols; ++c) {
+      const double q = (std::pow(c - 64.0, 2) + std::pow(r - 48.0, 2)) / (22.0 * 22.0);
+      if (q < 1) img.at<cv::Vec3f>(r, c) = cv::Vec3f(0.93f, 0.95f, 0.97f) * float(0.98 - 0.5 * q);
+    }
+  return img;
+}
+
+cv::Mat mono_of(const cv::Mat& bgr, cv::Vec3f weights, float gain) {
+  cv::Mat m;
+  cv::transform(bgr, m, cv::Matx13f(gain * weights[0], gain * weights[1], gain * weights[2]));
+  return cv::min(m, 1.0);  // the sensor clips
+}
+}  // namespace
+
+TEST_CASE("merge_reference_mono recovers the mono's response and takes clipped luminance from the colour",
+          "[fusion][merge]") {
+  const cv::Mat truth = make_scene();
+  const cv::Vec3f weights(0.20f, 0.40f, 0.40f);
+  const float gain = 1.3f;
+  const cv::Mat mono = mono_of(truth, weights, gain);
+  const cv::Mat valid(truth.size(), CV_8U, cv::Scalar(255));
+  fusion::MergeResult m = fusion::merge_reference_mono(mono, truth, valid, fusion::MergeOptions{});
+
+  // The clip is found in the data: the highlight's centre, at level 1.
+  const cv::Mat clipped = mono >= 0.995f;  // within 0.5 % of the level, as documented
+  const double share = double(cv::countNonZero(clipped)) / double(clipped.total());
+  REQUIRE(share > 0.01);
+  CHECK(m.mono_clip_level == Approx(1.0).epsilon(1e-6));
+  CHECK(m.mono_clipped_share == Approx(share).epsilon(1e-6));
+  // The response (weights x gain), from the unclipped pixels.
+  for (int k = 0; k < 3; ++k) CHECK(m.mono_response[k] == Approx(gain * weights[k]).margin(0.03));
+
+  // Inside the clip the mono says only "at least 1": the luminance must be the colour camera's.
+  cv::Mat inner;
+  cv::erode(clipped, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(9, 9)));
+  REQUIRE(cv::countNonZero(inner) > 100);
+  const cv::Mat out8 = to_srgb8(m.image), truth8 = to_srgb8(truth);
+  CHECK(psnr8(out8, truth8, inner) > 50.0);  // measured 60.5
+  CHECK(psnr8(out8, truth8) > 34.0);  // measured 35.6
+  // No seam at the clip's edge: the ring of pixels around it is as good as the image.
+  cv::Mat ring, grown;
+  cv::dilate(clipped, grown, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(7, 7)));
+  cv::erode(clipped, ring, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(7, 7)));
+  ring = grown & ~ring;
+  CHECK(psnr8(out8, truth8, ring) > 40.0);  // measured 46.1
+}
+
+TEST_CASE("merge_reference_mono: an unclipped mono marks nothing as clipped", "[fusion][merge]") {
+  const cv::Mat truth = make_scene();
+  const cv::Mat mono = mono_of(truth, cv::Vec3f(0.25f, 0.45f, 0.30f), 0.8f);  // never reaches 1
+  const cv::Mat valid(truth.size(), CV_8U, cv::Scalar(255));
+  fusion::MergeResult m = fusion::merge_reference_mono(mono, truth, valid, fusion::MergeOptions{});
+  CHECK(m.mono_clipped_share == 0.0);
+  CHECK(psnr8(to_srgb8(m.image), to_srgb8(truth)) > 33.0);  // measured 34.4
+}
+
+TEST_CASE("merge_reference_color finds the mono's clip level in the data", "[fusion][merge]") {
+  const cv::Mat truth = make_scene();
+  const cv::Mat mono = mono_of(truth, cv::Vec3f(0.25f, 0.45f, 0.30f), 1.2f) * 0.9;  // clips at 0.9
+  const cv::Mat valid(truth.size(), CV_8U, cv::Scalar(255));
+  fusion::MergeResult m = fusion::merge_reference_color(truth, mono, valid, fusion::MergeOptions{});
+  CHECK(m.mono_clip_level == Approx(0.9).epsilon(1e-5));
+  CHECK(m.mono_clipped_share > 0.01);
+  // Clipped pixels are not used: the weight there is 0.
+  const cv::Mat clipped = mono >= 0.9f * 0.995f;
+  CHECK(cv::mean(m.weight, clipped)[0] == Approx(0.0).margin(1e-6));
+}
