@@ -221,7 +221,7 @@ Command register_calibrate(CLI::App& root) {
     double max_rms = 0, max_row_error = 0;
     std::vector<std::string> fix;
     int min_views = calibration::StereoCalibrationOptions{}.min_views;
-    bool no_halves = false, keep_all_views = false;
+    bool no_halves = false, keep_all_views = false, drop_outlier_views = false;
     CommonOptions common;
   };
   auto o = std::make_shared<Opts>();
@@ -244,7 +244,11 @@ Command register_calibrate(CLI::App& root) {
   app->add_option("--min-views", o->min_views, "fewest usable views")->check(CLI::Range(2, 100000));
   app->add_flag("--no-halves", o->no_halves, "skip the odd/even halves consistency check (faster)");
   app->add_flag("--keep-all-views", o->keep_all_views,
-                "never reject a whole view as an outlier (outlier corners are still rejected)");
+                "use every pair as a stereo pair, even one whose two images disagree (outlier corners are still "
+                "rejected)");
+  app->add_flag("--drop-outlier-views", o->drop_outlier_views,
+                "drop pairs whose two images disagree and views with an outlying RMS (default: such a pair is "
+                "used for the intrinsics only, such a view keeps its inlier corners)");
   add_common_options(app, o->common);
   app->footer(example("dualcam calibrate --mono 'shots/left*.jpg' --color 'shots/right*.jpg' "
                       "--board chessboard:9x6:24.23mm -o rig.yaml --json report.json --report-dir report "
@@ -258,6 +262,8 @@ Command register_calibrate(CLI::App& root) {
     co.min_views = o->min_views;
     co.halves = !o->no_halves;
     if (o->keep_all_views) co.view_outlier_sigmas = 1000;
+    co.drop_outlier_views = o->drop_outlier_views;
+    if (o->keep_all_views && o->drop_outlier_views) throw_invalid("--keep-all-views and --drop-outlier-views exclude each other");
     co.validate();
     check_outputs({o->out, o->common.json_path});
     if (!o->report_dir.empty()) {
@@ -311,10 +317,11 @@ Command register_calibrate(CLI::App& root) {
         cv::Mat pic = side_by_side(draw_detection(set.mono_images[i], set.views[i].mono, "mono " + fs::path(mono[i]).filename().string()),
                                    draw_detection(set.color_images[i], set.views[i].color, "colour " + fs::path(color[i]).filename().string()));
         const auto& vr = res.views[i];
-        label(pic, vr.used ? "used" : "not used: " + vr.reason, {8, pic.rows - 10}, vr.used ? cv::Scalar(120, 255, 120) : cv::Scalar(80, 80, 255));
+        label(pic, !vr.used ? "not used: " + vr.reason : vr.stereo ? "used" : "used, " + vr.note, {8, pic.rows - 10},
+              !vr.used ? cv::Scalar(80, 80, 255) : vr.stereo ? cv::Scalar(120, 255, 120) : cv::Scalar(80, 200, 255));
         write_image((dir / name).string(), pic);
         const double rv = std::max(vr.rms_mono_px, vr.rms_color_px);
-        if (vr.used && rv < best_rms) best_rms = rv, best = int(i);
+        if (vr.stereo && rv < best_rms) best_rms = rv, best = int(i);
       }
       write_image((dir / "residual_bars.png").string(), draw_residual_bars(res));
       write_image((dir / "residuals_mono.png").string(), draw_residual_field(res, true, set.mono_size));
@@ -339,12 +346,14 @@ Command register_calibrate(CLI::App& root) {
     write_rig(o->out, res.rig, res.rectification_matrices());
     progress.finish();
 
-    std::printf("views used     %d of %d\n", res.views_used, res.views_total);
+    std::printf("views used     %d of %d (%d as stereo pairs)\n", res.views_used, res.views_total, res.views_stereo);
     for (const auto& v : res.views)
       if (!v.used) std::printf("  skipped %s: %s\n", v.name.c_str(), v.reason.c_str());
+      else if (!v.stereo) std::printf("  %s: %s\n", v.name.c_str(), v.note.c_str());
     std::printf("corners        %d used, %d rejected as outliers\n", res.corners_used, res.corners_rejected);
     std::printf("RMS            %.4f px (mono %.4f, colour %.4f)\n", res.rms_px, res.rms_mono_px, res.rms_color_px);
-    std::printf("row error      %.4f px (mean |dy| after rectification)\n", res.row_error_px);
+    std::printf("row error      %.4f px (mean |dy| after rectification, stereo pairs); %.4f px over every used pair\n",
+                res.row_error_px, res.row_error_all_px);
     std::printf("mono  f        %.2f %.2f +- %.2f %.2f px, c %.2f %.2f +- %.2f %.2f px\n", res.rig.mono.K(0, 0),
                 res.rig.mono.K(1, 1), res.sigma.mono.fx, res.sigma.mono.fy, res.rig.mono.K(0, 2), res.rig.mono.K(1, 2),
                 res.sigma.mono.cx, res.sigma.mono.cy);

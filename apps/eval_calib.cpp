@@ -42,6 +42,7 @@ double median(std::vector<double> v) {
 struct RigErrors {
   double rotation_deg = NAN, baseline_pct = NAN, focal_pct = NAN, principal_px = NAN;
   int views_used = 0;
+  int views_stereo = 0;         // engine: used views that also constrain the extrinsics
   int covered = 0, tested = 0;  // true value inside the reported 3-sigma interval
   std::string failure;
 };
@@ -103,7 +104,7 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
   std::printf("calib-synthetic: %d rigs x %d views, board %s, mono %dx%d, colour %dx%d\n", o.rigs, o.views,
               board.to_string().c_str(), so.mono_size.width, so.mono_size.height, so.color_size.width,
               so.color_size.height);
-  std::printf("%4s %7s | %6s %9s %8s %8s %6s %5s | %6s %9s %8s %8s\n", "rig", "base_mm", "views", "rot_deg", "base_%",
+  std::printf("%4s %7s | %6s %9s %8s %8s %6s %5s | %6s %9s %8s %8s\n", "rig", "base_mm", "v/st", "rot_deg", "base_%",
               "focal_%", "pp_px", "3sig", "views", "rot_deg", "base_%", "focal_%");
   Json rigs = Json::array();
   for (int r = 0; r < o.rigs; ++r) {
@@ -116,6 +117,7 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
         auto res = calibration::calibrate_stereo(detect_set(set, board, false), board, so.mono_size, so.color_size, co);
         e = score(res.rig, truth);
         e.views_used = res.views_used;
+        e.views_stereo = res.views_stereo;
         coverage(e, res, truth);
       } catch (const Error& err) {
         e.failure = err.what();
@@ -132,12 +134,12 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
       }
       P.push_back(p);
     }
-    std::printf("%4d %7.2f | %6d %9.5f %8.4f %8.4f %6.3f %2d/%-2d | %6d %9.5f %8.4f %8.4f\n", r + 1, truth.baseline(),
-                e.views_used, e.rotation_deg, e.baseline_pct, e.focal_pct, e.principal_px, e.covered, e.tested,
+    std::printf("%4d %7.2f | %3d/%-2d %9.5f %8.4f %8.4f %6.3f %2d/%-2d | %6d %9.5f %8.4f %8.4f\n", r + 1,
+                truth.baseline(), e.views_used, e.views_stereo, e.rotation_deg, e.baseline_pct, e.focal_pct, e.principal_px, e.covered, e.tested,
                 p.views_used, p.rotation_deg, p.baseline_pct, p.focal_pct);
     std::fflush(stdout);
     rigs.push_back({{"seed", seed}, {"baseline_mm", truth.baseline()},
-                    {"engine", {{"views_used", e.views_used}, {"rotation_deg", e.rotation_deg}, {"baseline_pct", e.baseline_pct},
+                    {"engine", {{"views_used", e.views_used}, {"views_stereo", e.views_stereo}, {"rotation_deg", e.rotation_deg}, {"baseline_pct", e.baseline_pct},
                                 {"focal_pct", e.focal_pct}, {"principal_px", e.principal_px}, {"covered", e.covered},
                                 {"tested", e.tested}, {"failure", e.failure}}},
                     {"peer", {{"views_used", p.views_used}, {"rotation_deg", p.rotation_deg}, {"baseline_pct", p.baseline_pct},
@@ -197,42 +199,59 @@ int run_real(const CalibEvalOptions& o, Json& out) {
   if (sessions.empty()) throw_invalid("calib-real: no session folders in '" + o.data + "'");
   const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:24.23mm" : o.board);
   std::printf("calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
-  std::printf("(engine: dualcam's default; all: --keep-all-views; peer: OpenCV stereoCalibrate as in EVALUATION.md;\n"
-              " row error after stereoRectify with alpha = -1; odd vs even used views: d|T| baseline length change,\n"
-              " |dT| translation vector change, both in %% of the baseline, dR rotation change)\n");
-  std::printf("%-10s %-7s %12s %9s %13s %8s %8s %9s  %s\n", "session", "method", "pairs used", "RMS_px",
-              "row_error_px", "d|T|_%", "|dT|_%", "dR_deg", "halves inside 3 sigma (of d|T|, |dT|, dR)");
+  std::printf("(engine: dualcam's default, every pair with the board in both images used, a pair whose two images\n"
+              " disagree for the intrinsics only; all: --keep-all-views, every pair as a stereo pair; drop: --drop-outlier-views;\n"
+              " peer: OpenCV stereoCalibrate as in EVALUATION.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
+              " over the method's own inlier corners of its stereo pairs; row_all: of every used pair; row_peerset: the\n"
+              " rig's row error on the peer's corners of the peer's pairs (the same corners for every method);\n"
+              " odd vs even used views: d|T| baseline length change, |dT| translation vector change, both in %% of the\n"
+              " baseline, dR rotation change)\n");
+  std::printf("%-10s %-7s %11s %7s %8s %10s %8s %11s %7s %7s %8s  %s\n", "session", "method", "pairs used", "stereo",
+              "RMS_px", "row_stereo", "row_all", "row_peerset", "d|T|_%", "|dT|_%", "dR_deg",
+              "halves inside 3 sigma (of d|T|, |dT|, dR)");
   for (const auto& dir : sessions) {
     const std::string name = fs::path(dir).filename().string();
     const auto mono = expand_glob(dir + "/left*.jpg", "--mono");
     const auto color = expand_glob(dir + "/right*.jpg", "--color");
     Json js;
+    // The peer first: its pairs and corners are the common ground on which every rig's row error
+    // is also measured (row_peerset).
+    PairSet pset = load_pairs(mono, color, board, true, 0, false, nullptr);
+    const calibration::PeerResult peer =
+        calibration::calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
+    auto row_on_peer_set = [&](const StereoRig& rig) {
+      return calibration::rectified_row_error(rig, rectify_geometry(rig, calibration::row_error_rectify()), peer.used);
+    };
     if (o.method != "peer") {
       PairSet set = load_pairs(mono, color, board, false, 0, false, nullptr);
-      // The engine as it runs by default (outlier views rejected), and with every view that has
-      // the board kept (`dualcam calibrate --keep-all-views`).
-      for (int keep_all = 0; keep_all < 2; ++keep_all) {
+      const char* labels[3] = {"engine", "all", "drop"};
+      const char* keys[3] = {"engine", "engine_all_views", "engine_drop_outlier_views"};
+      for (int variant = 0; variant < 3; ++variant) {
         calibration::StereoCalibrationOptions co;
-        if (keep_all) co.view_outlier_sigmas = 1000;
+        if (variant == 1) co.view_outlier_sigmas = 1000;
+        if (variant == 2) co.drop_outlier_views = true;
         auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
         const double b = res.rig.baseline();
-        std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f %9.4f  %s (3 sigma: %.2f %%, %.2f %%, %.3f deg)\n",
-                    name.c_str(), keep_all ? "all" : "engine", res.views_used, set.views.size(), res.rms_px,
-                    res.row_error_px, res.halves.baseline_diff_pct, res.halves.translation_diff_pct,
-                    res.halves.rotation_diff_deg, res.halves.within_3sigma ? "yes" : "NO",
-                    300.0 * res.halves.baseline_sigma_mm / b, 300.0 * res.halves.translation_sigma_mm / b,
-                    3 * res.halves.rotation_sigma_deg);
-        js[keep_all ? "engine_all_views" : "engine"] = res.to_json();
+        const double peerset = row_on_peer_set(res.rig);
+        std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %11.4f %7.3f %7.3f %8.4f  %s (3 sigma: %.2f %%, %.2f %%, "
+                    "%.3f deg)\n",
+                    name.c_str(), labels[variant], res.views_used, set.views.size(), res.views_stereo, res.rms_px,
+                    res.row_error_px, res.row_error_all_px, peerset, res.halves.baseline_diff_pct,
+                    res.halves.translation_diff_pct, res.halves.rotation_diff_deg,
+                    res.halves.within_3sigma ? "yes" : "NO", 300.0 * res.halves.baseline_sigma_mm / b,
+                    300.0 * res.halves.translation_sigma_mm / b, 3 * res.halves.rotation_sigma_deg);
+        js[keys[variant]] = res.to_json();
+        js[keys[variant]]["row_error_on_peer_pairs_px"] = peerset;
       }
     }
     if (o.method != "engine") {
-      PairSet set = load_pairs(mono, color, board, true, 0, false, nullptr);
-      auto res = calibration::calibrate_stereo_peer(set.views, board, set.mono_size, set.color_size);
-      const auto halves = peer_halves_pct(res.used, board, set.mono_size, set.color_size, res.rig.baseline());
-      std::printf("%-10s %-7s %5d of %-3zu %9.4f %13.4f %8.3f %8.3f\n", name.c_str(), "peer", res.views_used,
-                  set.views.size(), res.rms_px, res.row_error_px, halves.first, halves.second);
-      js["peer"] = {{"views_used", res.views_used}, {"rms_px", res.rms_px}, {"row_error_px", res.row_error_px},
-                    {"baseline_mm", res.rig.baseline()}, {"halves_baseline_pct", halves.first}, {"halves_translation_pct", halves.second}, {"skipped", res.skipped}};
+      const auto halves = peer_halves_pct(peer.used, board, pset.mono_size, pset.color_size, peer.rig.baseline());
+      std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %11.4f %7.3f %7.3f\n", name.c_str(), "peer",
+                  peer.views_used, pset.views.size(), peer.views_used, peer.rms_px, peer.row_error_px,
+                  peer.row_error_px, row_on_peer_set(peer.rig), halves.first, halves.second);
+      js["peer"] = {{"views_used", peer.views_used}, {"rms_px", peer.rms_px}, {"row_error_px", peer.row_error_px},
+                    {"baseline_mm", peer.rig.baseline()}, {"halves_baseline_pct", halves.first},
+                    {"halves_translation_pct", halves.second}, {"skipped", peer.skipped}};
     }
     std::fflush(stdout);
     out[name] = js;

@@ -37,7 +37,27 @@ struct State {
   double intr[2][kIntrinsicCount];
   double extr[kPoseCount];
   std::vector<std::array<double, kPoseCount>> pose;  // mono_from_board per used view
+  // color_from_board per used view, used only where `split` is set: the pair's two images
+  // disagree (the board moved between them), so each camera has its own board pose and the pair
+  // constrains the intrinsics but not the extrinsics.
+  std::vector<std::array<double, kPoseCount>> pose_color;
+  std::vector<bool> split;
 };
+
+// Gives view k's colour camera its own board pose, starting from the one the rig predicts.
+void split_view(State& s, int k) {
+  const auto& p = s.pose[std::size_t(k)];
+  cv::Matx33d Rb, Re;
+  cv::Rodrigues(cv::Vec3d(p[0], p[1], p[2]), Rb);
+  cv::Rodrigues(cv::Vec3d(s.extr[0], s.extr[1], s.extr[2]), Re);
+  const cv::Matx33d R = Re * Rb;
+  const cv::Vec3d t = Re * cv::Vec3d(p[3], p[4], p[5]) + cv::Vec3d(s.extr[3], s.extr[4], s.extr[5]);
+  cv::Vec3d r;
+  cv::Rodrigues(R, r);
+  auto& q = s.pose_color[std::size_t(k)];
+  for (int j = 0; j < 3; ++j) q[std::size_t(j)] = r[j], q[std::size_t(3 + j)] = t[j];
+  s.split[std::size_t(k)] = true;
+}
 
 struct Fixed {
   bool flag[2][kIntrinsicCount] = {};
@@ -90,6 +110,9 @@ cv::Vec2d residual_of(const State& s, const Observation& o) {
   if (o.camera == 0) {
     MonoReprojectionCost c(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z);
     c(s.intr[0], s.pose[o.view].data(), r);
+  } else if (s.split[std::size_t(o.view)]) {
+    MonoReprojectionCost c(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z);  // same form: own intrinsics and pose
+    c(s.intr[1], s.pose_color[o.view].data(), r);
   } else {
     ColorReprojectionCost c(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z);
     c(s.intr[1], s.extr, s.pose[o.view].data(), r);
@@ -106,6 +129,9 @@ void build_problem(ceres::Problem& problem, State& s, const std::vector<Observat
     if (o.camera == 0)
       problem.AddResidualBlock(MonoReprojectionCost::Create(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z), loss, s.intr[0],
                                s.pose[o.view].data());
+    else if (s.split[std::size_t(o.view)])
+      problem.AddResidualBlock(MonoReprojectionCost::Create(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z), loss, s.intr[1],
+                               s.pose_color[o.view].data());
     else
       problem.AddResidualBlock(ColorReprojectionCost::Create(o.px.x, o.px.y, o.X.x, o.X.y, o.X.z), loss, s.intr[1],
                                s.extr, s.pose[o.view].data());
@@ -193,6 +219,7 @@ void StereoCalibrationOptions::validate() const {
   check_range("StereoCalibrationOptions::view_outlier_sigmas", view_outlier_sigmas, 1.0, 1000.0);
   check_range("StereoCalibrationOptions::view_rms_factor", view_rms_factor, 1.0, 1000.0);
   check_range("StereoCalibrationOptions::view_rms_floor_px", view_rms_floor_px, 0.0, 1000.0);
+  check_range("StereoCalibrationOptions::row_noise_factor", row_noise_factor, 0.0, 1000.0);
   check_range("StereoCalibrationOptions::max_rejection_rounds", max_rejection_rounds, 0, 100);
   check_range("StereoCalibrationOptions::max_iterations", max_iterations, 1, 100000);
   rectify.validate();
@@ -277,6 +304,8 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   State s;
   const int nv = int(used_index.size());
   s.pose.resize(std::size_t(nv));
+  s.pose_color.resize(std::size_t(nv));
+  s.split.assign(std::size_t(nv), false);
   std::vector<cv::Vec3d> rvec[2], tvec[2];
   for (int cam = 0; cam < 2; ++cam) {
     std::vector<std::vector<cv::Point3f>> obj;
@@ -372,7 +401,9 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
         changed = true;
       }
     // Views: RMS far above the others, or too few corners left.
-    std::vector<double> sq(std::size_t(nv), 0.0);
+    std::vector<double> sq(std::size_t(nv), 0.0), sqc[2];
+    sqc[0].assign(std::size_t(nv), 0.0);
+    sqc[1].assign(std::size_t(nv), 0.0);
     std::vector<int> cnt[2];
     cnt[0].assign(std::size_t(nv), 0);
     cnt[1].assign(std::size_t(nv), 0);
@@ -380,6 +411,7 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
       if (o.inlier && view_used[std::size_t(o.view)]) {
         cv::Vec2d r = residual_of(s, o);
         sq[std::size_t(o.view)] += r.dot(r);
+        sqc[o.camera][std::size_t(o.view)] += r.dot(r);
         cnt[o.camera][std::size_t(o.view)]++;
       }
     std::vector<double> rms_v;
@@ -397,15 +429,25 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
     // Stereo consistency: the view's mean rectified row error with the current rig. A pair whose
     // two images were not taken at the same instant (or one of them blurred) fits each camera
     // well but not the pair.
-    std::vector<double> row(std::size_t(nv), 0.0), row_v;
+    // The row error its own corner noise explains: mean |dy| of the difference of the two
+    // cameras' per-coordinate noise (RMS / sqrt 2 each, scaled to the rectified focal length) is
+    // sqrt(2 / pi) sqrt(s_mono^2 + s_color^2). Blurred or small views have more noise in both
+    // cameras, and a larger row error for that reason alone: not a disagreement.
+    std::vector<double> row(std::size_t(nv), 0.0), row_v, row_expected(std::size_t(nv), 0.0);
     {
       const StereoRig cur = rig_of(s, mono_size, color_size);
       const RectifyGeometry g = rectify_geometry(cur, row_error_rectify());
       const std::vector<StereoView> kept = inlier_views(views, used_index, obs, view_used);
+      const double scale[2] = {g.focal_px / std::sqrt(s.intr[0][0] * s.intr[0][1]),
+                               g.focal_px / std::sqrt(s.intr[1][0] * s.intr[1][1])};
       for (int k = 0; k < nv; ++k)
         if (view_used[std::size_t(k)]) {
           row[std::size_t(k)] = rectified_row_error(cur, g, {kept[std::size_t(k)]});
           row_v.push_back(row[std::size_t(k)]);
+          double var = 0;
+          for (int c = 0; c < 2; ++c)
+            if (cnt[c][std::size_t(k)] > 0) var += sqc[c][std::size_t(k)] / cnt[c][std::size_t(k)] / 2 * scale[c] * scale[c];
+          row_expected[std::size_t(k)] = std::sqrt(2 / M_PI) * std::sqrt(var);
         }
     }
     if (round == 0)
@@ -417,20 +459,34 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
         view_used[std::size_t(k)] = false;
         reason[std::size_t(k)] = "too few corners left after outlier rejection";
         changed = true;
-      } else if (sq[std::size_t(k)] > view_limit) {
+      } else if (options.drop_outlier_views && sq[std::size_t(k)] > view_limit) {
         view_used[std::size_t(k)] = false;
         reason[std::size_t(k)] = "outlier view: RMS " + fmt(sq[std::size_t(k)]) + " px > " + fmt(view_limit) +
                                  " px (median of the views " + fmt(med) + " px)";
         changed = true;
-      } else if (row[std::size_t(k)] > row_limit) {
-        view_used[std::size_t(k)] = false;
-        reason[std::size_t(k)] = "outlier view: rectified row error " + fmt(row[std::size_t(k)]) + " px > " +
-                                 fmt(row_limit) + " px (median of the views " + fmt(med_row) +
-                                 " px): the two images disagree (not taken at the same instant?)";
+      } else if (!s.split[std::size_t(k)] && row[std::size_t(k)] > row_limit &&
+                 row[std::size_t(k)] > options.row_noise_factor * row_expected[std::size_t(k)]) {
+        const std::string why = "rectified row error " + fmt(row[std::size_t(k)]) + " px > " + fmt(row_limit) +
+                                " px (median of the views " + fmt(med_row) + " px) and > " +
+                                fmt(options.row_noise_factor, 1) + " x the " + fmt(row_expected[std::size_t(k)]) +
+                                " px its corner noise explains: the two images disagree (not taken at the same "
+                                "instant?)";
+        if (options.drop_outlier_views) {
+          view_used[std::size_t(k)] = false;
+          reason[std::size_t(k)] = "outlier view: " + why;
+        } else {
+          split_view(s, k);
+          reason[std::size_t(k)] = "intrinsics only (own board pose per camera): " + why;
+        }
         changed = true;
       }
     }
     if (!changed) break;
+    int stereo_left = 0;
+    for (int k = 0; k < nv; ++k) stereo_left += view_used[std::size_t(k)] && !s.split[std::size_t(k)];
+    if (stereo_left < 2)
+      throw_calibration("only " + std::to_string(stereo_left) +
+                        " pairs agree as stereo pairs (need 2): the others' two images disagree");
     const int left = int(std::count(view_used.begin(), view_used.end(), true));
     if (left < options.min_views) {
       for (int k = 0; k < nv; ++k)
@@ -446,7 +502,8 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   for (int k = 0; k < nv; ++k) {
     ViewReport& vr = res.views[std::size_t(used_index[std::size_t(k)])];
     vr.used = view_used[std::size_t(k)];
-    vr.reason = reason[std::size_t(k)];
+    vr.stereo = vr.used && !s.split[std::size_t(k)];
+    (vr.used ? vr.note : vr.reason) = reason[std::size_t(k)];
   }
   std::vector<double> vsq[2];
   vsq[0].assign(std::size_t(nv), 0.0);
@@ -481,6 +538,7 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
     vr.rms_color_px = vr.corners_color ? std::sqrt(vsq[1][std::size_t(k)] / vr.corners_color) : 0.0;
   }
   res.views_used = int(std::count(view_used.begin(), view_used.end(), true));
+  for (int k = 0; k < nv; ++k) res.views_stereo += view_used[std::size_t(k)] && !s.split[std::size_t(k)];
   res.corners_used = n_obs[0] + n_obs[1];
   res.rms_mono_px = n_obs[0] ? std::sqrt(sum_sq[0] / n_obs[0]) : 0.0;
   res.rms_color_px = n_obs[1] ? std::sqrt(sum_sq[1] / n_obs[1]) : 0.0;
@@ -605,7 +663,11 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   {
     const std::vector<StereoView> kept = inlier_views(views, used_index, obs, view_used);
     const RectifyGeometry metric = rectify_geometry(rig, row_error_rectify());
-    res.row_error_px = rectified_row_error(rig, metric, kept);
+    std::vector<StereoView> stereo;
+    for (int k = 0; k < nv; ++k)
+      if (view_used[std::size_t(k)] && !s.split[std::size_t(k)]) stereo.push_back(kept[std::size_t(k)]);
+    res.row_error_px = rectified_row_error(rig, metric, stereo);
+    res.row_error_all_px = rectified_row_error(rig, metric, kept);
     for (int k = 0; k < nv; ++k)
       if (view_used[std::size_t(k)])
         res.views[std::size_t(used_index[std::size_t(k)])].row_error_px =
@@ -651,6 +713,8 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   rig.extras["rms_color_px"] = res.rms_color_px;
   rig.extras["row_error_px"] = res.row_error_px;
   rig.extras["views_used"] = res.views_used;
+  rig.extras["views_stereo"] = res.views_stereo;
+  rig.extras["row_error_all_px"] = res.row_error_all_px;
   rig.extras["sigma_fx1_px"] = res.sigma.mono.fx;
   rig.extras["sigma_fy1_px"] = res.sigma.mono.fy;
   rig.extras["sigma_cx1_px"] = res.sigma.mono.cx;
@@ -692,7 +756,9 @@ nlohmann::json StereoCalibrationResult::to_json() const {
   j["rms_px"] = rms_px;
   j["rms_mono_px"] = rms_mono_px;
   j["rms_color_px"] = rms_color_px;
+  j["views_stereo"] = views_stereo;
   j["row_error_px"] = row_error_px;
+  j["row_error_all_px"] = row_error_all_px;
   j["residual_sigma_px"] = residual_sigma_px;
   j["iterations"] = iterations;
   j["solve_s"] = solve_seconds;
@@ -731,6 +797,8 @@ nlohmann::json StereoCalibrationResult::to_json() const {
     vs.push_back({{"name", v.name},
                   {"used", v.used},
                   {"reason", v.reason},
+                  {"stereo", v.stereo},
+                  {"note", v.note},
                   {"corners_mono", v.corners_mono},
                   {"corners_color", v.corners_color},
                   {"rejected_mono", v.rejected_mono},

@@ -9,7 +9,11 @@
 //      be fixed), the extrinsics color_from_mono (R, T: X_color = R X_mono + T, engine/rig.hpp)
 //      and every board pose (mono_from_board), with a Huber loss;
 //   3. outlier rejection: corners whose residual exceeds `outlier_sigmas` robust standard
-//      deviations, then views whose RMS is far above the others, each with its reason; re-solve;
+//      deviations, each with its reason; a pair whose rectified row error is far above the others
+//      (its two images disagree: the board moved between them) keeps its corners but gets a board
+//      pose per camera, so it constrains both cameras' intrinsics and not the extrinsics; re-solve.
+//      (drop_outlier_views: such pairs, and views whose RMS is far above the others, are dropped
+//      instead);
 //   4. uncertainty: ceres::Covariance of the intrinsics and extrinsics scaled by the residual
 //      variance (sum r^2 / (m - n)); the jackknife over views (see `jackknife`); the reported
 //      1-sigma is the larger of the two; and the spread of the extrinsics between the odd and the
@@ -50,8 +54,15 @@ struct StereoCalibrationOptions {
   // Iglewicz and Hoaglin's modified z-score rule) above the median view RMS, and also exceeds
   // `view_rms_factor` times the median and `view_rms_floor_px` (so near-equal views are kept).
   // Such views are typically pairs whose two images were not taken at the same instant, or
-  // blurred ones. Set view_outlier_sigmas to 1000 to keep every view with a board.
+  // blurred ones. Set view_outlier_sigmas to 1000 to treat every pair as a stereo pair.
   double view_outlier_sigmas = 3.5;  // count
+  // false: every pair with the board in both images is used; a pair far off in row error gets a
+  // board pose per camera (intrinsics only), a high-RMS view keeps its inlier corners.
+  // true: both kinds of view are dropped.
+  bool drop_outlier_views = false;
+  // A pair's row error counts as a disagreement only when it also exceeds this many times the
+  // mean row error the pair's own corner residuals explain (noise alone gives about 1).
+  double row_noise_factor = 1.5;  // times
   double view_rms_factor = 1.5;      // times the median view RMS
   double view_rms_floor_px = 0.05;   // pixels
   int max_rejection_rounds = 3;   // solve / reject rounds, count
@@ -86,6 +97,8 @@ struct ViewReport {
   std::string name;
   bool used = false;
   std::string reason;              // why not used
+  bool stereo = false;             // used as a stereo pair (false: intrinsics only, see `note`)
+  std::string note;                // why a used pair is intrinsics only
   int corners_mono = 0, corners_color = 0;     // corners used
   int rejected_mono = 0, rejected_color = 0;   // outlier corners removed
   double rms_mono_px = 0, rms_color_px = 0;    // final residual RMS of this view
@@ -115,9 +128,14 @@ struct StereoCalibrationResult {
   RigSigma sigma;
   double rms_px = 0;                 // sqrt(sum |r|^2 / corners), both cameras (as stereoCalibrate)
   double rms_mono_px = 0, rms_color_px = 0;
-  double row_error_px = 0;           // mean |y_mono - y_color| of corners after rectification (row_error_rectify())
+  // Mean |y_mono - y_color| of the inlier corners after rectification (row_error_rectify()), over
+  // the pairs used as stereo pairs, and over every used pair (with the intrinsics-only pairs,
+  // whose row error measures how far the board moved between their two images).
+  double row_error_px = 0;
+  double row_error_all_px = 0;
   double residual_sigma_px = 0;      // sqrt(sum r^2 / (m - n)): per-coordinate noise estimate
   int views_used = 0, views_total = 0;
+  int views_stereo = 0;              // used views that also constrain the extrinsics
   int corners_used = 0, corners_rejected = 0;
   std::vector<ViewReport> views;
   HalvesReport halves;
