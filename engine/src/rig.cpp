@@ -87,18 +87,52 @@ cv::Matx33d StereoRig::fundamental() const {
 }
 
 namespace {
-StereoRig parse_rig_unguarded(const std::string& yaml_text, const std::string& name) {
-  // OpenCV 4.6's YAML parser loops forever on a line that starts with ':' (an empty key; a
-  // 24-byte input found by fuzzing). No rig has one: refuse it before the parser sees it.
-  std::size_t line_start = 0;
-  while (line_start < yaml_text.size()) {
-    const std::size_t first = yaml_text.find_first_not_of(" \t", line_start);
-    if (first == std::string::npos) break;
-    if (yaml_text[first] == ':') throw_invalid("rig '" + name + "': a line starts with ':' (an empty key)");
-    const std::size_t eol = yaml_text.find('\n', first);
-    if (eol == std::string::npos) break;
-    line_start = eol + 1;
+// OpenCV 4.6's YAML parser loops forever on some malformed text (found by fuzzing): a line that
+// starts with ':' (an empty key), and a line outside any [ ] list that is not 'key: value' after
+// an indented mapping. A rig file is simple: outside [ ] lists every line is a comment, a
+// directive, '---' or 'key: value', and brackets balance. Anything else is refused before the
+// parser sees it.
+void check_rig_layout(const std::string& text, const std::string& name) {
+  int depth = 0;  // [ ] nesting at the start of the current line
+  std::size_t start = 0;
+  for (int line_no = 1; start < text.size(); ++line_no) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const std::string where = "rig '" + name + "' line " + std::to_string(line_no);
+    if (line[first] == ':') throw_invalid(where + ": the line starts with ':' (an empty key)");
+    // Brackets, and a ':' outside lists, quotes and comments.
+    const int depth_at_start = depth;
+    bool has_colon = false;
+    char quote = 0;
+    for (std::size_t i = first; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quote) {
+        if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '#' && (i == first || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+        break;
+      } else if (c == ':' && depth == 0) {
+        has_colon = true;
+      } else if (c == '[' || c == '{') {
+        ++depth;
+      } else if (c == ']' || c == '}') {
+        if (--depth < 0) throw_invalid(where + ": a '" + std::string(1, c) + "' closes nothing");
+      }
+    }
+    if (depth_at_start > 0) continue;  // the continuation of a [ ] list
+    const bool structural = line[first] == '%' || line.compare(first, 3, "---") == 0 || line.compare(first, 3, "...") == 0;
+    if (!structural && !has_colon) throw_invalid(where + ": expected 'key: value' (or a value inside [ ])");
   }
+  if (depth != 0) throw_invalid("rig '" + name + "': a '[' or '{' is not closed");
+}
+
+StereoRig parse_rig_unguarded(const std::string& yaml_text, const std::string& name) {
+  check_rig_layout(yaml_text, name);
   cv::FileStorage fs;
   try {
     fs.open(yaml_text, cv::FileStorage::READ | cv::FileStorage::MEMORY | cv::FileStorage::FORMAT_YAML);

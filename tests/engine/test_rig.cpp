@@ -115,10 +115,25 @@ TEST_CASE("Fuzzer finding: a matrix header claiming huge dimensions is refused b
   CHECK_THROWS_WITH(parse_rig(text, "fuzz"), Catch::Contains("at most 16x16"));
 }
 
+TEST_CASE("A rig whose layout is not 'key: value' outside [ ] lists is refused, naming the line", "[rig][bad][fuzz]") {
+  // The smallest form of a fuzzer input that hung OpenCV 4.6's YAML parser.
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\n   data: [ 1 ]\nD7e-04, 0. ]\nM2: x\n", "fuzz"),
+                    Catch::Contains("line 3") && Catch::Contains("closes nothing"));
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\n   data: [ 1 ]\nD7e-04, 0.\nM2: x\n", "fuzz"),
+                    Catch::Contains("line 3") && Catch::Contains("key: value"));
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\nM1: [ 1, 2\n", "fuzz"), Catch::Contains("not closed"));
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\nM1: 1 ]\n", "fuzz"), Catch::Contains("closes nothing"));
+  // What OpenCV writes (comments, multi-line lists, strings with ':' and '#') still reads.
+  std::string text = format_rig(example_rig());
+  text.insert(text.find("M1:"), "# a comment: with [ brackets\nnote: \"a: b # c [\"\n");
+  CHECK_NOTHROW(parse_rig(text, "ok"));
+}
+
 TEST_CASE("Fuzzer findings: every rig input that crashed the fuzzer is now a clean Error", "[rig][bad][fuzz]") {
   // The crash inputs are kept in the seed corpus.
   for (const char* name :
-       {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml", "hang-empty-key.yaml"}) {
+       {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml", "hang-empty-key.yaml",
+        "hang-line-without-key.yaml"}) {
     const std::string path = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/rig/" + name;
     INFO(path);
     CHECK_THROWS_AS(read_rig(path), Error);
