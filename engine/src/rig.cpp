@@ -1,5 +1,6 @@
 #include "dualcam/engine/rig.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -88,12 +89,13 @@ cv::Matx33d StereoRig::fundamental() const {
 
 namespace {
 // OpenCV 4.6's YAML parser loops forever on some malformed text (found by fuzzing): a line that
-// starts with ':' (an empty key), and a line outside any [ ] list that is not 'key: value' after
-// an indented mapping. A rig file is simple: outside [ ] lists every line is a comment, a
-// directive, '---' or 'key: value', and brackets balance. Anything else is refused before the
-// parser sees it.
+// starts with ':' (an empty key), a line outside any [ ] list that is not 'key: value' after an
+// indented mapping, several '---' documents. A rig file is simple: directives ('%') before one
+// '---' line, then outside [ ] lists every line is a comment or 'key: value', and brackets
+// balance. Anything else is refused before the parser sees it.
 void check_rig_layout(const std::string& text, const std::string& name) {
   int depth = 0;  // [ ] nesting at the start of the current line
+  bool document_started = false;
   std::size_t start = 0;
   for (int line_no = 1; start < text.size(); ++line_no) {
     std::size_t end = text.find('\n', start);
@@ -103,10 +105,22 @@ void check_rig_layout(const std::string& text, const std::string& name) {
     const std::size_t first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
     const std::string where = "rig '" + name + "' line " + std::to_string(line_no);
+    const std::size_t last = line.find_last_not_of(" \t\r");
+    if (depth == 0 && line.compare(first, 3, "---") == 0) {
+      if (first != 0 || last != 2) throw_invalid(where + ": a '---' line holds nothing else");
+      if (document_started) throw_invalid(where + ": a rig file holds one YAML document (one '---')");
+      document_started = true;
+      continue;
+    }
+    if (depth == 0 && line[first] == '%') {
+      if (document_started || first != 0) throw_invalid(where + ": a '%' directive comes first, before '---'");
+      continue;
+    }
+    if (depth == 0 && line.compare(first, 3, "...") == 0) throw_invalid(where + ": '...' (end of document) is not expected");
     if (line[first] == ':') throw_invalid(where + ": the line starts with ':' (an empty key)");
     // Brackets, and a ':' outside lists, quotes and comments.
     const int depth_at_start = depth;
-    bool has_colon = false;
+    std::size_t colon = std::string::npos;
     char quote = 0;
     for (std::size_t i = first; i < line.size(); ++i) {
       const char c = line[i];
@@ -116,8 +130,8 @@ void check_rig_layout(const std::string& text, const std::string& name) {
         quote = c;
       } else if (c == '#' && (i == first || line[i - 1] == ' ' || line[i - 1] == '\t')) {
         break;
-      } else if (c == ':' && depth == 0) {
-        has_colon = true;
+      } else if (c == ':' && depth == 0 && colon == std::string::npos) {
+        colon = i;
       } else if (c == '[' || c == '{') {
         ++depth;
       } else if (c == ']' || c == '}') {
@@ -125,8 +139,13 @@ void check_rig_layout(const std::string& text, const std::string& name) {
       }
     }
     if (depth_at_start > 0) continue;  // the continuation of a [ ] list
-    const bool structural = line[first] == '%' || line.compare(first, 3, "---") == 0 || line.compare(first, 3, "...") == 0;
-    if (!structural && !has_colon) throw_invalid(where + ": expected 'key: value' (or a value inside [ ])");
+    if (colon == std::string::npos) throw_invalid(where + ": expected 'key: value' (or a value inside [ ])");
+    // Keys are names, as OpenCV writes them (and can write them back).
+    std::string key = line.substr(first, colon - first);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    bool name_ok = !key.empty() && (std::isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_');
+    for (char c : key) name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    if (!name_ok) throw_invalid(where + ": the key '" + key + "' is not a name (a letter or '_', then letters, digits, '_', '-')");
   }
   if (depth != 0) throw_invalid("rig '" + name + "': a '[' or '{' is not closed");
 }

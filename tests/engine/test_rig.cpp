@@ -123,6 +123,10 @@ TEST_CASE("A rig whose layout is not 'key: value' outside [ ] lists is refused, 
                     Catch::Contains("line 3") && Catch::Contains("key: value"));
   CHECK_THROWS_WITH(parse_rig("%YAML:1.0\nM1: [ 1, 2\n", "fuzz"), Catch::Contains("not closed"));
   CHECK_THROWS_WITH(parse_rig("%YAML:1.0\nM1: 1 ]\n", "fuzz"), Catch::Contains("closes nothing"));
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\n---\nM1: 1\n---\nM2: 2\n", "fuzz"), Catch::Contains("one '---'"));
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\n---rig: 1\n", "fuzz"), Catch::Contains("'---' line"));
+  // A key OpenCV reads but cannot write back (format_rig threw from inside OpenCV).
+  CHECK_THROWS_WITH(parse_rig("%YAML:1.0\n= dualcam ster%YAML:1.0\n", "fuzz"), Catch::Contains("not a name"));
   // What OpenCV writes (comments, multi-line lists, strings with ':' and '#') still reads.
   std::string text = format_rig(example_rig());
   text.insert(text.find("M1:"), "# a comment: with [ brackets\nnote: \"a: b # c [\"\n");
@@ -133,7 +137,8 @@ TEST_CASE("Fuzzer findings: every rig input that crashed the fuzzer is now a cle
   // The crash inputs are kept in the seed corpus.
   for (const char* name :
        {"crash-root-not-map.yaml", "crash-huge-matrix.yaml", "crash-parser-throws.yaml", "hang-empty-key.yaml",
-        "hang-line-without-key.yaml"}) {
+        "hang-line-without-key.yaml", "hang-several-documents.yaml",
+        "crash-key-not-a-name.yaml"}) {
     const std::string path = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/rig/" + name;
     INFO(path);
     CHECK_THROWS_AS(read_rig(path), Error);
