@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
@@ -10,22 +11,24 @@
 
 namespace dualcam {
 
+std::pair<float, float> disparity_display_range(const cv::Mat& d) {
+  if (d.type() != CV_32F) throw_invalid("disparity_display_range: expected CV_32F");
+  std::vector<float> v;
+  v.reserve(d.total() / 4 + 1);
+  for (int r = 0; r < d.rows; r += 2) {
+    const float* p = d.ptr<float>(r);
+    for (int c = 0; c < d.cols; c += 2)
+      if (std::isfinite(p[c])) v.push_back(p[c]);
+  }
+  if (v.empty()) return {0.f, 1.f};
+  std::sort(v.begin(), v.end());
+  const float lo = v[v.size() / 100], hi = v[v.size() - 1 - v.size() / 100];
+  return {lo, hi > lo ? hi : lo + 1};
+}
+
 cv::Mat colorize_disparity(const cv::Mat& d, float lo, float hi) {
   if (d.type() != CV_32F) throw_invalid("colorize_disparity: expected CV_32F");
-  if (!(hi > lo)) {
-    std::vector<float> v;
-    v.reserve(d.total() / 4 + 1);
-    for (int r = 0; r < d.rows; r += 2) {
-      const float* p = d.ptr<float>(r);
-      for (int c = 0; c < d.cols; c += 2)
-        if (std::isfinite(p[c])) v.push_back(p[c]);
-    }
-    if (v.empty()) return cv::Mat::zeros(d.size(), CV_8UC3);
-    std::sort(v.begin(), v.end());
-    lo = v[v.size() / 100];
-    hi = v[v.size() - 1 - v.size() / 100];
-    if (!(hi > lo)) hi = lo + 1;
-  }
+  if (!(hi > lo)) std::tie(lo, hi) = disparity_display_range(d);
   cv::Mat u8(d.size(), CV_8U), mask(d.size(), CV_8U);
   for (int r = 0; r < d.rows; ++r) {
     const float* p = d.ptr<float>(r);

@@ -357,18 +357,6 @@ OutputResult compare_image(const OutputSpec& spec, const cv::Mat& produced, bool
   return r;
 }
 
-// The 1st and 99th percentiles of the known values, for one colour scale over golden and new.
-std::pair<float, float> disparity_range(const cv::Mat& d) {
-  std::vector<float> v;
-  for (int y = 0; y < d.rows; ++y)
-    for (int x = 0; x < d.cols; ++x)
-      if (std::isfinite(d.at<float>(y, x))) v.push_back(d.at<float>(y, x));
-  if (v.empty()) return {0.f, 1.f};
-  std::sort(v.begin(), v.end());
-  const float lo = v[v.size() / 100], hi = v[v.size() * 99 / 100];
-  return {lo, hi > lo ? hi : lo + 1};
-}
-
 OutputResult compare_disparity(const OutputSpec& spec, const cv::Mat& produced, bool pictures) {
   OutputResult r;
   const cv::Mat golden = read_pfm(spec.golden);
@@ -388,7 +376,7 @@ OutputResult compare_disparity(const OutputSpec& spec, const cv::Mat& produced, 
   if (t.max_bad2 && e.bad2 > *t.max_bad2) r.failures.push_back(fmt("bad-2.0 %.3f %% > %.3f %%", 100 * e.bad2, 100 * *t.max_bad2));
   if (t.max_mae_px && !(e.mae_px <= *t.max_mae_px)) r.failures.push_back(fmt("MAE %.3f px > %.3f px", e.mae_px, *t.max_mae_px));
   if (pictures) {
-    const auto [lo, hi] = disparity_range(golden);
+    const auto [lo, hi] = disparity_display_range(golden);  // one colour scale for golden and new
     // |new - golden| x 64 (4 px and more = white); known in the golden but unknown now = white.
     cv::Mat diff(golden.size(), CV_8U, cv::Scalar(0));
     for (int y = 0; y < golden.rows; ++y)

@@ -23,9 +23,10 @@ struct BatchFixture {
     std::ofstream(dir.path() / "pairs.txt") << text;
     return p("pairs.txt");
   }
-  std::string batch(const std::string& extra = "") const {
-    return "fuse --batch \"" + p("pairs.txt") + "\" --out-dir \"" + p("out") + "\" --rig \"" + p("rig.yaml") + "\"" +
-           extra;
+  // fuse --batch LIST --out-dir OUT --rig RIG, files of this folder (defaults: pairs.txt, out, rig.yaml).
+  std::string batch(const std::string& extra = "", const std::string& list_name = "pairs.txt",
+                    const std::string& out_dir = "out", const std::string& rig = "rig.yaml") const {
+    return "fuse --batch \"" + p(list_name) + "\" --out-dir \"" + p(out_dir) + "\" --rig \"" + p(rig) + "\"" + extra;
   }
 };
 

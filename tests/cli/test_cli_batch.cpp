@@ -81,15 +81,11 @@ TEST_CASE("fuse --batch refuses a list that makes no sense before doing any work
     expect_refused(f.batch(), "no pairs", first);
   }
   SECTION("a missing list") {
-    expect_refused("fuse --batch \"" + f.p("nope.txt") + "\" --out-dir \"" + f.p("out") + "\" --rig \"" +
-                       f.p("rig.yaml") + "\"",
-                   "nope.txt", first);
+    expect_refused(f.batch("", "nope.txt"), "nope.txt", first);
   }
   SECTION("a missing output folder") {
     f.list("mono.png color.png\n");
-    expect_refused("fuse --batch \"" + f.p("pairs.txt") + "\" --out-dir \"" + f.p("nowhere") + "\" --rig \"" +
-                       f.p("rig.yaml") + "\"",
-                   "does not exist", f.p("nowhere/color_fused.png"));
+    expect_refused(f.batch("", "pairs.txt", "nowhere"), "does not exist", f.p("nowhere/color_fused.png"));
   }
   SECTION("no output folder") {
     f.list("mono.png color.png\n");
@@ -102,9 +98,7 @@ TEST_CASE("fuse --batch refuses a list that makes no sense before doing any work
   SECTION("an unreadable rig stops the batch") {
     f.list("mono.png color.png\n");
     std::ofstream(f.dir.path() / "bad.yaml") << "%YAML:1.0\nM1: 3\n";
-    expect_refused("fuse --batch \"" + f.p("pairs.txt") + "\" --out-dir \"" + f.p("out") + "\" --rig \"" +
-                       f.p("bad.yaml") + "\"",
-                   "bad.yaml", first);
+    expect_refused(f.batch("", "pairs.txt", "out", "bad.yaml"), "bad.yaml", first);
   }
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // Pictures for people: colour-mapped disparity, weight maps.
+#include <utility>
+
 #include <opencv2/core.hpp>
 
 namespace dualcam {
@@ -8,6 +10,11 @@ namespace dualcam {
 // pixels black. The range is [lo, hi]; when hi <= lo it is taken from the 1st and 99th
 // percentiles of the known values.
 cv::Mat colorize_disparity(const cv::Mat& disparity, float lo = 0, float hi = 0);
+
+// The range colorize_disparity takes by default: the 1st and 99th percentiles of the known values
+// (of every other row and column), hi > lo; {0, 1} when nothing is known. Pass one view's range
+// to colour several views on the same scale.
+std::pair<float, float> disparity_display_range(const cv::Mat& disparity);
 
 // Values in [0,1] (CV_32F) -> CV_8UC1.
 cv::Mat weight_to_u8(const cv::Mat& weight);
