@@ -8,6 +8,7 @@
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "guided_rows.hpp"
 #include "resample.hpp"
 
 namespace dualcam::fusion {
@@ -150,6 +151,47 @@ void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, E
 
 }  // namespace
 
+namespace detail {
+
+GuidedRows::GuidedRows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r, double eps, int block)
+    : C_(p.channels()), full_width_(full.width) {
+  const int C = C_, w = g.cols;
+  coef_.create(g.size(), CV_32FC(2 * C));
+  guided_coefficients(g, p, r, float(eps), [&](int y, const float* ma, const float* mb) {
+    float* o = coef_.ptr<float>(y);
+    for (int c = 0; c < C; ++c)
+      for (int x = 0; x < w; ++x) {
+        o[x * 2 * C + c] = ma[c * w + x];
+        o[x * 2 * C + C + c] = mb[c * w + x];
+      }
+  });
+  const double step = block > 0 ? 1.0 / block : 0.0;
+  linear_axis(full.width, g.cols, x0_, tx_, step);
+  linear_axis(full.height, g.rows, y0_, ty_, step);
+}
+
+void GuidedRows::row(int y, const float* gi, float* o, std::vector<float>& row) const {
+  // Vertical interpolation of the coefficient rows, then horizontal per pixel.
+  const int C = C_, K = 2 * C, sw = coef_.cols;
+  row.resize(static_cast<std::size_t>(sw) * K);
+  const float* c0 = coef_.ptr<float>(y0_[y]);
+  const float* c1 = coef_.ptr<float>(std::min(y0_[y] + 1, coef_.rows - 1));
+  const float wy = ty_[y];
+  for (int i = 0; i < sw * K; ++i) row[i] = c0[i] + wy * (c1[i] - c0[i]);
+  for (int x = 0; x < full_width_; ++x) {
+    const float* a = row.data() + static_cast<std::size_t>(x0_[x]) * K;
+    const float* b = row.data() + static_cast<std::size_t>(std::min(x0_[x] + 1, sw - 1)) * K;
+    const float wx = tx_[x];
+    for (int c = 0; c < C; ++c) {
+      const float ca = a[c] + wx * (b[c] - a[c]);
+      const float cb = a[C + c] + wx * (b[C + c] - a[C + c]);
+      o[x * C + c] = ca * gi[x] + cb;
+    }
+  }
+}
+
+}  // namespace detail
+
 cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, double eps, int subsample) {
   if (guide.type() != CV_32FC1 || (src.type() != CV_32FC1 && src.type() != CV_32FC3) || guide.size() != src.size())
     throw_invalid("guided_filter: expects a CV_32FC1 guide and a CV_32FC1/3 source of the same size");
@@ -172,43 +214,10 @@ cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, doub
   cv::Mat g, p;
   cv::resize(guide, g, small, 0, 0, cv::INTER_AREA);
   cv::resize(src, p, small, 0, 0, cv::INTER_AREA);
-  const int r = std::max(1, radius / s);
-  const int w = small.width;
-  cv::Mat coef(small, CV_32FC(2 * C));  // per pixel: mean(a) of each channel, then mean(b)
-  guided_coefficients(g, p, r, float(eps), [&](int y, const float* ma, const float* mb) {
-    float* o = coef.ptr<float>(y);
-    for (int c = 0; c < C; ++c)
-      for (int x = 0; x < w; ++x) {
-        o[x * 2 * C + c] = ma[c * w + x];
-        o[x * 2 * C + C + c] = mb[c * w + x];
-      }
-  });
-  std::vector<int> x0, y0;
-  std::vector<float> tx, ty;
-  detail::linear_axis(guide.cols, small.width, x0, tx);
-  detail::linear_axis(guide.rows, small.height, y0, ty);
-  const int K = 2 * C;
+  const detail::GuidedRows rows(g, p, guide.size(), std::max(1, radius / s), eps);
   parallel_rows(guide.rows, 16, [&](int r0, int r1) {
-    std::vector<float> row(static_cast<std::size_t>(small.width) * K);
-    for (int y = r0; y < r1; ++y) {
-      // Vertical interpolation of the coefficient rows, then horizontal per pixel.
-      const float* c0 = coef.ptr<float>(y0[y]);
-      const float* c1 = coef.ptr<float>(std::min(y0[y] + 1, small.height - 1));
-      const float wy = ty[y];
-      for (int i = 0; i < small.width * K; ++i) row[i] = c0[i] + wy * (c1[i] - c0[i]);
-      const float* gi = guide.ptr<float>(y);
-      float* o = out.ptr<float>(y);
-      for (int x = 0; x < guide.cols; ++x) {
-        const float* a = row.data() + static_cast<std::size_t>(x0[x]) * K;
-        const float* b = row.data() + static_cast<std::size_t>(std::min(x0[x] + 1, small.width - 1)) * K;
-        const float wx = tx[x];
-        for (int c = 0; c < C; ++c) {
-          const float ca = a[c] + wx * (b[c] - a[c]);
-          const float cb = a[C + c] + wx * (b[C + c] - a[C + c]);
-          o[x * C + c] = ca * gi[x] + cb;
-        }
-      }
-    }
+    std::vector<float> scratch;
+    for (int y = r0; y < r1; ++y) rows.row(y, guide.ptr<float>(y), out.ptr<float>(y), scratch);
   });
   return out;
 }

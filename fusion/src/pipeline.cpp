@@ -236,15 +236,17 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   // interpolated once.
   const bool ref_color = o.reference == Reference::Color;
   cv::Mat reference_lin = to_linear(ref_color ? in.color : in.mono);
-  const cv::Mat other_lin = to_linear(ref_color ? in.mono : in.color);
+  const cv::Mat& other = ref_color ? in.mono : in.color;
   cv::Mat warped, valid;
   if (a.rectifier) {
+    const cv::Mat other_lin = to_linear(other);
     warped = ref_color ? a.rectifier->warp_mono_to_color(other_lin, a.disparity, &valid)
                        : a.rectifier->warp_color_to_mono(other_lin, a.disparity, &valid);
+    cv::patchNaNs(warped, 0.0);
   } else {
-    warped = warp_by_disparity(other_lin, a.disparity, ref_color ? +1 : -1, &valid);
+    // Decoded row by row as it is warped: no full-size linear copy of the other image.
+    warped = warp_encoded_by_disparity(other, a.disparity, ref_color ? +1 : -1, &valid);
   }
-  cv::patchNaNs(warped, 0.0);
   res.stats["stages_s"]["warp"] = sw.seconds();
   if (progress) progress->advance(1, "merging");
   sw.reset();

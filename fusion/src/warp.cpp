@@ -1,11 +1,13 @@
 #include "dualcam/fusion/warp.hpp"
 
 #include <cmath>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "srgb_table.hpp"
 
 namespace dualcam::fusion {
 
@@ -53,6 +55,36 @@ cv::Mat warp_by_disparity(const cv::Mat& src, const cv::Mat& disparity, int sign
         warp_row<1>(src.ptr<float>(r), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
       else
         warp_row<3>(src.ptr<float>(r), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
+    }
+  });
+  if (valid) *valid = v;
+  return out;
+}
+
+cv::Mat warp_encoded_by_disparity(const cv::Mat& src, const cv::Mat& disparity, int sign, cv::Mat* valid) {
+  if (disparity.type() != CV_32F || disparity.size() != src.size())
+    throw_invalid("warp_encoded_by_disparity: disparity must be CV_32F of the source's size");
+  if (sign != 1 && sign != -1) throw_invalid("warp_encoded_by_disparity: sign must be +1 or -1");
+  if ((src.depth() != CV_8U && src.depth() != CV_16U) || (src.channels() != 1 && src.channels() != 3))
+    throw_invalid("warp_encoded_by_disparity: the source must be 8- or 16-bit with 1 or 3 channels");
+  const int C = src.channels(), n = src.cols * C;
+  cv::Mat out(src.size(), CV_MAKETYPE(CV_32F, C)), v(src.size(), CV_8U);
+  const float* lut8 = detail::linear_lut8().data();
+  const float* lut16 = src.depth() == CV_16U ? detail::linear_lut16().data() : nullptr;
+  parallel_rows(src.rows, 16, [&](int r0, int r1) {
+    std::vector<float> lin(static_cast<std::size_t>(n));
+    for (int r = r0; r < r1; ++r) {
+      if (lut16) {
+        const std::uint16_t* s = src.ptr<std::uint16_t>(r);
+        for (int i = 0; i < n; ++i) lin[i] = lut16[s[i]];
+      } else {
+        const std::uint8_t* s = src.ptr<std::uint8_t>(r);
+        for (int i = 0; i < n; ++i) lin[i] = lut8[s[i]];
+      }
+      if (C == 1)
+        warp_row<1>(lin.data(), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
+      else
+        warp_row<3>(lin.data(), src.cols, disparity.ptr<float>(r), sign, out.ptr<float>(r), v.ptr<std::uint8_t>(r));
     }
   });
   if (valid) *valid = v;

@@ -1,0 +1,31 @@
+#pragma once
+// Internal: the fast guided filter (guided.hpp) split in two, so a caller can apply it row by row
+// inside its own pass instead of receiving a full-size filtered image.
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace dualcam::fusion::detail {
+
+class GuidedRows {
+ public:
+  // The smoothed coefficients of `src_small` (CV_32FC1/3) with the guide `guide_small` (CV_32FC1),
+  // both already reduced from `full` (radius in reduced pixels, eps in the guide's units squared):
+  // by cv::resize INTER_AREA (block = 0), or by averaging block x block pixels (the last block of
+  // a row or column partial).
+  GuidedRows(const cv::Mat& guide_small, const cv::Mat& src_small, cv::Size full, int radius, double eps,
+             int block = 0);
+  int channels() const { return C_; }
+  // Row y of the filtered image, out[x * C + c], from the full-resolution guide's row y:
+  // the coefficients upsampled bilinearly (as cv::resize INTER_LINEAR) and applied.
+  // `scratch` belongs to the caller (one per thread).
+  void row(int y, const float* guide_row, float* out, std::vector<float>& scratch) const;
+
+ private:
+  cv::Mat coef_;  // per reduced pixel: mean(a) of each channel, then mean(b)
+  int C_ = 1, full_width_ = 0;
+  std::vector<int> x0_, y0_;
+  std::vector<float> tx_, ty_;
+};
+
+}  // namespace dualcam::fusion::detail
