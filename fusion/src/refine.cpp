@@ -7,10 +7,10 @@
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
-#include <opencv2/ximgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "weighted_median.hpp"
 
 namespace dualcam::fusion {
 
@@ -98,8 +98,7 @@ void weighted_median(cv::Mat& d, const cv::Mat& guide, int radius, double sigma)
   cv::Mat nan_mask = ~(d == d);  // (cv::compare gives NaN != NaN as false)
   cv::Mat src = d.clone();
   src.setTo(0, nan_mask);
-  cv::Mat out;
-  cv::ximgproc::weightedMedianFilter(guide, src, out, radius, sigma);
+  cv::Mat out = detail::weighted_median_filter(guide, src, radius, sigma);  // ximgproc's, rows in parallel
   out.setTo(std::numeric_limits<float>::quiet_NaN(), nan_mask);
   d = out;
 }
