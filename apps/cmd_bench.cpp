@@ -106,6 +106,22 @@ Timing time_stage(int repeat, const std::function<void()>& run) {
   return r;
 }
 
+// Per-stage seconds (the pipeline's stats "stages_s") of the last `repeat` runs: the median of
+// each stage.
+Json median_stages(const std::vector<Json>& runs, int repeat) {
+  Json out = Json::object();
+  if (runs.empty()) return out;
+  const std::size_t first = runs.size() > std::size_t(repeat) ? runs.size() - repeat : 0;
+  for (const auto& item : runs.back().items()) {
+    std::vector<double> v;
+    for (std::size_t i = first; i < runs.size(); ++i)
+      if (runs[i].contains(item.key())) v.push_back(runs[i][item.key()].get<double>());
+    std::sort(v.begin(), v.end());
+    if (!v.empty()) out[item.key()] = v[v.size() / 2];
+  }
+  return out;
+}
+
 std::string mib(long long bytes) {
   if (bytes < 0) return "n/a";
   char buf[32];
@@ -165,6 +181,7 @@ Command register_bench(CLI::App& root) {
       Timing engine, peer;
       int threads = 0;
       double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
+      Json engine_stages = Json::object();      // median seconds per pipeline stage
     };
     std::vector<Row> rows;
     auto has = [&](const char* name) { return std::find(stages.begin(), stages.end(), name) != stages.end(); };
@@ -179,7 +196,9 @@ Command register_bench(CLI::App& root) {
     const std::string depth_peer = "StereoSGBM 3-way + hole fill + median, full resolution";
     if (has("depth")) {
       Row depth{"depth", "dualcam depth (mono view)", depth_peer, {}, {}, threads.threads()};
-      depth.engine = run([&] { fusion::compute_depth(input, depth_o); });
+      std::vector<Json> stage_runs;
+      depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats["stages_s"]); });
+      depth.engine_stages = median_stages(stage_runs, o->repeat);
       progress.advance(1, "peer depth");
       depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
       rows.push_back(depth);
@@ -210,7 +229,13 @@ Command register_bench(CLI::App& root) {
       mono_o.reference = fusion::Reference::Mono;
       Row p1{"fuse, reference mono", "dualcam fuse --reference mono", fuse_peer, {}, {}, threads.threads()};
       cv::Mat out;
-      p1.engine = run([&] { out = fusion::fuse(input, mono_o).image; });
+      std::vector<Json> stage_runs;
+      p1.engine = run([&] {
+        fusion::FuseResult res = fusion::fuse(input, mono_o);
+        stage_runs.push_back(res.stats["stages_s"]);
+        out = res.image;
+      });
+      p1.engine_stages = median_stages(stage_runs, o->repeat);
       p1.engine_psnr = psnr_vs(out, sim.clean_color_at_mono);
       progress.advance(1, "peer fuse");
       time_peer_fuse();
@@ -225,7 +250,13 @@ Command register_bench(CLI::App& root) {
       Row p2{"fuse, reference colour", "dualcam fuse --reference color", fuse_peer + " (at the mono view)", {}, {},
              threads.threads()};
       cv::Mat out;
-      p2.engine = run([&] { out = fusion::fuse(input, color_o).image; });
+      std::vector<Json> stage_runs;
+      p2.engine = run([&] {
+        fusion::FuseResult res = fusion::fuse(input, color_o);
+        stage_runs.push_back(res.stats["stages_s"]);
+        out = res.image;
+      });
+      p2.engine_stages = median_stages(stage_runs, o->repeat);
       p2.engine_psnr = psnr_vs(out, sim.clean_color_at_color);
       time_peer_fuse();
       p2.peer = peer_fuse;
@@ -275,6 +306,7 @@ Command register_bench(CLI::App& root) {
              {"peer_cpu_s", r.peer.cpu_s},
              {"engine_peak_rss_bytes", r.engine.peak_rss},
              {"peer_peak_rss_bytes", r.peer.peak_rss}};
+      if (!r.engine_stages.empty()) s["engine_stages_s"] = r.engine_stages;
       if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
       if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
       j["stages"].push_back(s);
@@ -298,6 +330,18 @@ Command register_bench(CLI::App& root) {
                     r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
                     mib(r.engine.peak_rss).c_str(),
                     mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(), db(r.peer_psnr).c_str());
+      std::printf("\nengine stages, median s:\n");
+      for (const Row& r : rows) {
+        if (r.engine_stages.empty()) continue;
+        std::printf("  %-22s", r.stage.c_str());
+        // In the pipeline's order, then any other.
+        std::vector<std::string> keys = {"rectify", "match", "refine", "warp", "merge"};
+        for (const auto& item : r.engine_stages.items())
+          if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+        for (const std::string& k : keys)
+          if (r.engine_stages.contains(k)) std::printf(" %s %.3f", k.c_str(), r.engine_stages[k].get<double>());
+        std::printf("\n");
+      }
       std::printf("\npeer: depth = %s; fuse = %s; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
                   depth_peer.c_str(), fuse_peer.c_str());
       std::printf("cpu: median CPU seconds of a run, all threads together.\n");
