@@ -582,38 +582,36 @@ HalfChroma half_chroma_blocks(const cv::Mat& target, const cv::Mat& color, const
   std::vector<cv::Vec2f> slots(static_cast<std::size_t>(H2) * W2);
   std::vector<int> count(static_cast<std::size_t>(H2) + 1, 0);
   parallel_rows(H2, 8, [&](int b0, int b1) {
+    std::vector<float> e(static_cast<std::size_t>(3) * W), luma(static_cast<std::size_t>(W));
     for (int by = b0; by < b1; ++by) {
       float* acc = half.ptr<float>(by);
       std::uint8_t* part = partial.ptr<std::uint8_t>(by);
       std::fill(acc, acc + 5 * W2, 0.0f);
       std::fill(part, part + W2, std::uint8_t(0));
       for (int r = 2 * by; r < std::min(H, 2 * by + 2); ++r) {
-        const float* t = target.ptr<float>(r);
-        const float* c = color.ptr<float>(r);
         const float* wt = weight.ptr<float>(r);
         float* g = guide_e.ptr<float>(r);
+        enc.apply(target.ptr<float>(r), g, W);
+        enc.apply(color.ptr<float>(r), e.data(), 3 * W);
         for (int x = 0; x < W; ++x) {
-          g[x] = enc(t[x]);
-          const float e0 = enc(c[3 * x]), e1 = enc(c[3 * x + 1]), e2 = enc(c[3 * x + 2]);
-          const float luma = 0.114f * e0 + 0.587f * e1 + 0.299f * e2;  // Rec. 601 luma (BGR)
+          const float e0 = e[3 * x], e1 = e[3 * x + 1], e2 = e[3 * x + 2];
+          const float l = 0.114f * e0 + 0.587f * e1 + 0.299f * e2;  // Rec. 601 luma (BGR)
+          luma[x] = l;
           const float w = wt[x];
           float* a = acc + 5 * (x >> 1);
-          a[0] += (e0 - luma) * w;
-          a[1] += (e1 - luma) * w;
-          a[2] += (e2 - luma) * w;
+          a[0] += (e0 - l) * w;
+          a[1] += (e1 - l) * w;
+          a[2] += (e2 - l) * w;
           a[3] += w;
           a[4] += g[x];
           part[x >> 1] |= std::uint8_t(w < 1.0f);
         }
-        if (r == 2 * by) {  // the fit's samples: the luma again, on every second column
+        if (r == 2 * by) {  // the fit's samples, on every second column
           const std::uint8_t* u = usable.ptr<std::uint8_t>(r);
           cv::Vec2f* out = slots.data() + static_cast<std::size_t>(by) * W2;
           int n = 0;
-          for (int x = 0; x < W; x += 2) {
-            if (!u[x]) continue;
-            const float luma = 0.114f * enc(c[3 * x]) + 0.587f * enc(c[3 * x + 1]) + 0.299f * enc(c[3 * x + 2]);
-            out[n++] = cv::Vec2f(luma, g[x]);
-          }
+          for (int x = 0; x < W; x += 2)
+            if (u[x]) out[n++] = cv::Vec2f(luma[x], g[x]);
           count[by + 1] = n;
         }
       }
@@ -706,15 +704,14 @@ HalfChroma half_chroma_area(const cv::Mat& target, const cv::Mat& color, const c
   out.guide_e.create(target.size(), CV_32F);
   cv::Mat chroma(target.size(), CV_32FC3), luma(target.size(), CV_32F);
   parallel_rows(H, 16, [&](int r0, int r1) {
+    std::vector<float> e(static_cast<std::size_t>(3) * W);
     for (int r = r0; r < r1; ++r) {
-      const float* t = target.ptr<float>(r);
-      const float* c = color.ptr<float>(r);
-      float* g = out.guide_e.ptr<float>(r);
       float* ch = chroma.ptr<float>(r);
       float* l = luma.ptr<float>(r);
+      enc.apply(target.ptr<float>(r), out.guide_e.ptr<float>(r), W);
+      enc.apply(color.ptr<float>(r), e.data(), 3 * W);
       for (int x = 0; x < W; ++x) {
-        g[x] = enc(t[x]);
-        const float e0 = enc(c[3 * x]), e1 = enc(c[3 * x + 1]), e2 = enc(c[3 * x + 2]);
+        const float e0 = e[3 * x], e1 = e[3 * x + 1], e2 = e[3 * x + 2];
         l[x] = 0.114f * e0 + 0.587f * e1 + 0.299f * e2;  // Rec. 601 luma (BGR)
         ch[3 * x] = e0 - l[x];
         ch[3 * x + 1] = e1 - l[x];
@@ -974,13 +971,13 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
       }
       for (int round = 0; round < 2; ++round) {
         if (round > 0) {
-          for (int i = 0; i < n; ++i) e[i] = enc(v[i]);
+          enc.apply(v, e.data(), n);
           for (int x = 0; x < W; ++x) {
             const float luma = 0.114f * e[3 * x] + 0.587f * e[3 * x + 1] + 0.299f * e[3 * x + 2];
             for (int k = 0; k < 3; ++k) e[3 * x + k] = ch[3 * x + k] + luma;
           }
         }
-        for (int i = 0; i < n; ++i) v[i] = dec(e[i]);  // the table clamps encoded values to [0,1]
+        dec.apply(e.data(), v, n);  // the table clamps encoded values to [0,1]
         for (int x = 0; x < W; ++x) {
           float* p = v + 3 * x;
           const float predicted = std::max(0.0f, rb * p[0] + rg * p[1] + rr * p[2]);

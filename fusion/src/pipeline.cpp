@@ -260,9 +260,11 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   res.stats["coverage"] = double(cv::countNonZero(valid)) / double(valid.total());
   res.image = m.image;
   res.weight = m.weight;
-  res.disparity = disparity_at_reference(a, o.reference);
+  // Without a rig the reference grid is the canonical one, and `a` ends here: its maps are
+  // handed over, not copied.
+  res.disparity = a.rectifier ? disparity_at_reference(a, o.reference) : a.disparity;
   if (!a.rectifier)
-    res.confidence = a.confidence.clone();
+    res.confidence = a.confidence;
   else
     res.confidence = ref_color ? a.rectifier->unrectify_to_color(a.confidence, cv::INTER_NEAREST)
                                : a.rectifier->unrectify_to_mono(a.confidence, cv::INTER_NEAREST);
