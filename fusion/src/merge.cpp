@@ -790,8 +790,12 @@ void MergeOptions::validate() const {
 // Local, not global: the mono's spectral response differs from any luma formula and the
 // difference depends on the surface colour (measured on the sample: a global fit loses 1.2 dB
 // to the colour input, the local model gains 1.9 dB at light 0.1).
+// The model's coefficients are fitted at half resolution and applied to the full-resolution
+// guide (the fast guided filter): the mono's detail is kept, the coefficients are smoother and
+// cost a quarter. Measured on the 27 dev scenes (P2): 31.13 dB at light 0.05 and 33.72 dB at
+// light 1.0, against 30.89 / 33.62 dB with the coefficients at full resolution.
 cv::Mat local_transfer(const cv::Mat& guide, const cv::Mat& color, const MergeOptions& o) {
-  return guided_filter(guide, color, o.transfer_radius, o.transfer_eps, 1);
+  return guided_filter(guide, color, o.transfer_radius, o.transfer_eps, 2);
 }
 
 // What the local model cannot explain (colour detail with no trace in the mono, or noise) is
