@@ -272,16 +272,35 @@ cv::Mat feathered(const cv::Mat& mask, int feather) {
       const std::uint8_t* m = mask.ptr<std::uint8_t>(y);
       auto& rr = runs[y - m0];
       for (int x = 0; x < W;) {
-        if (m[x]) {
-          ++x;
-          continue;
-        }
-        const int b = x;
+        const void* zero = std::memchr(m + x, 0, static_cast<std::size_t>(W - x));
+        if (!zero) break;
+        const int b = int(static_cast<const std::uint8_t*>(zero) - m);
+        x = b;
         while (x < W && !m[x]) ++x;
         rr.emplace_back(b, x);
       }
     }
-    // Horizontal box sums (reflect 101) of each eroded row.
+    // Columns where the weight can be below 1: zero runs widened by the element and the box
+    // (reflection at the borders stays inside that). Elsewhere the weight is the mask's own.
+    const int hw_max = *std::max_element(half.begin(), half.end());
+    std::vector<std::pair<int, int>> spans;
+    for (const auto& rr : runs)
+      for (const auto& run : rr) spans.emplace_back(std::max(0, run.first - hw_max - f), std::min(W, run.second + hw_max + f));
+    std::sort(spans.begin(), spans.end());
+    std::vector<std::pair<int, int>> merged;
+    for (const auto& sp : spans) {
+      if (!merged.empty() && sp.first <= merged.back().second)
+        merged.back().second = std::max(merged.back().second, sp.second);
+      else
+        merged.push_back(sp);
+    }
+    for (int y = r0; y < r1; ++y) {
+      const std::uint8_t* m = mask.ptr<std::uint8_t>(y);
+      float* o = w.ptr<float>(y);
+      for (int x = 0; x < W; ++x) o[x] = float(m[x]) * (1.0f / 255.0f);
+    }
+    if (merged.empty()) return;
+    // Horizontal box sums (reflect 101) of each eroded row, within the spans.
     std::vector<int> hsum(static_cast<std::size_t>(e1 - e0 + 1) * W);
     std::vector<std::uint8_t> eroded(static_cast<std::size_t>(W + 2 * f + 1), 0);
     for (int y = e0; y <= e1; ++y) {
@@ -300,23 +319,26 @@ cv::Mat feathered(const cv::Mat& mask, int feather) {
         er[W - 1 + i] = er[reflect101(W - 1 + i, W)];
       }
       int* hs = hsum.data() + static_cast<std::size_t>(y - e0) * W;
-      int s = 0;
-      for (int i = -f; i <= f; ++i) s += er[i];
-      for (int x = 0; x < W; ++x) {
-        hs[x] = s;
-        s += er[x + 1 + f] - er[x - f];
+      for (const auto& sp : merged) {
+        int s = 0;
+        for (int i = -f; i <= f; ++i) s += er[sp.first + i];
+        for (int x = sp.first; x < sp.second; ++x) {
+          hs[x] = s;
+          s += er[x + 1 + f] - er[x - f];
+        }
       }
     }
     std::vector<const int*> rows(static_cast<std::size_t>(k));
-    std::vector<int> sum(static_cast<std::size_t>(W));
     for (int y = r0; y < r1; ++y) {
       for (int i = 0; i < k; ++i) rows[i] = hsum.data() + static_cast<std::size_t>(reflect101(y + i - f, H) - e0) * W;
-      std::copy(rows[0], rows[0] + W, sum.begin());
-      for (int i = 1; i < k; ++i)
-        for (int x = 0; x < W; ++x) sum[x] += rows[i][x];
       const std::uint8_t* m = mask.ptr<std::uint8_t>(y);
       float* o = w.ptr<float>(y);
-      for (int x = 0; x < W; ++x) o[x] = m[x] ? mean_of[sum[x]] * (float(m[x]) * (1.0f / 255.0f)) : 0.0f;
+      for (const auto& sp : merged)
+        for (int x = sp.first; x < sp.second; ++x) {
+          int s = 0;
+          for (int i = 0; i < k; ++i) s += rows[i][x];
+          o[x] = m[x] ? mean_of[s] * (float(m[x]) * (1.0f / 255.0f)) : 0.0f;
+        }
     }
   });
   return w;
