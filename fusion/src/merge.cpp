@@ -344,6 +344,47 @@ cv::Mat feathered(const cv::Mat& mask, int feather) {
   return w;
 }
 
+// Mean over a (2 radius + 1)^2 box of a CV_32F image, borders reflected (101): what cv::blur
+// gives (sums in double), rows in bands in parallel.
+cv::Mat box_mean(const cv::Mat& src, int radius) {
+  const int H = src.rows, W = src.cols, k = 2 * radius + 1;
+  const double scale = 1.0 / (double(k) * k);
+  cv::Mat out(src.size(), CV_32F);
+  std::vector<int> xs(static_cast<std::size_t>(W + 2 * radius));
+  for (int i = 0; i < W + 2 * radius; ++i) xs[i] = reflect101(i - radius, W);
+  parallel_rows(H, 32, [&](int r0, int r1) {
+    const int h0 = std::max(0, r0 - radius), h1 = std::min(H, r1 + radius);
+    // Horizontal sums of the rows the band reads (reflected rows are among them).
+    int lo = h0, hi = h1;
+    for (int y = r0; y < r1; ++y)
+      for (int i = -radius; i <= radius; ++i) {
+        const int yy = reflect101(y + i, H);
+        lo = std::min(lo, yy), hi = std::max(hi, yy + 1);
+      }
+    std::vector<double> hs(static_cast<std::size_t>(hi - lo) * W);
+    for (int y = lo; y < hi; ++y) {
+      const float* s = src.ptr<float>(y);
+      double* h = hs.data() + static_cast<std::size_t>(y - lo) * W;
+      for (int x = 0; x < W; ++x) {
+        double sum = 0;
+        for (int i = 0; i < k; ++i) sum += s[xs[x + i]];
+        h[x] = sum;
+      }
+    }
+    std::vector<double> col(static_cast<std::size_t>(W));
+    for (int y = r0; y < r1; ++y) {
+      std::fill(col.begin(), col.end(), 0.0);
+      for (int i = -radius; i <= radius; ++i) {
+        const double* h = hs.data() + static_cast<std::size_t>(reflect101(y + i, H) - lo) * W;
+        for (int x = 0; x < W; ++x) col[x] += h[x];
+      }
+      float* o = out.ptr<float>(y);
+      for (int x = 0; x < W; ++x) o[x] = float(col[x] * scale);
+    }
+  });
+  return out;
+}
+
 // Non-negative least squares for three unknowns: minimise a'Aa - 2 b'a over a >= 0 by trying
 // every set of free weights (7 of them) and keeping the best feasible solution.
 bool nnls3(const cv::Matx33d& A, const cv::Vec3d& b, cv::Vec3d& best) {
@@ -845,16 +886,17 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, const MergeOpt
       }
     }
   });
-  cv::blur(energy, energy, cv::Size(2 * o.detail_radius + 1, 2 * o.detail_radius + 1));
+  energy = box_mean(energy, o.detail_radius);
   std::vector<float> samples;
-  samples.reserve(static_cast<std::size_t>((energy.rows + 2) / 3) * ((energy.cols + 2) / 3));
-  for (int r = 0; r < energy.rows; r += 3) {
-    const float* e = energy.ptr<float>(r);
-    for (int c = 0; c < energy.cols; c += 3) samples.push_back(e[c]);
-  }
-  auto mid = samples.begin() + samples.size() / 2;
-  std::nth_element(samples.begin(), mid, samples.end());
-  const float noise = float(o.detail_noise_scale) * *mid;
+  const int sw = (energy.cols + 2) / 3;
+  samples.resize(static_cast<std::size_t>((energy.rows + 2) / 3) * sw);
+  parallel_rows((energy.rows + 2) / 3, 64, [&](int i0, int i1) {
+    for (int i = i0; i < i1; ++i) {
+      const float* e = energy.ptr<float>(3 * i);
+      for (int c = 0; c < sw; ++c) samples[static_cast<std::size_t>(i) * sw + c] = e[3 * c];
+    }
+  });
+  const float noise = float(o.detail_noise_scale) * kth_nonneg(samples, samples.size() / 2);
   // keep = max(0, 1 - noise / energy); out = max(0, transferred + keep * residual).
   parallel_rows(color.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
