@@ -918,7 +918,15 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
   check_inputs(color, mono_warped, valid);
   MergeResult res;
   const int W = color.cols;
-  const cv::Mat luma = luminance(color);
+  // Rec. 709 luminance (engine's luminance(), rows in parallel).
+  cv::Mat luma(color.size(), CV_32F);
+  parallel_rows(color.rows, 32, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* c = color.ptr<float>(r);
+      float* y = luma.ptr<float>(r);
+      for (int x = 0; x < W; ++x) y[x] = 0.0722f * c[3 * x] + 0.7152f * c[3 * x + 1] + 0.2126f * c[3 * x + 2];
+    }
+  });
   const MonoClip clip = find_mono_clip(mono_warped);
   res.mono_clip_level = clip.level;
   res.mono_clipped_share = clip.share;
