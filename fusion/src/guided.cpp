@@ -178,6 +178,30 @@ void GuidedRows::row(int y, const float* gi, float* o, std::vector<float>& row) 
   const float* c1 = coef_.ptr<float>(std::min(y0_[y] + 1, coef_.rows - 1));
   const float wy = ty_[y];
   for (int i = 0; i < sw * K; ++i) row[i] = c0[i] + wy * (c1[i] - c0[i]);
+  if (C == 3 && full_width_ == 2 * sw && sw >= 2) {
+    // Twice the reduced width (the common case): pixels 2i - 1 and 2i lie between coefficients
+    // i - 1 and i, at 1/4 and 3/4; the first and the last pixel take the end ones. The same
+    // arithmetic as below, one difference per pair.
+    const float* r = row.data();
+    auto end_pixel = [&](int x, const float* a) {
+      for (int c = 0; c < 3; ++c) o[x * 3 + c] = a[c] * gi[x] + a[3 + c];
+    };
+    end_pixel(0, r);
+    for (int i = 1; i < sw; ++i) {
+      const float* a = r + static_cast<std::size_t>(i - 1) * 6;
+      const float* b = a + 6;
+      float d[6];
+      for (int k = 0; k < 6; ++k) d[k] = b[k] - a[k];
+      const float g0 = gi[2 * i - 1], g1 = gi[2 * i];
+      float* o0 = o + static_cast<std::size_t>(2 * i - 1) * 3;
+      for (int c = 0; c < 3; ++c) {
+        o0[c] = (a[c] + 0.25f * d[c]) * g0 + (a[3 + c] + 0.25f * d[3 + c]);
+        o0[3 + c] = (a[c] + 0.75f * d[c]) * g1 + (a[3 + c] + 0.75f * d[3 + c]);
+      }
+    }
+    end_pixel(full_width_ - 1, r + static_cast<std::size_t>(sw - 1) * 6);
+    return;
+  }
   for (int x = 0; x < full_width_; ++x) {
     const float* a = row.data() + static_cast<std::size_t>(x0_[x]) * K;
     const float* b = row.data() + static_cast<std::size_t>(std::min(x0_[x] + 1, sw - 1)) * K;
