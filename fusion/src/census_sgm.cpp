@@ -188,7 +188,7 @@ class CensusSgmMatcher final : public StereoMatcher {
     std::vector<std::uint16_t> cost, sum;
     // Outside the right image a disparity is neither favoured nor ruled out: half the bits.
     kernels::census_cost_volume(census_l, census_r, W, H, D, co.box_radius, bits / 2, cost);
-    // Large clipped areas have no texture: their pixels (left), or the candidates that fall on
+    // Large clipped areas have no texture: their pixels (left), and the candidates that fall on
     // them (right), cost the same as a candidate outside the right image, so SGM carries
     // disparities in from the areas' borders instead of following the census noise.
     const cv::Mat blind_l = blind_areas(left_in, co.clip_min_share);
@@ -235,6 +235,7 @@ class CensusSgmMatcher final : public StereoMatcher {
         float* out = res.disparity.ptr<float>(y);
         float* conf = res.confidence.ptr<float>(y);
         std::uint8_t* occ = res.occlusion.ptr<std::uint8_t>(y);
+        const std::uint8_t* br_row = blind_r.empty() ? nullptr : blind_r.ptr<std::uint8_t>(y);
         for (int x = 0; x < W; ++x) {
           const std::uint16_t* sx = s + static_cast<std::size_t>(x) * D;
           int best = 0;
@@ -249,8 +250,13 @@ class CensusSgmMatcher final : public StereoMatcher {
           const bool consistent = xr >= 0 && right_best[xr] >= 0 && std::abs(right_best[xr] - best) <= co.lr_tolerance;
           // A failed check is an occlusion when the right pixel belongs to a nearer surface
           // (larger disparity); otherwise it is a mismatch (Hirschmueller 2008, section 4.3).
-          occ[x] = consistent ? 0 : (xr >= 0 && right_best[xr] > best + co.lr_tolerance) || xr < 0 ? 255 : 0;
-          if (!consistent || c1 > uniq * second) {
+          // A match on a blind area of the right view measured nothing: unknown (not occluded),
+          // left to the hole filling.
+          const bool right_blind = xr >= 0 && br_row && br_row[xr];
+          occ[x] = consistent || right_blind ? 0
+                   : (xr >= 0 && right_best[xr] > best + co.lr_tolerance) || xr < 0 ? 255
+                                                                                    : 0;
+          if (!consistent || c1 > uniq * second || right_blind) {
             out[x] = nan;
             conf[x] = 0;
             continue;

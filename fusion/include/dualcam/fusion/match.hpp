@@ -49,8 +49,9 @@ struct CensusSgmOptions {
   // Large clipped areas (a sensor saturated, e.g. the mono at a higher exposure on a bright
   // surface): where a view's top grey level piles up in its histogram, its pixels clipped together
   // with their 8 neighbours have no texture to match. Areas of them covering at least this share
-  // of the image cost the same for every disparity, so SGM carries disparities in from their
-  // borders; 0 = off.
+  // of the image cost the same for every disparity (as do the candidates that fall on such an
+  // area of the right view), so SGM carries disparities in from their borders; left pixels whose
+  // match lands on a blind area of the right view are returned unknown. 0 = off.
   double clip_min_share = 0.001;
   // Such an area of the left view is then filled with the plane fitted to the known disparities
   // within clip_ring px around it when at least this share of them lie within 1 px of the plane
