@@ -44,6 +44,9 @@ void CensusSgmOptions::validate() const {
   check_range("CensusSgmOptions::speckle_size", speckle_size, 0, 100000);
   check_range("CensusSgmOptions::coarse_min_distance", coarse_min_distance, 0.0, 1000.0);
   check_range("CensusSgmOptions::coarse_min_confidence", coarse_min_confidence, 0.0, 1.0);
+  check_range("CensusSgmOptions::clip_min_share", clip_min_share, 0.0, 1.0);
+  check_range("CensusSgmOptions::clip_plane_inliers", clip_plane_inliers, 0.0, 2.0);
+  check_range("CensusSgmOptions::clip_ring", clip_ring, 1, 50);
 }
 
 void MatchOptions::validate() const {

@@ -157,6 +157,28 @@ void census_cost_volume(const std::vector<std::uint64_t>& left, const std::vecto
   });
 }
 
+void set_blind_costs(const cv::Mat& blind_left, const cv::Mat& blind_right, int D, std::uint16_t value,
+                     std::vector<std::uint16_t>& cost) {
+  const cv::Mat& any = blind_left.empty() ? blind_right : blind_left;
+  const int W = any.cols, H = any.rows;
+  parallel_rows(H, kTileRows, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      const std::uint8_t* bl = blind_left.empty() ? nullptr : blind_left.ptr<std::uint8_t>(y);
+      const std::uint8_t* br = blind_right.empty() ? nullptr : blind_right.ptr<std::uint8_t>(y);
+      for (int x = 0; x < W; ++x) {
+        std::uint16_t* c = cost.data() + (static_cast<std::size_t>(y) * W + x) * D;
+        if (bl && bl[x]) {
+          std::fill(c, c + D, value);
+          continue;
+        }
+        if (!br) continue;
+        for (int d = 0; d < std::min(D, x + 1); ++d)
+          if (br[x - d]) c[d] = value;
+      }
+    }
+  });
+}
+
 void sgm_aggregate(const std::vector<std::uint16_t>& cost, const cv::Mat& guide, int D, const SgmParams& p,
                    std::vector<std::uint16_t>& sum) {
   const int W = guide.cols, H = guide.rows;

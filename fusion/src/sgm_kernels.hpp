@@ -21,6 +21,11 @@ std::vector<std::uint64_t> census_transform(const cv::Mat& image8, int win_w, in
 void census_cost_volume(const std::vector<std::uint64_t>& left, const std::vector<std::uint64_t>& right, int width,
                         int height, int D, int box_radius, int invalid_cost, std::vector<std::uint16_t>& cost);
 
+// Sets C[y][x][d] = `value` for every d where `blind_left` (CV_8U W x H, may be empty) is set at
+// (x, y), and for every d with x - d >= 0 where `blind_right` (may be empty) is set at (x - d, y).
+void set_blind_costs(const cv::Mat& blind_left, const cv::Mat& blind_right, int D, std::uint16_t value,
+                     std::vector<std::uint16_t>& cost);
+
 struct SgmParams {
   int p1 = 0, p2 = 0;       // penalties in cost units
   double p2_edge = 1.0;     // factor on p2 where the guide steps by more than edge_threshold

@@ -20,6 +20,8 @@ TEST_CASE("Matcher options reject nonsense, naming the field", "[match][bad]") {
   rejects([](fusion::MatchOptions& o) { o.census.p1 = 50; o.census.p2 = 10; }, "p2");
   rejects([](fusion::MatchOptions& o) { o.census.box_radius = 3; o.census.p2 = 200; }, "overflows");
   rejects([](fusion::MatchOptions& o) { o.census.uniqueness = 120; }, "uniqueness");
+  rejects([](fusion::MatchOptions& o) { o.census.clip_min_share = 1.5; }, "clip_min_share");
+  rejects([](fusion::MatchOptions& o) { o.census.clip_ring = 0; }, "clip_ring");
   rejects([](fusion::MatchOptions& o) { o.max_working_pixels = 10; }, "max_working_pixels");
   rejects([](fusion::MatchOptions& o) { o.max_working_disparity = 4; }, "max_working_disparity");
   fusion::MatchOptions ok;

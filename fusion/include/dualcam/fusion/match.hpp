@@ -46,6 +46,18 @@ struct CensusSgmOptions {
   double coarse_min_distance = 8.0;    // px: only unknown pixels at least this far from a known one
   double coarse_min_confidence = 1.0;  // only half-resolution disparities at least this confident [0,1]
   int speckle_size = 20;   // connected disparity regions below this many px are removed; 0 = off
+  // Large clipped areas (a sensor saturated, e.g. the mono at a higher exposure on a bright
+  // surface): where a view's top grey level piles up in its histogram, its pixels clipped together
+  // with their 8 neighbours have no texture to match. Areas of them covering at least this share
+  // of the image cost the same for every disparity (as do the candidates that fall on such an
+  // area of the right view), so SGM carries disparities in from their borders; left pixels whose
+  // match lands on a blind area of the right view are returned unknown. 0 = off.
+  double clip_min_share = 0.001;
+  // Such an area of the left view is then filled with the plane fitted to the known disparities
+  // within clip_ring px around it when at least this share of them lie within 1 px of the plane
+  // (its border agrees on one surface); otherwise it keeps what SGM carried in. > 1 = never.
+  double clip_plane_inliers = 0.75;
+  int clip_ring = 5;  // px
   void validate() const;
 };
 
