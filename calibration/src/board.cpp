@@ -130,6 +130,41 @@ std::vector<cv::Point3f> BoardSpec::object_points() const {
   return pts;
 }
 
+void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vector<cv::Point2f>& corners,
+                               const CornerRefineOptions& options) {
+  options.validate();
+  if (int(corners.size()) != pattern.width * pattern.height) throw_invalid("refine_chessboard_corners: corner count does not match the pattern");
+  // Spacing first, from the unrefined positions (a refined neighbour must not change a corner's window).
+  std::vector<double> spacing(corners.size(), 1e9);
+  for (int r = 0; r < pattern.height; ++r)
+    for (int c = 0; c < pattern.width; ++c) {
+      const std::size_t i = std::size_t(r * pattern.width + c);
+      auto near = [&](int rr, int cc) {
+        if (rr < 0 || rr >= pattern.height || cc < 0 || cc >= pattern.width) return;
+        spacing[i] = std::min(spacing[i], double(cv::norm(corners[std::size_t(rr * pattern.width + cc)] - corners[i])));
+      };
+      near(r - 1, c), near(r + 1, c), near(r, c - 1), near(r, c + 1);
+    }
+  const cv::TermCriteria stop(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.001);
+  for (std::size_t i = 0; i < corners.size(); ++i) {
+    if (!(spacing[i] < 1e9)) continue;
+    const int half = std::clamp(int(std::lround(options.window_share * spacing[i])), options.min_half_window_px,
+                                options.max_half_window_px);
+    std::vector<cv::Point2f> q{corners[i]};
+    cv::cornerSubPix(gray, q, cv::Size(half, half), cv::Size(-1, -1), stop);
+    // A corner that runs off towards a neighbour's edges keeps the detector's position.
+    if (std::isfinite(q[0].x) && std::isfinite(q[0].y) && cv::norm(q[0] - corners[i]) <= options.max_shift_share * spacing[i])
+      corners[i] = q[0];
+  }
+}
+
+void CornerRefineOptions::validate() const {
+  check_range("CornerRefineOptions::window_share", window_share, 0.05, 1.0);
+  check_range("CornerRefineOptions::min_half_window_px", min_half_window_px, 1, 100);
+  check_range("CornerRefineOptions::max_half_window_px", max_half_window_px, min_half_window_px, 100);
+  check_range("CornerRefineOptions::max_shift_share", max_shift_share, 0.0, 1.0);
+}
+
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
   spec.validate();
   Detection d;
@@ -140,22 +175,17 @@ Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
     const cv::Size pattern(spec.cols, spec.rows);
     std::vector<cv::Point2f> corners;
     // The sector-based detector first (robust to blur and low resolution), exhaustive search
-    // only when the quick one fails, then the classic detector as the last resort.
-    // SB's corners are sub-pixel already (CALIB_CB_ACCURACY): refining them again with
-    // cornerSubPix raised the RMS on the real set (session2: 0.155 -> 0.202 px), so only the
-    // classic detector's corners are refined.
+    // only when the quick one fails, then the classic detector as the last resort. Every
+    // detector's corners are then refined by refine_chessboard_corners (see there: SB's own
+    // sub-pixel positions are biased on small, blurred squares).
     bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_ACCURACY);
     if (!ok) ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
-    if (!ok) {
-      ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
-      if (ok)
-        cv::cornerSubPix(gray, corners, cv::Size(5, 5), cv::Size(-1, -1),
-                         cv::TermCriteria(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.01));
-    }
+    if (!ok) ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
     if (!ok) {
       d.reason = "chessboard " + std::to_string(spec.cols) + "x" + std::to_string(spec.rows) + " not found";
       return d;
     }
+    refine_chessboard_corners(gray, pattern, corners);
     d.found = true;
     d.corners = corners;
     d.ids.resize(corners.size());

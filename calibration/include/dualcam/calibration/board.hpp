@@ -41,10 +41,28 @@ struct Detection {
   std::vector<int> ids;               // corner ids into BoardSpec::object_points()
 };
 
-// Finds the board in an 8-bit grey or colour image. Chessboard: findChessboardCornersSB
-// (sub-pixel by construction), else findChessboardCorners refined by cornerSubPix. ChArUco:
-// markers, then interpolated corners (a partly visible board is fine).
+// Finds the board in an 8-bit grey or colour image. Chessboard: findChessboardCornersSB, else
+// findChessboardCorners, then refine_chessboard_corners. ChArUco: markers, then interpolated
+// corners (a partly visible board is fine).
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec);
+
+// Sub-pixel refinement of chessboard corners (cv::cornerSubPix) with a window sized per corner
+// from its distance to the nearest neighbouring corner of the grid: large enough to average
+// many edge pixels, small enough that only the corner's own four edges enter it (the gradients
+// of the next corners' edges, blurred, would pull it). findChessboardCornersSB's own sub-pixel
+// positions were measured biased on small, blurred squares (the board's scale off by up to
+// 0.2 % in a view; docs/calibration.md), which a board pose absorbs silently and passes on to
+// the baseline.
+struct CornerRefineOptions {
+  double window_share = 0.5;    // half window as a share of the spacing to the nearest corner, times
+  int min_half_window_px = 2;   // half window bounds, pixels (window = 2 half + 1); the upper bound
+  int max_half_window_px = 10;  // keeps the straight-edge model true under lens distortion
+  double max_shift_share = 0.25;  // a move beyond this share of the spacing is refused, times
+  void validate() const;
+};
+// `corners` in OpenCV's row-major pattern order (pattern = inner corners per row x rows).
+void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vector<cv::Point2f>& corners,
+                               const CornerRefineOptions& options = {});
 
 // A chessboard's corners can be listed from either end (its 180-degree symmetry). Reverses
 // `other` when its first-to-last corner direction opposes `reference`'s, so the two cameras of a
