@@ -202,12 +202,13 @@ int run_real(const CalibEvalOptions& o, Json& out) {
   std::printf("(engine: dualcam's default, every pair with the board in both images used, a pair whose two images\n"
               " disagree for the intrinsics only; all: --keep-all-views, every pair as a stereo pair; drop: --drop-outlier-views;\n"
               " peer: OpenCV stereoCalibrate as in EVALUATION.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
-              " over the method's own inlier corners of its stereo pairs; row_all: of every used pair; row_peerset: the\n"
-              " rig's row error on the peer's corners of the peer's pairs (the same corners for every method);\n"
+              " over the method's own inlier corners of its stereo pairs; row_all: of every used pair; row_peerpairs: on\n"
+              " the method's own detected corners of the pairs the peer used (the same pairs for every method);\n"
+              " row_peerset: the rig's row error on the peer's corners of the peer's pairs (the same corners for every method);\n"
               " odd vs even used views: d|T| baseline length change, |dT| translation vector change, both in %% of the\n"
               " baseline, dR rotation change)\n");
-  std::printf("%-10s %-7s %11s %7s %8s %10s %8s %11s %7s %7s %8s  %s\n", "session", "method", "pairs used", "stereo",
-              "RMS_px", "row_stereo", "row_all", "row_peerset", "d|T|_%", "|dT|_%", "dR_deg",
+  std::printf("%-10s %-7s %11s %7s %8s %10s %8s %13s %11s %7s %7s %8s  %s\n", "session", "method", "pairs used",
+              "stereo", "RMS_px", "row_stereo", "row_all", "row_peerpairs", "row_peerset", "d|T|_%", "|dT|_%", "dR_deg",
               "halves inside 3 sigma (of d|T|, |dT|, dR)");
   for (const auto& dir : sessions) {
     const std::string name = fs::path(dir).filename().string();
@@ -224,6 +225,11 @@ int run_real(const CalibEvalOptions& o, Json& out) {
     };
     if (o.method != "peer") {
       PairSet set = load_pairs(mono, color, board, false, 0, false, nullptr);
+      // The engine's own corners of the pairs the peer used: its row error on the peer's pairs.
+      std::vector<calibration::StereoView> own_on_peer_pairs;
+      for (const auto& v : set.views)
+        if (std::any_of(peer.used.begin(), peer.used.end(), [&](const auto& u) { return u.name == v.name; }))
+          own_on_peer_pairs.push_back(v);
       const char* labels[3] = {"engine", "all", "drop"};
       const char* keys[3] = {"engine", "engine_all_views", "engine_drop_outlier_views"};
       for (int variant = 0; variant < 3; ++variant) {
@@ -233,22 +239,25 @@ int run_real(const CalibEvalOptions& o, Json& out) {
         auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
         const double b = res.rig.baseline();
         const double peerset = row_on_peer_set(res.rig);
-        std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %11.4f %7.3f %7.3f %8.4f  %s (3 sigma: %.2f %%, %.2f %%, "
-                    "%.3f deg)\n",
+        const double peerpairs = calibration::rectified_row_error(
+            res.rig, rectify_geometry(res.rig, calibration::row_error_rectify()), own_on_peer_pairs);
+        std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f %8.4f  %s (3 sigma: %.2f %%, "
+                    "%.2f %%, %.3f deg)\n",
                     name.c_str(), labels[variant], res.views_used, set.views.size(), res.views_stereo, res.rms_px,
-                    res.row_error_px, res.row_error_all_px, peerset, res.halves.baseline_diff_pct,
+                    res.row_error_px, res.row_error_all_px, peerpairs, peerset, res.halves.baseline_diff_pct,
                     res.halves.translation_diff_pct, res.halves.rotation_diff_deg,
                     res.halves.within_3sigma ? "yes" : "NO", 300.0 * res.halves.baseline_sigma_mm / b,
                     300.0 * res.halves.translation_sigma_mm / b, 3 * res.halves.rotation_sigma_deg);
         js[keys[variant]] = res.to_json();
         js[keys[variant]]["row_error_on_peer_pairs_px"] = peerset;
+        js[keys[variant]]["row_error_own_corners_on_peer_pairs_px"] = peerpairs;
       }
     }
     if (o.method != "engine") {
       const auto halves = peer_halves_pct(peer.used, board, pset.mono_size, pset.color_size, peer.rig.baseline());
-      std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %11.4f %7.3f %7.3f\n", name.c_str(), "peer",
+      std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f\n", name.c_str(), "peer",
                   peer.views_used, pset.views.size(), peer.views_used, peer.rms_px, peer.row_error_px,
-                  peer.row_error_px, row_on_peer_set(peer.rig), halves.first, halves.second);
+                  peer.row_error_px, peer.row_error_px, row_on_peer_set(peer.rig), halves.first, halves.second);
       js["peer"] = {{"views_used", peer.views_used}, {"rms_px", peer.rms_px}, {"row_error_px", peer.row_error_px},
                     {"baseline_mm", peer.rig.baseline()}, {"halves_baseline_pct", halves.first},
                     {"halves_translation_pct", halves.second}, {"skipped", peer.skipped}};
