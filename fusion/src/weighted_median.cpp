@@ -22,11 +22,15 @@ constexpr int kLevels = 256;
 std::vector<float> quantise(const cv::Mat& src, cv::Mat& index) {
   const std::size_t n = src.total();
   std::vector<float> sorted(n);
+  // -0 is stored as +0 (x + 0 in round-to-nearest): the two compare equal, so the parallel sort
+  // could leave them in either order and a level's value would take either sign depending on
+  // the thread count. With that, equal values are the same bits and the sorted array is unique.
   for (int r = 0; r < src.rows; ++r) {
     const float* s = src.ptr<float>(r);
-    std::copy(s, s + src.cols, sorted.begin() + static_cast<std::ptrdiff_t>(r) * src.cols);
+    float* o = sorted.data() + static_cast<std::ptrdiff_t>(r) * src.cols;
+    for (int x = 0; x < src.cols; ++x) o[x] = s[x] + 0.0f;
   }
-  tbb::parallel_sort(sorted.begin(), sorted.end());  // the sorted values are unique: any thread count
+  tbb::parallel_sort(sorted.begin(), sorted.end());
   // Starts of the levels for a bound: the next level starts at the first value above
   // start + bound (found by binary search: at most 256 searches instead of a pass over all values).
   auto starts_for = [&](float bound, std::vector<std::size_t>* starts) {
