@@ -134,6 +134,10 @@ void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vecto
                                const CornerRefineOptions& options) {
   options.validate();
   if (int(corners.size()) != pattern.width * pattern.height) throw_invalid("refine_chessboard_corners: corner count does not match the pattern");
+  if (gray.type() != CV_8UC1 && gray.type() != CV_32FC1)
+    throw_invalid("refine_chessboard_corners: expects an 8-bit or float single-channel image");
+  // cv::cornerSubPix needs the image to hold 2 half + 5 pixels in each direction.
+  const int fit_half = (std::min(gray.cols, gray.rows) - 5) / 2;
   // Spacing first, from the unrefined positions (a refined neighbour must not change a corner's window).
   std::vector<double> spacing(corners.size(), 1e9);
   for (int r = 0; r < pattern.height; ++r)
@@ -148,8 +152,9 @@ void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vecto
   const cv::TermCriteria stop(cv::TermCriteria::EPS + cv::TermCriteria::COUNT, 50, 0.001);
   for (std::size_t i = 0; i < corners.size(); ++i) {
     if (!(spacing[i] < 1e9)) continue;
-    const int half = std::clamp(int(std::lround(options.window_share * spacing[i])), options.min_half_window_px,
-                                options.max_half_window_px);
+    const int half = std::min(fit_half, std::clamp(int(std::lround(options.window_share * spacing[i])),
+                                                   options.min_half_window_px, options.max_half_window_px));
+    if (half < 1) continue;  // an image too small for any window: the detector's position
     std::vector<cv::Point2f> q{corners[i]};
     cv::cornerSubPix(gray, q, cv::Size(half, half), cv::Size(-1, -1), stop);
     // A corner that runs off towards a neighbour's edges keeps the detector's position.
