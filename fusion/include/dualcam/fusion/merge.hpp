@@ -12,7 +12,7 @@
 namespace dualcam::fusion {
 
 struct MergeOptions {
-  int transfer_radius = 2;    // window radius of the local linear model, px (from 2 on, fitted at half resolution)
+  int transfer_radius = 2;    // window radius of the local linear model, px (from 2 on, fitted at half resolution: radius/2 there, so 3 acts as 2)
   double transfer_eps = 1e-5; // its regularisation (linear light squared): larger = smoother
   // Reference = colour: colour detail the local model misses is put back where it stands out of
   // the colour camera's noise (local Wiener shrinkage over a box of detail_radius; 0 = off).
@@ -25,7 +25,7 @@ struct MergeOptions {
   int feather_px = 2;         // width of the soft transition at the edges of the mono's coverage
   int fill_radius = 60;       // reference = mono: spatial reach (px) of chroma flowing into holes
   double fill_edge = 0.3;     // ... how strongly mono edges stop it (sRGB units; smaller = stronger)
-  int chroma_radius = 4;      // reference = mono: guided-filter radius smoothing the chroma, px (at half resolution: 1 acts as 2)
+  int chroma_radius = 4;      // reference = mono: guided-filter radius smoothing the chroma, px (at half resolution, radius/2 there rounded down: 1 and 3 act as 2)
   double chroma_eps = 1e-3;   // ... and its regularisation (sRGB-encoded units squared)
   void validate() const;
 };
