@@ -7,6 +7,7 @@
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/srgb_tables.hpp"
 
 namespace dualcam {
 
@@ -21,11 +22,7 @@ float linear_to_srgb(float v) {
 
 cv::Mat to_linear(const cv::Mat& encoded) {
   if (encoded.depth() == CV_8U) {
-    static const std::array<float, 256> lut = [] {
-      std::array<float, 256> t{};
-      for (int i = 0; i < 256; ++i) t[i] = srgb_to_linear(i / 255.0f);
-      return t;
-    }();
+    const std::array<float, 256>& lut = srgb_tables::linear_lut8();
     cv::Mat out(encoded.size(), CV_32FC(encoded.channels()));
     const int n = encoded.cols * encoded.channels();
     parallel_rows(encoded.rows, 16, [&](int r0, int r1) {
@@ -38,11 +35,7 @@ cv::Mat to_linear(const cv::Mat& encoded) {
     return out;
   }
   if (encoded.depth() == CV_16U) {
-    static const std::vector<float> lut = [] {
-      std::vector<float> t(65536);
-      for (int i = 0; i < 65536; ++i) t[i] = srgb_to_linear(i / 65535.0f);
-      return t;
-    }();
+    const std::vector<float>& lut = srgb_tables::linear_lut16();
     cv::Mat out(encoded.size(), CV_32FC(encoded.channels()));
     const int n = encoded.cols * encoded.channels();
     parallel_rows(encoded.rows, 16, [&](int r0, int r1) {
@@ -87,22 +80,6 @@ cv::Mat float_to_u8(const cv::Mat& unit) {
 }
 
 namespace {
-// Table of f over [0,1] with linear interpolation; inputs are clipped to [0,1].
-template <int N>
-struct CurveTable {
-  std::array<float, N + 1> v;
-  explicit CurveTable(float (*f)(float)) {
-    for (int i = 0; i <= N; ++i) v[i] = f(float(i) / N);
-  }
-  float operator()(float x) const {
-    if (!(x > 0)) return v[0];
-    if (x >= 1) return v[N];
-    const float t = x * N;
-    const int i = int(t);
-    return v[i] + (t - float(i)) * (v[i + 1] - v[i]);
-  }
-};
-
 template <typename Table>
 cv::Mat apply_table(const cv::Mat& in, const Table& table) {
   if (in.depth() != CV_32F) throw_invalid("expected a CV_32F image");
@@ -112,7 +89,7 @@ cv::Mat apply_table(const cv::Mat& in, const Table& table) {
     for (int r = r0; r < r1; ++r) {
       const float* s = in.ptr<float>(r);
       float* d = out.ptr<float>(r);
-      for (int i = 0; i < n; ++i) d[i] = table(s[i]);
+      table.apply(s, d, n);
     }
   });
   return out;
@@ -120,14 +97,11 @@ cv::Mat apply_table(const cv::Mat& in, const Table& table) {
 }  // namespace
 
 cv::Mat encode_srgb(const cv::Mat& linear) {
-  // The curve is steep near 0: a denser table there keeps the error small.
-  static const CurveTable<65536> table(&linear_to_srgb);
-  return apply_table(linear, table);
+  return apply_table(linear, srgb_tables::encode_table());
 }
 
 cv::Mat decode_srgb(const cv::Mat& encoded) {
-  static const CurveTable<4096> table(&srgb_to_linear);
-  return apply_table(encoded, table);
+  return apply_table(encoded, srgb_tables::decode_table());
 }
 
 cv::Mat luminance(const cv::Mat& linear_bgr) {

@@ -14,10 +14,10 @@
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/srgb_tables.hpp"
 #include "dualcam/fusion/guided.hpp"
 #include "guided_rows.hpp"
 #include "resample.hpp"
-#include "srgb_table.hpp"
 
 namespace dualcam::fusion {
 namespace {
@@ -637,7 +637,7 @@ HalfChroma half_chroma_blocks(const cv::Mat& target, const cv::Mat& color, const
   HalfChroma out;
   out.block = 2;
   const int W = target.cols, H = target.rows;
-  const detail::CurveTable<65536>& enc = detail::encode_table();
+  const srgb_tables::CurveTable<65536>& enc = srgb_tables::encode_table();
   const int W2 = (W + 1) / 2, H2 = (H + 1) / 2;
   cv::Mat& guide_e = out.guide_e;
   guide_e.create(target.size(), CV_32F);
@@ -765,7 +765,7 @@ HalfChroma half_chroma_area(const cv::Mat& target, const cv::Mat& color, const c
                             double fill_radius, double fill_edge) {
   HalfChroma out;
   const int W = target.cols, H = target.rows;
-  const detail::CurveTable<65536>& enc = detail::encode_table();
+  const srgb_tables::CurveTable<65536>& enc = srgb_tables::encode_table();
   out.guide_e.create(target.size(), CV_32F);
   cv::Mat chroma(target.size(), CV_32FC3), luma(target.size(), CV_32F);
   parallel_rows(H, 16, [&](int r0, int r1) {
@@ -1029,8 +1029,8 @@ MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warpe
   // the 27 dev scenes (P1): +0.7 dB with the default mono, +1.3 dB with the mono weights
   // 0.20,0.40,0.40 and gain 1.3.
   // Row by row, with the smoothing, in one pass over memory.
-  const detail::CurveTable<65536>& enc = detail::encode_table();
-  const detail::CurveTable<4096>& dec = detail::decode_table();
+  const srgb_tables::CurveTable<65536>& enc = srgb_tables::encode_table();
+  const srgb_tables::CurveTable<4096>& dec = srgb_tables::decode_table();
   const float eps = float(o.response_eps);
   const float rb = response(0), rg = response(1), rr = response(2);
   res.image.create(mono.size(), CV_32FC3);

@@ -7,7 +7,7 @@
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
-#include "srgb_table.hpp"
+#include "dualcam/engine/srgb_tables.hpp"
 
 namespace dualcam::fusion {
 
@@ -69,8 +69,8 @@ cv::Mat warp_encoded_by_disparity(const cv::Mat& src, const cv::Mat& disparity, 
     throw_invalid("warp_encoded_by_disparity: the source must be 8- or 16-bit with 1 or 3 channels");
   const int C = src.channels(), n = src.cols * C;
   cv::Mat out(src.size(), CV_MAKETYPE(CV_32F, C)), v(src.size(), CV_8U);
-  const float* lut8 = detail::linear_lut8().data();
-  const float* lut16 = src.depth() == CV_16U ? detail::linear_lut16().data() : nullptr;
+  const float* lut8 = srgb_tables::linear_lut8().data();
+  const float* lut16 = src.depth() == CV_16U ? srgb_tables::linear_lut16().data() : nullptr;
   parallel_rows(src.rows, 16, [&](int r0, int r1) {
     std::vector<float> lin(static_cast<std::size_t>(n));
     for (int r = r0; r < r1; ++r) {

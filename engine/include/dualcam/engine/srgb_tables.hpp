@@ -1,7 +1,7 @@
 #pragma once
-// Internal: the sRGB curves as engine/color.cpp evaluates them (same tables, same interpolation,
-// so the values are bit-identical to to_linear / encode_srgb / decode_srgb), for loops that
-// convert one pixel at a time inside a fused pass instead of making full-size temporaries.
+// The sRGB curves as tables: encode_srgb / decode_srgb / to_linear evaluate them through these,
+// and loops that convert one pixel at a time inside a fused pass (fusion's merge and warp) use
+// the same tables, so both give bit-identical values without full-size temporaries.
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -12,9 +12,9 @@
 
 #include "dualcam/engine/color.hpp"
 
-namespace dualcam::fusion::detail {
+namespace dualcam::srgb_tables {
 
-// Table of f over [0,1] with linear interpolation; inputs are clipped to [0,1] (as engine's).
+// Table of f over [0,1] with linear interpolation; inputs are clipped to [0,1].
 // apply() evaluates four values at a time (SSE2) with the same operations in the same order, so
 // its results equal operator()'s bit for bit: clipping to [0,1] first sends what operator()
 // returns early (at or below 0, NaN, at or above 1) to the table's ends with a zero fraction;
@@ -55,6 +55,7 @@ struct CurveTable {
 
 // linear -> sRGB-encoded, as encode_srgb.
 inline const CurveTable<65536>& encode_table() {
+  // The curve is steep near 0: a denser table there keeps the error small.
   static const CurveTable<65536> table(&linear_to_srgb);
   return table;
 }
@@ -84,4 +85,4 @@ inline const std::vector<float>& linear_lut16() {
   return lut;
 }
 
-}  // namespace dualcam::fusion::detail
+}  // namespace dualcam::srgb_tables
