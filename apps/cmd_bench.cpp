@@ -224,19 +224,25 @@ Command register_bench(CLI::App& root) {
       peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
       peer_fuse_timed = true;
     };
-    if (has("fuse-mono")) {
-      fusion::FuseOptions mono_o = fo;
-      mono_o.reference = fusion::Reference::Mono;
-      Row p1{"fuse, reference mono", "dualcam fuse --reference mono", fuse_peer, {}, {}, threads.threads()};
+    // An engine fuse row: timed runs, the median of each stage, the PSNR against the truth at the
+    // reference view.
+    auto engine_fuse = [&](Row row, fusion::Reference reference, const cv::Mat& truth) {
+      fusion::FuseOptions ro = fo;
+      ro.reference = reference;
       cv::Mat out;
       std::vector<Json> stage_runs;
-      p1.engine = run([&] {
-        fusion::FuseResult res = fusion::fuse(input, mono_o);
+      row.engine = run([&] {
+        fusion::FuseResult res = fusion::fuse(input, ro);
         stage_runs.push_back(res.stats["stages_s"]);
         out = res.image;
       });
-      p1.engine_stages = median_stages(stage_runs, o->repeat);
-      p1.engine_psnr = psnr_vs(out, sim.clean_color_at_mono);
+      row.engine_stages = median_stages(stage_runs, o->repeat);
+      row.engine_psnr = psnr_vs(out, truth);
+      return row;
+    };
+    if (has("fuse-mono")) {
+      Row p1 = engine_fuse(Row{"fuse, reference mono", "dualcam fuse --reference mono", fuse_peer, {}, {}, threads.threads()},
+                           fusion::Reference::Mono, sim.clean_color_at_mono);
       progress.advance(1, "peer fuse");
       time_peer_fuse();
       p1.peer = peer_fuse;
@@ -246,18 +252,9 @@ Command register_bench(CLI::App& root) {
     progress.advance(1, "engine fuse (colour)");
 
     if (has("fuse-color")) {
-      fusion::FuseOptions color_o = fo;
-      Row p2{"fuse, reference colour", "dualcam fuse --reference color", fuse_peer + " (at the mono view)", {}, {},
-             threads.threads()};
-      cv::Mat out;
-      std::vector<Json> stage_runs;
-      p2.engine = run([&] {
-        fusion::FuseResult res = fusion::fuse(input, color_o);
-        stage_runs.push_back(res.stats["stages_s"]);
-        out = res.image;
-      });
-      p2.engine_stages = median_stages(stage_runs, o->repeat);
-      p2.engine_psnr = psnr_vs(out, sim.clean_color_at_color);
+      Row p2 = engine_fuse(Row{"fuse, reference colour", "dualcam fuse --reference color",
+                               fuse_peer + " (at the mono view)", {}, {}, threads.threads()},
+                           fusion::Reference::Color, sim.clean_color_at_color);
       time_peer_fuse();
       p2.peer = peer_fuse;
       p2.peer_psnr = peer_fuse_psnr;
