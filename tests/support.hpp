@@ -28,6 +28,10 @@ CliResult run_cli(const std::string& args);
 // The shared data folder, or empty when it is absent (tests then skip).
 std::string shared_data_dir();
 
+// The line a skipped test case prints (see DUALCAM_SKIP): ctest's SKIP_REGULAR_EXPRESSION on every
+// discovered test case (cmake/DualcamHelpers.cmake) turns it into "Skipped" instead of "Passed".
+#define DUALCAM_SKIP_MARKER "dualcam-test-skipped:"
+
 // Number of lines in a string (ignoring a trailing newline).
 int line_count(const std::string& s);
 
@@ -38,3 +42,10 @@ std::string read_text(const std::string& path);
 CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output);
 
 }  // namespace dualcam::test
+
+// Ends the current test case as skipped, saying why: ctest reports it as skipped, never as passed.
+#define DUALCAM_SKIP(reason)                  \
+  do {                                        \
+    WARN(DUALCAM_SKIP_MARKER " " << reason);  \
+    return;                                   \
+  } while (false)
