@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "dualcam/datasets/recipe.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
@@ -27,7 +28,13 @@ struct SimulateCli {
   double light = 1.0;
   double f_number = 0, focal_mm = 0;
   bool no_bayer = false;
-  datasets::SimulateOptions opt;
+  // Options that are plain numbers of the recipe, with SimulateOptions' defaults.
+  double mono_exposure = datasets::SimCamera{}.exposure, color_exposure = datasets::SimCamera{}.exposure;
+  double mono_vignetting = datasets::SimCamera{}.vignetting, color_vignetting = datasets::SimCamera{}.vignetting;
+  double focus_depth = datasets::SimulateOptions{}.focus_depth_mm;
+  double aperture_radius = datasets::SimulateOptions{}.aperture_radius_mm;
+  int bokeh_samples = datasets::SimulateOptions{}.bokeh_samples;
+  datasets::SimulateOptions opt;  // the result; seed, supersample and depth range parsed into it
 };
 
 std::vector<double> parse_list(const std::string& option, const std::string& text, std::size_t lo, std::size_t hi) {
@@ -60,49 +67,59 @@ cv::Size parse_size(const std::string& option, const std::string& text) {
   return {w, h};
 }
 
-cv::Vec3d vec3(const std::string& option, const std::string& text) {
-  const auto v = parse_list(option, text, 3, 3);
-  return {v[0], v[1], v[2]};
+// The options as a simulator recipe (datasets/recipe.hpp), so `dualcam simulate` and regress
+// manifests are read by the same parser.
+Json recipe_of(const SimulateCli& c) {
+  Json r;
+  auto size = [](const std::string& option, const std::string& text) {
+    const cv::Size s = parse_size(option, text);
+    return Json::array({s.width, s.height});
+  };
+  r["scene"] = c.scene;
+  r["seed"] = c.opt.seed;
+  r["supersample"] = c.opt.supersample;
+  r["near_mm"] = c.opt.near_mm;
+  r["far_mm"] = c.opt.far_mm;
+  if (!c.size.empty()) r["size"] = size("--size", c.size);
+  if (!c.mono_size.empty()) r["mono_size"] = size("--mono-size", c.mono_size);
+  if (!c.color_size.empty()) r["color_size"] = size("--color-size", c.color_size);
+  if (c.focal > 0) r["focal_px"] = c.focal;
+  if (c.mono_focal > 0) r["mono_focal_px"] = c.mono_focal;
+  if (c.color_focal > 0) r["color_focal_px"] = c.color_focal;
+  if (!c.mono_principal.empty()) r["mono_principal"] = parse_list("--mono-principal", c.mono_principal, 2, 2);
+  if (!c.color_principal.empty()) r["color_principal"] = parse_list("--color-principal", c.color_principal, 2, 2);
+  if (!c.mono_dist.empty()) r["mono_distortion"] = parse_list("--mono-distortion", c.mono_dist, 1, 5);
+  if (!c.color_dist.empty()) r["color_distortion"] = parse_list("--color-distortion", c.color_dist, 1, 5);
+  if (!c.rotation.empty()) r["rotation_deg"] = parse_list("--rotation", c.rotation, 3, 3);
+  if (!c.color_position.empty()) r["color_position_mm"] = parse_list("--color-position", c.color_position, 3, 3);
+  if (!c.mono_weights.empty()) r["mono_weights"] = parse_list("--mono-weights", c.mono_weights, 3, 3);
+  r["mono_gain"] = c.mono_gain;
+  r["light"] = c.light;
+  r["bayer"] = !c.no_bayer;
+  r["mono_exposure"] = c.mono_exposure;
+  r["color_exposure"] = c.color_exposure;
+  r["mono_vignetting"] = c.mono_vignetting;
+  r["color_vignetting"] = c.color_vignetting;
+  r["focus_depth_mm"] = c.focus_depth;
+  r["aperture_radius_mm"] = c.aperture_radius;
+  r["bokeh_samples"] = c.bokeh_samples;
+  if (c.f_number > 0 || c.focal_mm > 0) {
+    if (!(c.f_number > 0 && c.focal_mm > 0)) throw_invalid("--f-number needs --focal-mm (the lens's focal length) and vice versa");
+    r["aperture_radius_mm"] = datasets::aperture_radius_from_f_number(c.focal_mm, c.f_number);
+  }
+  return r;
 }
 
 void apply(SimulateCli& c) {
-  datasets::SimulateOptions& o = c.opt;
-  o.scene = datasets::parse_scene_kind(c.scene);
-  if (!c.size.empty()) o.mono.size = o.color.size = parse_size("--size", c.size);
-  if (!c.mono_size.empty()) o.mono.size = parse_size("--mono-size", c.mono_size);
-  if (!c.color_size.empty()) o.color.size = parse_size("--color-size", c.color_size);
-  if (c.focal > 0) o.mono.focal_px = o.color.focal_px = c.focal;
-  if (c.mono_focal > 0) o.mono.focal_px = c.mono_focal;
-  if (c.color_focal > 0) o.color.focal_px = c.color_focal;
-  if (!c.mono_principal.empty()) {
-    auto p = parse_list("--mono-principal", c.mono_principal, 2, 2);
-    o.mono.principal = {p[0], p[1]};
-  }
-  if (!c.color_principal.empty()) {
-    auto p = parse_list("--color-principal", c.color_principal, 2, 2);
-    o.color.principal = {p[0], p[1]};
-  }
-  if (!c.mono_dist.empty()) o.mono.distortion = parse_list("--mono-distortion", c.mono_dist, 1, 5);
-  if (!c.color_dist.empty()) o.color.distortion = parse_list("--color-distortion", c.color_dist, 1, 5);
-  if (!c.rotation.empty()) o.rotation_deg = vec3("--rotation", c.rotation);
-  if (!c.color_position.empty()) o.color_position_mm = vec3("--color-position", c.color_position);
-  if (!c.rig.empty()) o.rig = read_rig(c.rig);
-  if (!c.mono_weights.empty()) {
-    auto w = parse_list("--mono-weights", c.mono_weights, 3, 3);
-    o.mono_sensor.w_b = w[0];
-    o.mono_sensor.w_g = w[1];
-    o.mono_sensor.w_r = w[2];
-  }
-  o.mono_sensor.gain = c.mono_gain;
-  o.color_sensor.light = c.light;
-  o.color_sensor.bayer = !c.no_bayer;
-  if (c.f_number > 0 || c.focal_mm > 0) {
-    if (!(c.f_number > 0 && c.focal_mm > 0)) throw_invalid("--f-number needs --focal-mm (the lens's focal length) and vice versa");
-    o.aperture_radius_mm = datasets::aperture_radius_from_f_number(c.focal_mm, c.f_number);
-  }
-  if (o.aperture_radius_mm > 0 && !(o.focus_depth_mm > 0))
+  const Json recipe = recipe_of(c);
+  if (recipe["aperture_radius_mm"].get<double>() > 0 && !(c.focus_depth > 0))
     throw_invalid("--aperture-radius / --f-number need --focus-depth MM (the depth in focus)");
-  o.validate();
+  c.opt = datasets::simulate_options_from_recipe(recipe, {"dualcam simulate", ""});
+  datasets::SimulateOptions& o = c.opt;
+  if (!c.rig.empty()) {
+    o.rig = read_rig(c.rig);
+    o.validate();
+  }
   if (o.rig) {
     // A rig from a file fixes the geometry; the per-camera geometry options cannot apply.
     if (!c.size.empty() || !c.mono_size.empty() || !c.color_size.empty() || c.focal > 0 || c.mono_focal > 0 ||
@@ -148,17 +165,17 @@ Command register_simulate(CLI::App& root) {
   app->add_option("--mono-weights", c->mono_weights, "mono spectral weights wB,wG,wR (default 0.25,0.45,0.30)");
   app->add_option("--mono-gain", c->mono_gain, "mono gain over the colour camera (default 1.15)")->check(CLI::Range(0.01, 100.0));
   app->add_flag("--no-bayer", c->no_bayer, "colour camera without the RGGB mosaic and demosaic");
-  app->add_option("--mono-exposure", c->opt.mono.exposure, "mono exposure multiplier (default 1)");
-  app->add_option("--color-exposure,--colour-exposure", c->opt.color.exposure, "colour exposure multiplier (default 1)");
-  app->add_option("--mono-vignetting", c->opt.mono.vignetting, "light lost at the mono image's corner, 0..0.99");
-  app->add_option("--color-vignetting,--colour-vignetting", c->opt.color.vignetting,
+  app->add_option("--mono-exposure", c->mono_exposure, "mono exposure multiplier (default 1)");
+  app->add_option("--color-exposure,--colour-exposure", c->color_exposure, "colour exposure multiplier (default 1)");
+  app->add_option("--mono-vignetting", c->mono_vignetting, "light lost at the mono image's corner, 0..0.99");
+  app->add_option("--color-vignetting,--colour-vignetting", c->color_vignetting,
                   "light lost at the colour image's corner, 0..0.99");
   // Bokeh truth.
-  app->add_option("--focus-depth", c->opt.focus_depth_mm, "render bokeh_truth.png focused at this depth, mm");
-  app->add_option("--aperture-radius", c->opt.aperture_radius_mm, "thin-lens aperture radius A, mm");
+  app->add_option("--focus-depth", c->focus_depth, "render bokeh_truth.png focused at this depth, mm");
+  app->add_option("--aperture-radius", c->aperture_radius, "thin-lens aperture radius A, mm");
   app->add_option("--f-number", c->f_number, "aperture as an f-number (needs --focal-mm): A = focal_mm / (2 N)");
   app->add_option("--focal-mm", c->focal_mm, "the lens's focal length in mm, for --f-number");
-  app->add_option("--bokeh-samples", c->opt.bokeh_samples, "aperture samples per pixel (default 256)");
+  app->add_option("--bokeh-samples", c->bokeh_samples, "aperture samples per pixel (default 256)");
   app->add_option("--threads", common->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--json", common->json_path, "write a JSON run report (timings, depth range, files)");
   app->footer(example(

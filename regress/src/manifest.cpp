@@ -6,8 +6,10 @@
 #include <set>
 #include <tuple>
 
+#include "dualcam/datasets/recipe.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/strict_json.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -35,103 +37,21 @@ const char* to_string(OutputKind kind) {
 
 namespace {
 
+using strict_json::check_keys;
+using strict_json::find;
+using strict_json::get_bool;
+using strict_json::get_choice;
+using strict_json::get_int;
+using strict_json::get_number;
+using strict_json::get_numbers;
+using strict_json::get_size;
+using strict_json::get_string;
+using strict_json::type_name;
+using strict_json::Where;
+
 // Where a value sits, for the one-line error: "manifest.json: case 'x': outputs.image.golden".
-struct Where {
-  const std::string* manifest;
-  std::string case_name;  // empty outside a case
-  std::string key;        // dotted path inside the case (or the top level)
-
-  Where at(const std::string& sub) const { return {manifest, case_name, key.empty() ? sub : key + "." + sub}; }
-  Where at(std::size_t index) const { return {manifest, case_name, key + "[" + std::to_string(index) + "]"}; }
-  std::string text() const {
-    std::string s = *manifest;
-    if (!case_name.empty()) s += ": case '" + case_name + "'";
-    if (!key.empty()) s += ": " + key;
-    return s;
-  }
-  [[noreturn]] void fail(const std::string& problem) const { throw_invalid(text() + ": " + problem); }
-};
-
-const char* type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
-
-void check_keys(const json& obj, const Where& w, const std::vector<std::string>& allowed) {
-  if (!obj.is_object()) w.fail(std::string("expected an object, got ") + type_name(obj));
-  for (const auto& item : obj.items()) {
-    bool known = false;
-    for (const auto& a : allowed) known = known || a == item.key();
-    if (!known) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      w.at(item.key()).fail("unknown key (allowed here: " + list + ")");
-    }
-  }
-}
-
-const json* find(const json& obj, const std::string& key) {
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-std::string get_string(const json& v, const Where& w) {
-  if (!v.is_string()) w.fail(std::string("expected a string, got ") + type_name(v));
-  const std::string s = v.get<std::string>();
-  if (s.empty()) w.fail("must not be empty");
-  return s;
-}
-
-double get_number(const json& v, const Where& w, double lo, double hi) {
-  if (!v.is_number()) w.fail(std::string("expected a number, got ") + type_name(v));
-  const double x = v.get<double>();
-  if (!std::isfinite(x) || x < lo || x > hi)
-    w.fail("must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + v.dump());
-  return x;
-}
-
-long long get_int(const json& v, const Where& w, long long lo, long long hi) {
-  if (!v.is_number_integer() && !v.is_number_unsigned()) w.fail(std::string("expected an integer, got ") + type_name(v));
-  if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(hi))
-    w.fail("must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + v.dump());
-  const long long x = v.is_number_unsigned() ? static_cast<long long>(v.get<unsigned long long>()) : v.get<long long>();
-  if (x < lo || x > hi) w.fail("must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + v.dump());
-  return x;
-}
-
-bool get_bool(const json& v, const Where& w) {
-  if (!v.is_boolean()) w.fail(std::string("expected true or false, got ") + type_name(v));
-  return v.get<bool>();
-}
-
-std::string get_choice(const json& v, const Where& w, const std::vector<std::string>& choices) {
-  const std::string s = get_string(v, w);
-  for (const auto& c : choices)
-    if (c == s) return s;
-  std::string list;
-  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-  w.fail("'" + s + "' is not one of " + list);
-}
-
-std::vector<double> get_numbers(const json& v, const Where& w, std::size_t lo_count, std::size_t hi_count, double lo,
-                                double hi) {
-  if (!v.is_array()) w.fail(std::string("expected an array of numbers, got ") + type_name(v));
-  if (v.size() < lo_count || v.size() > hi_count)
-    w.fail("expected " + (lo_count == hi_count ? std::to_string(lo_count) : std::to_string(lo_count) + " to " + std::to_string(hi_count)) +
-           " numbers, got " + std::to_string(v.size()));
-  std::vector<double> out;
-  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(get_number(v[i], w.at(i), lo, hi));
-  return out;
-}
-
-std::pair<int, int> get_size(const json& v, const Where& w, int lo, int hi) {
-  if (!v.is_array() || v.size() != 2) w.fail("expected [WIDTH, HEIGHT]");
-  return {int(get_int(v[0], w.at(0), lo, hi)), int(get_int(v[1], w.at(1), lo, hi))};
+Where where_in(const std::string& manifest, const std::string& case_name = "") {
+  return {case_name.empty() ? manifest : manifest + ": case '" + case_name + "'", ""};
 }
 
 // A path relative to the manifest's folder; checked to exist as a regular file when asked.
@@ -155,36 +75,10 @@ void check_name(const std::string& name, const Where& w) {
       w.fail("'" + name + "' may hold only letters, digits, '-', '_' and '.' (it names files in reports)");
 }
 
-const std::vector<std::string> kSimulateKeys = {
-    "seed",          "scene",          "size",          "mono_size",       "color_size",      "focal_px",
-    "mono_focal_px", "color_focal_px", "mono_principal", "color_principal", "mono_distortion", "color_distortion",
-    "rotation_deg",  "color_position_mm", "light",      "mono_weights",    "mono_gain",       "bayer",
-    "supersample",   "near_mm",        "far_mm",        "mono_exposure",   "color_exposure",  "mono_vignetting",
-    "color_vignetting"};
-
+// The simulator's own recipe parser checks it (datasets/recipe.hpp): the manifest takes what
+// `dualcam simulate` takes.
 SimulateRecipe parse_simulate(const json& v, const Where& w) {
-  check_keys(v, w, kSimulateKeys);
-  for (const auto& item : v.items()) {
-    const std::string& k = item.key();
-    const json& x = item.value();
-    const Where wk = w.at(k);
-    if (k == "seed") get_int(x, wk, 0, 4294967295LL);
-    else if (k == "scene") get_choice(x, wk, {"objects", "layered"});
-    else if (k == "size" || k == "mono_size" || k == "color_size") get_size(x, wk, 16, 8192);
-    else if (k == "focal_px" || k == "mono_focal_px" || k == "color_focal_px") get_number(x, wk, 1, 1e6);
-    else if (k == "mono_principal" || k == "color_principal") get_numbers(x, wk, 2, 2, -1e5, 1e5);
-    else if (k == "mono_distortion" || k == "color_distortion") get_numbers(x, wk, 1, 5, -10, 10);
-    else if (k == "rotation_deg") get_numbers(x, wk, 3, 3, -30, 30);
-    else if (k == "color_position_mm") get_numbers(x, wk, 3, 3, -1e4, 1e4);
-    else if (k == "light") get_number(x, wk, 1e-4, 100);
-    else if (k == "mono_weights") get_numbers(x, wk, 3, 3, 0, 10);
-    else if (k == "mono_gain") get_number(x, wk, 0.01, 100);
-    else if (k == "bayer") get_bool(x, wk);
-    else if (k == "supersample") get_int(x, wk, 1, 8);
-    else if (k == "near_mm" || k == "far_mm") get_number(x, wk, 0, 1e7);
-    else if (k == "mono_exposure" || k == "color_exposure") get_number(x, wk, 1e-3, 1e3);
-    else if (k == "mono_vignetting" || k == "color_vignetting") get_number(x, wk, 0, 0.99);
-  }
+  datasets::simulate_options_from_recipe(v, w);
   return {v};
 }
 
@@ -371,7 +265,7 @@ Manifest parse_manifest(const std::string& text, const std::string& path, const 
   m.path = path;
   m.dir = fs::path(path).parent_path().string();
   if (m.dir.empty()) m.dir = ".";
-  const Where top{&m.path, "", ""};
+  const Where top = where_in(m.path);
   json root;
   try {
     root = json::parse(text);
@@ -397,7 +291,7 @@ Manifest parse_manifest(const std::string& text, const std::string& path, const 
     c.name = get_string(*name, w.at("name"));
     check_name(c.name, w.at("name"));
     if (!names.insert(c.name).second) w.at("name").fail("'" + c.name + "' names two cases");
-    w = Where{&m.path, c.name, ""};
+    w = where_in(m.path, c.name);
     check_keys(cj, w, {"name", "description", "command", "inputs", "options", "outputs"});
     if (auto* d = find(cj, "description")) c.description = get_string(*d, w.at("description"));
     const json* cmd = find(cj, "command");

@@ -69,7 +69,7 @@ TEST_CASE("Bad options to dualcam simulate get one clear line and no output", "[
   write_rig(dir / "rig.yaml", datasets::simulation_rig(so));
 
   SECTION("no output") { expect_failure("simulate --size 96x72", "--output"); }
-  SECTION("image too small") { expect_failure("simulate" + o + " --mono-size 10x10", "mono.size.width"); }
+  SECTION("image too small") { expect_failure("simulate" + o + " --mono-size 10x10", "mono_size[0]: must be in [16, 8192]"); }
   SECTION("size that is not WxH") { expect_failure("simulate -o \"" + out + "\" --size 640by480", "--size"); }
   SECTION("distortion that is not a number") {
     expect_failure("simulate" + o + " --mono-distortion 0.1,abc", "--mono-distortion");
@@ -85,11 +85,11 @@ TEST_CASE("Bad options to dualcam simulate get one clear line and no output", "[
   }
   SECTION("one depth bound") { expect_failure("simulate" + o + " --near-mm 100", "near_mm and far_mm"); }
   SECTION("depth range too thin") { expect_failure("simulate" + o + " --near-mm 100 --far-mm 120", "far_mm"); }
-  SECTION("vignetting of 1.5") { expect_failure("simulate" + o + " --mono-vignetting 1.5", "mono.vignetting"); }
+  SECTION("vignetting of 1.5") { expect_failure("simulate" + o + " --mono-vignetting 1.5", "mono_vignetting: must be in [0"); }
   SECTION("unknown scene") { expect_failure("simulate" + o + " --scene forest", "--scene"); }
   SECTION("supersample 0") { expect_failure("simulate" + o + " --supersample 0", "--supersample"); }
   SECTION("bokeh samples 0") {
-    expect_failure("simulate" + o + " --focus-depth 300 --aperture-radius 1 --bokeh-samples 0", "ThinLens::samples");
+    expect_failure("simulate" + o + " --focus-depth 300 --aperture-radius 1 --bokeh-samples 0", "bokeh_samples: must be in [1");
   }
   SECTION("missing rig file") { expect_failure("simulate -o \"" + out + "\" --rig nope.yaml", "nope.yaml"); }
   SECTION("rig together with geometry options") {
