@@ -13,6 +13,7 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
@@ -49,10 +50,10 @@ void add_pair_options(CLI::App* app, PairOptions& o, bool pair_required = true) 
 }
 
 struct LoadedPair {
-  cv::Mat mono, color;
+  CameraPair images;
   std::optional<StereoRig> rig;
   fusion::FuseOptions options;
-  fusion::FuseInput input() const { return {mono, color, rig ? &*rig : nullptr}; }
+  fusion::FuseInput input() const { return {images.mono, images.color, rig ? &*rig : nullptr}; }
 };
 
 fusion::FuseOptions fuse_options(const PairOptions& o) {
@@ -73,24 +74,18 @@ std::optional<StereoRig> rig_file(const PairOptions& o) {
   return read_rig(o.rig);
 }
 
+InputOptions input_options(const PairOptions& o) {
+  InputOptions io;
+  io.max_pixels = o.common.max_pixels;
+  return io;
+}
+
+// engine/inputs.hpp's rules, then the sizes against the rig (fusion::validate_input).
 LoadedPair load_pair(const PairOptions& o, const std::string& mono_path, const std::string& color_path,
                      const fusion::FuseOptions& options, const std::optional<StereoRig>& rig) {
   LoadedPair p;
   p.options = options;
-  ImageReadOptions ro;
-  ro.max_pixels = o.common.max_pixels;
-  p.mono = read_image(mono_path, ro);
-  p.color = read_image(color_path, ro);
-  if (p.mono.channels() == 3) {
-    // A grey image saved as RGB is common; anything with real colour in it is a mistake.
-    std::vector<cv::Mat> ch;
-    cv::split(p.mono, ch);
-    if (cv::norm(ch[0], ch[1], cv::NORM_INF) > 1 || cv::norm(ch[1], ch[2], cv::NORM_INF) > 1)
-      throw_invalid("the mono image '" + mono_path + "' has colour in it; expected a grey image");
-    p.mono = ch[1];
-  }
-  if (p.color.channels() != 3)
-    throw_invalid("the colour image '" + color_path + "' has 1 channel; expected 3 (colour)");
+  p.images = read_camera_pair(mono_path, color_path, input_options(o));
   p.rig = rig;
   fusion::validate_input(p.input(), p.options);
   return p;
@@ -102,8 +97,11 @@ LoadedPair load_pair(const PairOptions& o) {
   return load_pair(o, o.mono, o.color, options, rig_file(o));
 }
 
-cv::Mat encode_like(const cv::Mat& linear, const cv::Mat& color_input) {
-  return color_input.depth() == CV_16U ? to_srgb16(linear) : to_srgb8(linear);
+// The report's description of the inputs.
+Json inputs_json(const PairOptions& o, const LoadedPair& p) {
+  Json j = {{"mono", o.mono}, {"color", o.color}, {"rig", o.rig}};
+  if (p.images.mono_conversion.from_rgb) j["mono_from_rgb"] = p.images.mono_conversion.to_json();
+  return j;
 }
 
 // ---- fuse --batch ----
@@ -195,7 +193,7 @@ int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std
     try {
       LoadedPair pair = load_pair(o, job.mono, job.color, options, rig);
       fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, nullptr); });
-      write_image(job.output, encode_like(res.image, pair.color));
+      write_image(job.output, to_srgb(res.image, pair.images.color.depth()));
       rec["ok"] = true;
     } catch (...) {
       const Failure f = describe_current_exception();
@@ -291,12 +289,12 @@ Command register_fuse(CLI::App& root) {
     RunReport report("fuse");
     fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, &progress); });
     progress.finish();
-    write_image(*out, encode_like(res.image, pair.color));
+    write_image(*out, to_srgb(res.image, pair.images.color.depth()));
     if (!disp_out->empty()) write_pfm(*disp_out, res.disparity);
     if (!weight_out->empty()) write_image(*weight_out, weight_to_u8(res.weight));
     if (!confidence_out->empty()) write_image(*confidence_out, colorize_confidence(res.confidence));
     if (!o->common.json_path.empty()) {
-      report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
+      report.json()["inputs"] = inputs_json(*o, pair);
       report.json()["reference"] = fusion::to_string(pair.options.reference);
       report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["threads"] = threads.threads();
@@ -335,7 +333,7 @@ Command register_depth(CLI::App& root) {
     write_depth_outputs(res.disparity, *out, preview_path);
     if (!o->common.json_path.empty()) {
       RunReport report("depth");
-      report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"rig", o->rig}};
+      report.json()["inputs"] = inputs_json(*o, pair);
       report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["stats"] = res.stats;
       report.json()["threads"] = threads.threads();

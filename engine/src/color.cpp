@@ -73,6 +73,18 @@ cv::Mat encode(const cv::Mat& linear, int type, float maxval) {
 cv::Mat to_srgb8(const cv::Mat& linear) { return encode<std::uint8_t>(linear, CV_8U, 255.0f); }
 cv::Mat to_srgb16(const cv::Mat& linear) { return encode<std::uint16_t>(linear, CV_16U, 65535.0f); }
 
+cv::Mat to_srgb(const cv::Mat& linear, int depth) {
+  if (depth == CV_16U) return to_srgb16(linear);
+  if (depth == CV_8U) return to_srgb8(linear);
+  throw_invalid("to_srgb: the depth must be CV_8U or CV_16U");
+}
+
+cv::Mat to_linear_bgr(const cv::Mat& encoded) {
+  cv::Mat lin = to_linear(encoded);
+  if (lin.channels() == 1) cv::cvtColor(lin, lin, cv::COLOR_GRAY2BGR);
+  return lin;
+}
+
 cv::Mat float_to_u8(const cv::Mat& unit) {
   cv::Mat out;
   unit.convertTo(out, CV_8U, 255.0);

@@ -13,6 +13,7 @@
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/rig.hpp"
+#include "dualcam/engine/report.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
@@ -115,6 +116,25 @@ TEST_CASE("Catalogue: 16-bit and 4-channel inputs are converted, 1-channel colou
   // A grey image saved as RGB is a valid mono.
   r = run_cli("fuse" + s.args(s.p("mono3.png"), s.p("color.png"), s.p("rig.yaml")) + " -o \"" + s.p("o3.png") + "\"");
   REQUIRE(r.exit_code == 0);
+  // The same grey through a JPEG (its channels a level or so apart): a valid mono, and the report
+  // says how far apart they were.
+  {
+    cv::Mat grey3 = read_image(s.p("mono3.png"));
+    cv::Mat tint(grey3.size(), CV_16SC3);
+    cv::randn(tint, 0, 1.0);  // a camera's grey is not exactly neutral: its chroma is quantised around 0
+    grey3.convertTo(grey3, CV_16SC3);
+    grey3 += tint;
+    grey3.convertTo(grey3, CV_8UC3);
+    std::vector<std::uint8_t> bytes;
+    cv::imencode(".jpg", grey3, bytes, {cv::IMWRITE_JPEG_QUALITY, 90});
+    write_image(s.p("mono3.jpg"), cv::imdecode(bytes, cv::IMREAD_COLOR));
+    r = run_cli("fuse" + s.args(s.p("mono3.jpg"), s.p("color.png"), s.p("rig.yaml")) + " -o \"" + s.p("oj.png") +
+                "\" --json \"" + s.p("oj.json") + "\"");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(test::read_text(s.p("oj.json")));
+    CHECK(j["inputs"]["mono_from_rgb"]["max_channel_difference"].get<double>() > 0);
+  }
   // Colour where the mono should be, grey where the colour should be: refused.
   const std::string out = s.p("out.png");
   expect_refused("fuse" + s.args(s.p("color.png"), s.p("color.png"), s.p("rig.yaml")) + " -o \"" + out + "\"",

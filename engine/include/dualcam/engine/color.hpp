@@ -11,10 +11,15 @@ float linear_to_srgb(float v);
 
 // 8/16-bit sRGB-encoded image -> CV_32F linear light in [0,1], same channel count.
 cv::Mat to_linear(const cv::Mat& encoded);
+// The same as 3 channels (a grey image is repeated in B, G and R): what bokeh and the merge take.
+cv::Mat to_linear_bgr(const cv::Mat& encoded);
 // CV_32F linear light -> sRGB-encoded CV_8U (clipped to [0,1], rounded to nearest).
 cv::Mat to_srgb8(const cv::Mat& linear);
 // CV_32F linear light -> sRGB-encoded CV_16U.
 cv::Mat to_srgb16(const cv::Mat& linear);
+// CV_32F linear light -> sRGB-encoded at `depth` (CV_8U or CV_16U): an output takes the colour
+// camera's bit depth (inputs.hpp).
+cv::Mat to_srgb(const cv::Mat& linear, int depth);
 // CV_32F values in [0,1] (any encoding) -> CV_8U by rounding, for images already sRGB-encoded.
 cv::Mat float_to_u8(const cv::Mat& unit);
 

@@ -1,0 +1,65 @@
+#pragma once
+// How dualcam takes the images of a camera pair: one rule for `fuse`, `depth`, `bokeh`,
+// `regress`, `eval` and the library's users alike, so each tests what the others run.
+//
+//  - Files: PNG, JPEG or TIFF, 8 or 16 bit, sRGB-encoded (image_io.hpp; JPEG EXIF orientation
+//    applied), refused above `max_pixels` before decoding.
+//  - The colour camera's image has 3 channels.
+//  - The mono camera's image is grey. Cameras and tools often store a grey image as RGB, and a
+//    JPEG round trip leaves its three channels slightly apart (about 1 level on average, 20-30 at
+//    a few pixels: the chroma planes quantised around zero). Such an image is accepted and
+//    converted with the luma weights a JPEG's own Y uses (cv::COLOR_BGR2GRAY), which recovers the
+//    stored grey; an image with real colour in it is refused, with the figure. The rule: the mean
+//    over pixels of the largest difference between two channels is at most
+//    `mono_max_mean_difference` levels and at most `mono_max_outlier_share` of the pixels differ
+//    by more than `mono_outlier_difference` levels (8-bit levels; 16-bit images are scaled by
+//    1/257 to measure).
+//  - Bit depths: either camera may be 8 or 16 bit; outputs take the colour camera's depth
+//    (to_srgb in color.hpp).
+#include <cstdint>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/report.hpp"
+
+namespace dualcam {
+
+struct InputOptions {
+  std::int64_t max_pixels = ImageReadOptions{}.max_pixels;  // refuse larger images (0 = no limit)
+  double mono_max_mean_difference = 4.0;   // 8-bit levels
+  double mono_outlier_difference = 48.0;   // 8-bit levels
+  double mono_max_outlier_share = 0.002;   // of the pixels
+  void validate() const;
+};
+
+// What the mono rule found in a mono image stored as RGB (all zero for a grey file).
+struct MonoConversion {
+  bool from_rgb = false;              // the file had 3 channels and was converted
+  double mean_difference = 0;         // mean over pixels of the largest channel difference, 8-bit levels
+  double max_difference = 0;          // largest channel difference at any pixel, 8-bit levels
+  double outlier_share = 0;           // share of pixels differing by more than the outlier level
+  Json to_json() const;
+};
+
+// The mono rule on a decoded image (CV_8U/CV_16U, 1 or 3 channels): the grey image, or
+// Error(InvalidInput) naming `what` (e.g. the file) and the figures when it has colour in it.
+cv::Mat mono_from_image(const cv::Mat& decoded, const std::string& what, const InputOptions& options,
+                        MonoConversion* conversion = nullptr);
+// The colour rule: the image itself, or Error(InvalidInput) naming `what` when it is not 3-channel.
+cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what);
+
+// A camera pair as the rules above prepare it: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3.
+struct CameraPair {
+  cv::Mat mono, color;
+  MonoConversion mono_conversion;
+};
+
+// Reads both files and applies the rules. Errors name the file.
+CameraPair read_camera_pair(const std::string& mono_path, const std::string& color_path,
+                            const InputOptions& options = {});
+// The same for images already in memory (simulated pairs, the Python module).
+CameraPair camera_pair(const cv::Mat& mono, const cv::Mat& color, const InputOptions& options = {});
+
+}  // namespace dualcam

@@ -1,0 +1,114 @@
+#include "dualcam/engine/inputs.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dualcam/engine/error.hpp"
+
+namespace dualcam {
+
+void InputOptions::validate() const {
+  check_range("InputOptions::max_pixels", double(max_pixels), 0.0, 1e13);
+  check_range("InputOptions::mono_max_mean_difference", mono_max_mean_difference, 0.0, 255.0);
+  check_range("InputOptions::mono_outlier_difference", mono_outlier_difference, 0.0, 255.0);
+  check_range("InputOptions::mono_max_outlier_share", mono_max_outlier_share, 0.0, 1.0);
+}
+
+Json MonoConversion::to_json() const {
+  return Json{{"from_rgb", from_rgb},
+              {"mean_channel_difference", mean_difference},
+              {"max_channel_difference", max_difference},
+              {"outlier_share", outlier_share}};
+}
+
+namespace {
+
+std::string fmt(double v, const char* f = "%.2f") {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+template <typename T>
+MonoConversion channel_differences(const cv::Mat& bgr, double outlier_level, double to_8bit) {
+  MonoConversion c;
+  c.from_rgb = true;
+  const int outlier = int(outlier_level / to_8bit);
+  double sum = 0;
+  int worst = 0;
+  long long outliers = 0;
+  for (int y = 0; y < bgr.rows; ++y) {
+    const T* p = bgr.ptr<T>(y);
+    for (int x = 0; x < bgr.cols; ++x, p += 3) {
+      const int hi = std::max({int(p[0]), int(p[1]), int(p[2])});
+      const int lo = std::min({int(p[0]), int(p[1]), int(p[2])});
+      const int d = hi - lo;
+      sum += d;
+      worst = std::max(worst, d);
+      outliers += d > outlier;
+    }
+  }
+  const double n = double(bgr.total());
+  c.mean_difference = sum / n * to_8bit;
+  c.max_difference = worst * to_8bit;
+  c.outlier_share = double(outliers) / n;
+  return c;
+}
+
+}  // namespace
+
+cv::Mat mono_from_image(const cv::Mat& decoded, const std::string& what, const InputOptions& o,
+                        MonoConversion* conversion) {
+  o.validate();
+  if (decoded.empty()) throw_invalid("the mono image " + what + " is empty");
+  if (decoded.depth() != CV_8U && decoded.depth() != CV_16U)
+    throw_invalid("the mono image " + what + " must be 8- or 16-bit");
+  if (conversion) *conversion = MonoConversion{};
+  if (decoded.channels() == 1) return decoded;
+  if (decoded.channels() != 3)
+    throw_invalid("the mono image " + what + " has " + std::to_string(decoded.channels()) + " channels; expected 1 or 3");
+  const MonoConversion c = decoded.depth() == CV_8U
+                               ? channel_differences<std::uint8_t>(decoded, o.mono_outlier_difference, 1.0)
+                               : channel_differences<std::uint16_t>(decoded, o.mono_outlier_difference, 1.0 / 257.0);
+  if (c.mean_difference > o.mono_max_mean_difference || c.outlier_share > o.mono_max_outlier_share)
+    throw_invalid("the mono image " + what + " has colour in it (its channels differ by " + fmt(c.mean_difference) +
+                  " levels on average, " + fmt(100 * c.outlier_share, "%.3f") + " % of pixels by more than " +
+                  fmt(o.mono_outlier_difference, "%.0f") + "; a grey image stored as RGB is accepted up to " +
+                  fmt(o.mono_max_mean_difference) + " and " + fmt(100 * o.mono_max_outlier_share, "%.3f") +
+                  " %); expected a grey image");
+  if (conversion) *conversion = c;
+  cv::Mat grey;
+  cv::cvtColor(decoded, grey, cv::COLOR_BGR2GRAY);
+  return grey;
+}
+
+cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what) {
+  if (decoded.empty()) throw_invalid("the colour image " + what + " is empty");
+  if (decoded.depth() != CV_8U && decoded.depth() != CV_16U)
+    throw_invalid("the colour image " + what + " must be 8- or 16-bit");
+  if (decoded.channels() != 3)
+    throw_invalid("the colour image " + what + " has " + std::to_string(decoded.channels()) +
+                  " channel(s); expected 3 (colour)");
+  return decoded;
+}
+
+CameraPair read_camera_pair(const std::string& mono_path, const std::string& color_path, const InputOptions& o) {
+  o.validate();
+  ImageReadOptions ro;
+  ro.max_pixels = o.max_pixels;
+  CameraPair p;
+  p.mono = mono_from_image(read_image(mono_path, ro), "'" + mono_path + "'", o, &p.mono_conversion);
+  p.color = color_from_image(read_image(color_path, ro), "'" + color_path + "'");
+  return p;
+}
+
+CameraPair camera_pair(const cv::Mat& mono, const cv::Mat& color, const InputOptions& o) {
+  CameraPair p;
+  p.mono = mono_from_image(mono, "(mono)", o, &p.mono_conversion);
+  p.color = color_from_image(color, "(colour)");
+  return p;
+}
+
+}  // namespace dualcam
