@@ -197,7 +197,7 @@ Command register_bench(CLI::App& root) {
     if (has("depth")) {
       Row depth{"depth", "dualcam depth (mono view)", depth_peer, {}, {}, threads.threads()};
       std::vector<Json> stage_runs;
-      depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats["stages_s"]); });
+      depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats.to_json()["stages_s"]); });
       depth.engine_stages = median_stages(stage_runs, o->repeat);
       progress.advance(1, "peer depth");
       depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
@@ -233,7 +233,7 @@ Command register_bench(CLI::App& root) {
       std::vector<Json> stage_runs;
       row.engine = run([&] {
         fusion::FuseResult res = fusion::fuse(input, ro);
-        stage_runs.push_back(res.stats["stages_s"]);
+        stage_runs.push_back(res.stats.to_json()["stages_s"]);
         out = res.image;
       });
       row.engine_stages = median_stages(stage_runs, o->repeat);
@@ -266,7 +266,8 @@ Command register_bench(CLI::App& root) {
       // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
       // radius 48 px (issue 7's setting).
       const cv::Mat bokeh_image = sim.clean_color_at_color;
-      cv::Mat bokeh_disparity = fusion::fill_unknown_disparity(sim.disparity_color, 0.0);
+      cv::Mat bokeh_disparity = sim.disparity_color.clone();
+      fusion::fill_holes_background(bokeh_disparity, 0.0f);
       fusion::BokehOptions bo;
       bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
       bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);

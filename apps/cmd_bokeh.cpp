@@ -12,12 +12,12 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
-#include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/fusion/bokeh.hpp"
-#include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/fusion/refocus.hpp"
 #include "eval_bokeh.hpp"
 
 namespace dualcam::app {
@@ -49,12 +49,6 @@ cv::Size parse_size(const std::string& text) {
   if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 64 || h < 64 || w > 20000 || h > 20000)
     throw_invalid("--bench-size must be WxH with 64 <= W, H <= 20000, got '" + text + "'");
   return {w, h};
-}
-
-cv::Mat to_linear_bgr(const cv::Mat& encoded) {
-  cv::Mat lin = to_linear(encoded);
-  if (lin.channels() == 1) cv::cvtColor(lin, lin, cv::COLOR_GRAY2BGR);
-  return lin;
 }
 
 int run_bench(const BokehCliOptions& o) {
@@ -126,73 +120,61 @@ Command register_bokeh(CLI::App& root) {
     if (o->f_number <= 0 && o->max_blur <= 0) throw_invalid("give the blur: --f-number F or --max-blur R");
     if (o->f_number > 0 && o->rig.empty())
       throw_invalid("--f-number needs the rig (--rig) for the focal length and baseline; or give --max-blur");
-    fusion::BokehOptions bo;
-    bo.aperture = fusion::parse_aperture(o->aperture);
-    bo.highlight_gain = o->highlights;
-    std::optional<cv::Point> focus_point;
-    if (!o->focus.empty()) focus_point = parse_point(o->focus);
+    fusion::RefocusOptions ro;
+    ro.aperture = fusion::parse_aperture(o->aperture);
+    ro.highlight_gain = o->highlights;
+    ro.focus_window = o->focus_window;
+    if (!o->focus.empty()) ro.focus_point = parse_point(o->focus);
+    else ro.focus_disparity_px = o->focus_disparity;
+    if (o->f_number > 0) ro.f_number = o->f_number;
+    else ro.max_blur_px = o->max_blur;
+    ro.pixel_pitch_um = o->pixel_pitch_um;
     check_outputs({o->output, o->blur_map, o->common.json_path});
 
     ThreadScope threads(o->common.threads);
     Stopwatch total;
-    ImageReadOptions ro;
-    ro.max_pixels = o->common.max_pixels;
-    cv::Mat image, disparity;
+    InputOptions io;
+    io.max_pixels = o->common.max_pixels;
     int out_depth = CV_8U;
     std::optional<StereoRig> rig;
     if (!o->rig.empty()) rig = read_rig(o->rig);
-    fusion::Reference reference = fusion::parse_reference(o->reference);
+    const fusion::Reference reference = fusion::parse_reference(o->reference);
+    fusion::BokehResult res;
     if (pair) {
-      fusion::FuseInput in;
-      in.mono = read_image(o->mono, ro);
-      in.color = read_image(o->color, ro);
-      if (in.mono.channels() == 3) cv::cvtColor(in.mono, in.mono, cv::COLOR_BGR2GRAY);
-      if (in.color.channels() != 3) throw_invalid("the colour image '" + o->color + "' has 1 channel; expected 3");
-      in.rig = &*rig;
-      out_depth = in.color.depth();
+      const CameraPair cams = read_camera_pair(o->mono, o->color, io);
+      const fusion::FuseInput in{cams.mono, cams.color, &*rig};
       fusion::FuseOptions fo;
       fo.reference = reference;
       fusion::validate_input(in, fo);
+      out_depth = cams.color.depth();
       Progress progress("bokeh", 4);
-      fusion::FuseResult res = threads.run([&] { return fusion::fuse(in, fo, &progress); });
+      const int snap = o->refine >= 0 ? o->refine : fusion::kBokehEdgeSnapRadius;
+      res = threads.run([&] { return fusion::bokeh_from_pair(in, fo, ro, snap, &progress); });
       progress.finish();
-      image = res.image;
-      // The fused disparity is in rectified pixels; the blur is in pixels of the reference
-      // image, whose focal length may differ (d_image = f_image * B / Z).
-      const RectifyGeometry g = rectify_geometry(*rig);
-      const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
-      disparity = res.disparity * (cam.K(0, 0) / g.focal_px);
     } else {
-      const cv::Mat encoded = read_image(o->image, ro);
+      ImageReadOptions iro;
+      iro.max_pixels = io.max_pixels;
+      const cv::Mat encoded = read_image(o->image, iro);
       out_depth = encoded.depth();
-      image = to_linear_bgr(encoded);
-      disparity = read_pfm(o->disparity);
+      const cv::Mat disparity = read_pfm(o->disparity);
       if (disparity.channels() != 1)
         throw_invalid("the disparity '" + o->disparity + "' has " + std::to_string(disparity.channels()) +
                       " channels; expected 1");
-      if (disparity.size() != image.size())
+      if (disparity.size() != encoded.size())
         throw_invalid("the disparity '" + o->disparity + "' is " + std::to_string(disparity.cols) + "x" +
-                      std::to_string(disparity.rows) + " but the image is " + std::to_string(image.cols) + "x" +
-                      std::to_string(image.rows));
+                      std::to_string(disparity.rows) + " but the image is " + std::to_string(encoded.cols) + "x" +
+                      std::to_string(encoded.rows));
+      res = threads.run([&] {
+        return fusion::bokeh_from_image(to_linear_bgr(encoded), disparity, rig ? &*rig : nullptr, reference, ro,
+                                        std::max(0, o->refine));
+      });
     }
-    const int refine = o->refine >= 0 ? o->refine : (pair ? 7 : 0);
-    if (refine > 0) disparity = threads.run([&] { return fusion::refine_disparity_for_bokeh(disparity, image, refine); });
-    bo.focus_disparity_px =
-        focus_point ? fusion::focus_disparity_at(disparity, *focus_point, o->focus_window) : o->focus_disparity;
-    if (o->f_number > 0) {
-      // The focal length of the camera whose view the image is (--reference, colour by default).
-      const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
-      bo.blur_per_disparity =
-          fusion::blur_per_disparity_from_f_number(o->f_number, cam.K(0, 0), o->pixel_pitch_um, rig->baseline());
-    } else {
-      bo.max_blur_px = o->max_blur;
-      bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(disparity, bo.focus_disparity_px, o->max_blur);
-    }
-    fusion::BokehStats st;
-    cv::Mat out = threads.run([&] { return fusion::render_bokeh(image, disparity, bo, &st); });
-    write_image(o->output, out_depth == CV_16U ? to_srgb16(out) : to_srgb8(out));
+    const fusion::BokehOptions& bo = res.bokeh;
+    const fusion::BokehStats& st = res.stats;
+    const cv::Mat& out = res.image;
+    write_image(o->output, to_srgb(out, out_depth));
     if (!o->blur_map.empty()) {
-      cv::Mat r = cv::abs(fusion::signed_blur_radius(disparity, bo));
+      cv::Mat r = cv::abs(fusion::signed_blur_radius(res.disparity, bo));
       cv::Mat r8;
       r.convertTo(r8, CV_8U, st.max_radius_px > 0 ? 255.0 / st.max_radius_px : 0.0);
       write_image(o->blur_map, r8);

@@ -298,7 +298,7 @@ Command register_fuse(CLI::App& root) {
       report.json()["reference"] = fusion::to_string(pair.options.reference);
       report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["threads"] = threads.threads();
-      report.json()["stats"] = res.stats;
+      report.json()["stats"] = res.stats.to_json();
       report.json()["total_s"] = total.seconds();
       report.json()["peak_rss_bytes"] = peak_rss_bytes();
       report.write(o->common.json_path);
@@ -335,7 +335,7 @@ Command register_depth(CLI::App& root) {
       RunReport report("depth");
       report.json()["inputs"] = inputs_json(*o, pair);
       report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
-      report.json()["stats"] = res.stats;
+      report.json()["stats"] = res.stats.to_json();
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.json()["peak_rss_bytes"] = peak_rss_bytes();

@@ -157,7 +157,6 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
   o.validate();
   const StereoRig rig = ideal_rig(o.size);
   const double f = rig.mono.K(0, 0);
-  const RectifyGeometry g = rectify_geometry(rig);
   // Depths as the embedded sample's: disparities span about 8..45 px at 480 px width.
   const double f480 = 0.875 * 480;
   const double near_mm = f480 * kBaselineMm / 45.0, far_mm = f480 * kBaselineMm / 8.0;
@@ -193,10 +192,10 @@ Json run_bokeh_eval(const BokehEvalOptions& o, std::FILE* log) {
       in.rig = &rig;
       fusion::FuseOptions fo;
       fo.reference = fusion::Reference::Mono;
-      // Engine disparity is in rectified pixels; the blur is in image pixels.
-      engine_disp = fusion::compute_depth(in, fo).disparity * (f / g.focal_px);
-      // As `dualcam bokeh` does for a pair: edge-aware refinement (ours and the peer alike).
-      engine_disp = fusion::refine_disparity_for_bokeh(engine_disp, ref.linear_bgr, o.refine_radius_px);
+      // In the mono image's own pixels (engine/disparity.hpp), as the blur is. As `dualcam bokeh`
+      // does for a pair: edge-aware refinement (ours and the peer alike).
+      engine_disp = fusion::refine_view_disparity(fusion::compute_depth(in, fo).disparity, ref.linear_bgr,
+                                                  o.refine_radius_px);
     }
     const cv::Mat edges = depth_edge_mask(gt, 8);
     if (!o.cache_dir.empty()) {  // the inputs too, to look at or to run `dualcam bokeh` on

@@ -9,6 +9,7 @@
 #include "dualcam/datasets/scene.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/disparity.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
@@ -67,8 +68,9 @@ Sample make_sample(const SampleOptions& options) {
   s.truth_color_at_mono = to_srgb8(vm.linear_bgr);
 
   const RectifyGeometry g = rectify_geometry(s.rig);
-  s.disparity_mono = canonical_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g);
-  s.disparity_color = canonical_disparity(vc.points, g.R2 * s.rig.R, g.R2 * s.rig.T, g);
+  s.disparity_mono = canonical_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g) * disparity_view_scale(g, s.rig.mono);
+  s.disparity_color =
+      canonical_disparity(vc.points, g.R2 * s.rig.R, g.R2 * s.rig.T, g) * disparity_view_scale(g, s.rig.color);
   return s;
 }
 

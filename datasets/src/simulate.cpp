@@ -9,6 +9,7 @@
 #include <tbb/task_group.h>
 
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/disparity.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
@@ -260,15 +261,11 @@ Simulation simulate(const SimulateOptions& o, Progress* progress) {
   sim.clean_color_at_mono = vm.linear_bgr * o.color.exposure;
   sim.depth_mono = vm.depth;
   sim.depth_color = vc.depth;
-  sim.disparity_mono = canonical_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g);
-  sim.disparity_color = canonical_disparity(vc.points, g.R2 * rig.R, g.R2 * rig.T, g);
+  sim.canonical_disparity_mono = canonical_disparity(vm.points, g.R1, cv::Vec3d(0, 0, 0), g);
+  sim.canonical_disparity_color = canonical_disparity(vc.points, g.R2 * rig.R, g.R2 * rig.T, g);
+  sim.disparity_mono = sim.canonical_disparity_mono * disparity_view_scale(g, rig.mono);
+  sim.disparity_color = sim.canonical_disparity_color * disparity_view_scale(g, rig.color);
   sim.ideal_rectified = is_ideal_rectified(rig);
-  if (sim.ideal_rectified) {
-    // Depth is the same in both frames (the baseline is along x): d = f * |B| / Z.
-    const double fB = rig.mono.K(0, 0) * std::abs(rig.T[0]);
-    cv::divide(fB, vm.depth, sim.disparity_fb_mono);
-    cv::divide(fB, vc.depth, sim.disparity_fb_color);
-  }
   sim.timings.truth_s = sw.seconds();
   advance(o.focus_depth_mm > 0 ? "bokeh truth" : "");
 
@@ -290,10 +287,6 @@ std::vector<std::string> simulation_file_names(const Simulation& sim) {
   std::vector<std::string> names{"mono.png",          "color.png",          "rig.yaml",
                                  "truth_color.png",   "truth_mono_view.png", "depth_mono.pfm",
                                  "depth_color.pfm",   "disparity_mono.pfm", "disparity_color.pfm"};
-  if (sim.ideal_rectified) {
-    names.push_back("disparity_fb_mono.pfm");
-    names.push_back("disparity_fb_color.pfm");
-  }
   if (!sim.bokeh.empty()) names.push_back("bokeh_truth.png");
   return names;
 }
@@ -317,10 +310,6 @@ void write_simulation(const Simulation& s, const std::string& dir) {
     write_pfm(path("depth_color.pfm"), s.depth_color);
     write_pfm(path("disparity_mono.pfm"), s.disparity_mono);
     write_pfm(path("disparity_color.pfm"), s.disparity_color);
-    if (s.ideal_rectified) {
-      write_pfm(path("disparity_fb_mono.pfm"), s.disparity_fb_mono);
-      write_pfm(path("disparity_fb_color.pfm"), s.disparity_fb_color);
-    }
   });
   tasks.wait();
 }

@@ -1,5 +1,7 @@
 #include "dualcam/engine/rectify_geometry.hpp"
 
+#include "dualcam/engine/disparity.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -88,6 +90,10 @@ RectifyGeometry rectify_geometry(const StereoRig& rig, const RectifyOptions& opt
   if (!(g.focal_px > 0) || !(g.baseline > 0) || !std::isfinite(g.focal_px))
     throw Error(ErrorCategory::Numerical, "rectification of the rig failed (degenerate geometry)");
   return g;
+}
+
+double disparity_view_scale(const RectifyGeometry& geometry, const CameraModel& view) {
+  return view.K(0, 0) / geometry.focal_px;
 }
 
 }  // namespace dualcam

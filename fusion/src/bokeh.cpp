@@ -1,4 +1,5 @@
 #include "dualcam/fusion/bokeh.hpp"
+#include "dualcam/fusion/refine.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -382,100 +383,11 @@ double blur_per_disparity_from_f_number(double f_number, double focal_px, double
   return aperture_radius_mm / baseline_mm;
 }
 
-cv::Mat fill_unknown_disparity(const cv::Mat& disparity, double fallback) {
-  CV_Assert(disparity.type() == CV_32F);
-  cv::Mat out = disparity.clone();
-  parallel_rows(out.rows, 16, [&](int r0, int r1) {
-    std::vector<float> left(out.cols), right(out.cols);
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (int y = r0; y < r1; ++y) {
-      float* d = out.ptr<float>(y);
-      float last = nan;
-      for (int x = 0; x < out.cols; ++x) left[x] = last = std::isfinite(d[x]) ? d[x] : last;
-      last = nan;
-      for (int x = out.cols - 1; x >= 0; --x) right[x] = last = std::isfinite(d[x]) ? d[x] : last;
-      for (int x = 0; x < out.cols; ++x) {
-        if (std::isfinite(d[x])) continue;
-        const bool l = std::isfinite(left[x]), r = std::isfinite(right[x]);
-        d[x] = l && r ? std::min(left[x], right[x]) : l ? left[x] : r ? right[x] : float(fallback);
-      }
-    }
-  });
-  return out;
-}
-
-cv::Mat refine_disparity_for_bokeh(const cv::Mat& disparity, const cv::Mat& image, int radius) {
-  if (disparity.empty() || disparity.type() != CV_32FC1) throw_invalid("the disparity must be a 1-channel float map");
-  if (image.type() != CV_32FC3 || image.size() != disparity.size())
-    throw_invalid("refine_disparity_for_bokeh: the image must be 3-channel float of the disparity's size");
-  check_range("refine radius (px)", radius, 0, 100);
-  std::vector<float> known;
-  for (int y = 0; y < disparity.rows; ++y)
-    for (int x = 0; x < disparity.cols; ++x)
-      if (std::isfinite(disparity.at<float>(y, x))) known.push_back(disparity.at<float>(y, x));
-  if (known.empty()) throw_invalid("the disparity has no known value");
-  std::nth_element(known.begin(), known.begin() + known.size() / 2, known.end());
-  cv::Mat filled = fill_unknown_disparity(disparity, known[known.size() / 2]);
-  if (radius == 0) return filled;
-  // A joint weighted median: each pixel takes the weighted median of the disparities on a
-  // 7x7 grid (stride ceil(radius / 3)) around it, weighted by colour similarity in the 8-bit
-  // sRGB image (Gaussian, sigma 12 levels). Written here rather than taken from
-  // cv::ximgproc::weightedMedianFilter, whose output differs from run to run (measured).
-  const cv::Mat guide = to_srgb8(image);
-  const int stride = std::max(1, (radius + 2) / 3);
-  const int reach = 3 * stride;
-  float lut[3 * 256 * 256 / 64 + 1];
-  const int lut_n = int(sizeof lut / sizeof lut[0]);
-  for (int k = 0; k < lut_n; ++k) lut[k] = std::exp(-float(k * 64) / (2.0f * 12.0f * 12.0f));
-  cv::Mat out(filled.size(), CV_32F);
-  parallel_rows(filled.rows, 8, [&](int r0, int r1) {
-    std::vector<std::pair<float, float>> taps;
-    taps.reserve(49);
-    for (int y = r0; y < r1; ++y) {
-      const cv::Vec3b* gp = guide.ptr<cv::Vec3b>(y);
-      float* o = out.ptr<float>(y);
-      for (int x = 0; x < filled.cols; ++x) {
-        taps.clear();
-        float total = 0;
-        for (int dy = -reach; dy <= reach; dy += stride) {
-          const int yy = y + dy;
-          if (yy < 0 || yy >= filled.rows) continue;
-          const cv::Vec3b* gq = guide.ptr<cv::Vec3b>(yy);
-          const float* dq = filled.ptr<float>(yy);
-          for (int dx = -reach; dx <= reach; dx += stride) {
-            const int xx = x + dx;
-            if (xx < 0 || xx >= filled.cols) continue;
-            int dist = 0;
-            for (int c = 0; c < 3; ++c) {
-              const int e = int(gp[x][c]) - int(gq[xx][c]);
-              dist += e * e;
-            }
-            const float w = lut[std::min(lut_n - 1, dist / 64)];
-            taps.emplace_back(dq[xx], w);
-            total += w;
-          }
-        }
-        std::sort(taps.begin(), taps.end());
-        float acc = 0;
-        float med = taps.back().first;
-        for (const auto& t : taps) {
-          acc += t.second;
-          if (acc >= 0.5f * total) {
-            med = t.first;
-            break;
-          }
-        }
-        o[x] = med;
-      }
-    }
-  });
-  return out;
-}
-
 cv::Mat signed_blur_radius(const cv::Mat& disparity, const BokehOptions& o) {
   o.validate();
   if (disparity.empty() || disparity.type() != CV_32FC1) throw_invalid("the disparity must be a 1-channel float map");
-  cv::Mat d = fill_unknown_disparity(disparity, o.focus_disparity_px);
+  cv::Mat d = disparity.clone();
+  fill_holes_background(d, float(o.focus_disparity_px));
   cv::Mat r(d.size(), CV_32F);
   const float k = float(o.blur_per_disparity), f = float(o.focus_disparity_px), lim = float(o.max_blur_px);
   const float tol = float(o.focus_tolerance_px);

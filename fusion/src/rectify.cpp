@@ -17,7 +17,26 @@ Rectifier::Rectifier(const StereoRig& rig, const RectifyOptions& options)
   color_fwd_ = forward_maps(rig_.color, geometry_.R2, geometry_.P2);
   mono_inv_ = inverse_maps(rig_.mono, geometry_.R1, geometry_.P1);
   color_inv_ = inverse_maps(rig_.color, geometry_.R2, geometry_.P2);
+  mono_disparity_scale_ = disparity_view_scale(geometry_, rig_.mono);
+  color_disparity_scale_ = disparity_view_scale(geometry_, rig_.color);
 }
+
+namespace {
+
+// Local scale (square root of the Jacobian's determinant) of the homography H at `p`.
+double homography_scale(const cv::Matx33d& H, const cv::Point2d& p) {
+  const cv::Vec3d v = H * cv::Vec3d(p.x, p.y, 1.0);
+  const double w = v[2];
+  const double u = v[0] / w, t = v[1] / w;
+  // d(u, t) / d(x, y) of (H p)_xy / (H p)_z.
+  const double a = (H(0, 0) - u * H(2, 0)) / w, b = (H(0, 1) - u * H(2, 1)) / w;
+  const double c = (H(1, 0) - t * H(2, 0)) / w, d = (H(1, 1) - t * H(2, 1)) / w;
+  return std::sqrt(std::abs(a * d - b * c));
+}
+
+cv::Point2d centre_of(const cv::Size& s) { return {0.5 * (s.width - 1), 0.5 * (s.height - 1)}; }
+
+}  // namespace
 
 Rectifier::Rectifier(const cv::Matx33d& mono_to_canonical, const cv::Matx33d& color_to_canonical,
                      const cv::Size& mono_size, const cv::Size& color_size, const cv::Size& canonical_size) {
@@ -31,6 +50,10 @@ Rectifier::Rectifier(const cv::Matx33d& mono_to_canonical, const cv::Matx33d& co
   color_fwd_ = homography_maps(color_to_canonical.inv(), canonical_size);
   mono_inv_ = homography_maps(mono_to_canonical, mono_size);
   color_inv_ = homography_maps(color_to_canonical, color_size);
+  // No metric focal length: a canonical disparity is taken to each view by its homography's
+  // local scale at the view's centre (engine/disparity.hpp).
+  mono_disparity_scale_ = 1.0 / homography_scale(mono_to_canonical, centre_of(mono_size));
+  color_disparity_scale_ = 1.0 / homography_scale(color_to_canonical, centre_of(color_size));
 }
 
 Rectifier::Maps Rectifier::homography_maps(const cv::Matx33d& H, const cv::Size& out_size) {
@@ -53,6 +76,8 @@ Rectifier::Maps Rectifier::homography_maps(const cv::Matx33d& H, const cv::Size&
 }
 
 void Rectifier::correct_color(const cv::Matx33d& correction) {
+  // The colour view is moved (and scaled) inside the canonical frame: so is its disparity.
+  color_disparity_scale_ /= homography_scale(correction, centre_of(geometry_.canonical_size()));
   // Forward: canonical p -> correction^-1 p in the old canonical frame -> old forward maps.
   const Maps where = homography_maps(correction.inv(), geometry_.canonical_size());
   Maps fwd;
@@ -152,54 +177,6 @@ cv::Mat Rectifier::unrectify_to_mono(const cv::Mat& canonical, int interpolation
 
 cv::Mat Rectifier::unrectify_to_color(const cv::Mat& canonical, int interpolation, cv::Mat* valid) const {
   return unrectify(canonical, color_inv_, interpolation, valid);
-}
-
-cv::Mat Rectifier::warp_composed(const cv::Mat& src, const Maps& src_fwd, const cv::Size& src_size,
-                                 const Maps& dst_inv, const cv::Mat& disparity, float sign, cv::Mat* valid) const {
-  const cv::Size canon = geometry_.canonical_size();
-  if (disparity.type() != CV_32F || disparity.size() != canon)
-    throw_invalid("warp: the disparity must be CV_32F of the canonical size");
-  // 1. reference pixel -> canonical reference coordinates (dst_inv); its disparity (nearest).
-  cv::Mat d;
-  cv::remap(disparity, d, dst_inv.x, dst_inv.y, cv::INTER_NEAREST, cv::BORDER_CONSTANT,
-            cv::Scalar::all(std::numeric_limits<double>::quiet_NaN()));
-  // 2. shift along the canonical row to the other view, 3. back to that camera's own pixel
-  // (bilinear on the smooth forward maps), 4. one bilinear fetch of the image.
-  cv::Mat cx = dst_inv.x + sign * d;
-  cv::Mat sx, sy;
-  cv::remap(src_fwd.x, sx, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
-  cv::remap(src_fwd.y, sy, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
-  cv::Mat v(d.size(), CV_8U);
-  for (int r = 0; r < d.rows; ++r) {
-    const float* pd = d.ptr<float>(r);
-    const float* pcx = cx.ptr<float>(r);
-    const float* py = dst_inv.y.ptr<float>(r);
-    float* px = sx.ptr<float>(r);
-    float* pys = sy.ptr<float>(r);
-    std::uint8_t* pv = v.ptr<std::uint8_t>(r);
-    for (int c = 0; c < d.cols; ++c) {
-      const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
-                      py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
-                      pys[c] <= src_size.height - 1;
-      pv[c] = ok ? 255 : 0;
-      if (!ok) px[c] = pys[c] = -1;
-    }
-  }
-  cv::Mat out;
-  cv::remap(src, out, sx, sy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-  if (valid) *valid = v;
-  return out;
-}
-
-cv::Mat Rectifier::warp_mono_to_color(const cv::Mat& mono, const cv::Mat& disparity_right, cv::Mat* valid) const {
-  if (mono.size() != rig_.mono.size) throw_invalid("warp: mono image size does not match the rig");
-  // A right (colour) pixel x matches the left (mono) pixel x + d.
-  return warp_composed(mono, mono_fwd_, rig_.mono.size, color_inv_, disparity_right, +1.0f, valid);
-}
-
-cv::Mat Rectifier::warp_color_to_mono(const cv::Mat& color, const cv::Mat& disparity_left, cv::Mat* valid) const {
-  if (color.size() != rig_.color.size) throw_invalid("warp: colour image size does not match the rig");
-  return warp_composed(color, color_fwd_, rig_.color.size, mono_inv_, disparity_left, -1.0f, valid);
 }
 
 }  // namespace dualcam::fusion

@@ -8,13 +8,14 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "weighted_median.hpp"
 
 namespace dualcam::fusion {
 
-void fill_holes_background(cv::Mat& d) {
+void fill_holes_background(cv::Mat& d, float fallback) {
   if (d.type() != CV_32F) throw_invalid("fill_holes_background: expected CV_32F");
   parallel_rows(d.rows, 16, [&](int r0, int r1) {
     std::vector<float> left(d.cols), right(d.cols);
@@ -36,6 +37,7 @@ void fill_holes_background(cv::Mat& d) {
         if (std::isfinite(a) && std::isfinite(b)) p[c] = std::min(a, b);
         else if (std::isfinite(a)) p[c] = a;
         else if (std::isfinite(b)) p[c] = b;
+        else p[c] = fallback;
       }
     }
   });
@@ -105,6 +107,7 @@ void weighted_median(cv::Mat& d, const cv::Mat& guide, int radius, double sigma)
 
 void RefineOptions::validate() const {
   check_range("RefineOptions::median_radius", median_radius, 0, 30);
+  check_range("RefineOptions::edge_snap_radius", edge_snap_radius, 0, 100);
   check_range("RefineOptions::median_sigma", median_sigma, 0.1, 1000.0);
   upsample.validate();
 }
@@ -197,6 +200,109 @@ cv::Mat upsample_disparity(const cv::Mat& low, const cv::Mat& guide_low, const c
       rows_body(std::integral_constant<int, 4>{}, r0, r1);
     else
       rows_body(taps, r0, r1);
+  });
+  return out;
+}
+
+RefinedDisparity refine_disparity(const MatchResult& m, const cv::Mat& guide_low, const cv::Mat& guide,
+                                  MatcherKind matcher, const RefineOptions& o) {
+  o.validate();
+  if (m.disparity.type() != CV_32F || guide_low.type() != CV_8UC1 || guide.type() != CV_8UC1 ||
+      guide_low.size() != m.disparity.size())
+    throw_invalid("refine_disparity: expects a CV_32F disparity with a CV_8UC1 guide of its size and a CV_8UC1 full guide");
+  RefinedDisparity out;
+  cv::Mat d = m.disparity;
+  if (o.fill_holes) {
+    if (matcher == MatcherKind::Sgbm) {  // the peer's post-processing
+      fill_holes_background(d);
+      median_5x5(d);
+    } else {
+      fill_holes_directional(d, m.occlusion);
+      fill_holes_background(d);  // what the directions did not reach
+      if (o.median_radius > 0)
+        weighted_median(d, guide_low, o.median_radius, o.median_sigma);
+      else
+        median_5x5(d);
+    }
+  }
+  if (guide.size() != guide_low.size()) {
+    out.disparity = upsample_disparity(d, guide_low, guide, o.upsample);
+    cv::resize(m.confidence, out.confidence, guide.size(), 0, 0, cv::INTER_NEAREST);
+    cv::resize(m.occlusion, out.occlusion, guide.size(), 0, 0, cv::INTER_NEAREST);
+  } else {
+    out.disparity = d;
+    out.confidence = m.confidence;
+    out.occlusion = m.occlusion;
+  }
+  return out;
+}
+
+cv::Mat refine_view_disparity(const cv::Mat& disparity, const cv::Mat& image, int radius) {
+  if (disparity.empty() || disparity.type() != CV_32FC1) throw_invalid("refine_view_disparity: the disparity must be a 1-channel float map");
+  if (image.type() != CV_32FC3 || image.size() != disparity.size())
+    throw_invalid("refine_view_disparity: the image must be 3-channel float of the disparity's size");
+  check_range("refine_view_disparity: radius_px", radius, 0, 100);
+  std::vector<float> known;
+  for (int y = 0; y < disparity.rows; ++y)
+    for (int x = 0; x < disparity.cols; ++x)
+      if (std::isfinite(disparity.at<float>(y, x))) known.push_back(disparity.at<float>(y, x));
+  if (known.empty()) throw_invalid("the disparity has no known value");
+  std::nth_element(known.begin(), known.begin() + known.size() / 2, known.end());
+  cv::Mat filled = disparity.clone();
+  fill_holes_background(filled, known[known.size() / 2]);
+  if (radius == 0) return filled;
+  // A joint weighted median: each pixel takes the weighted median of the disparities on a
+  // 7x7 grid (stride ceil(radius / 3)) around it, weighted by colour similarity in the 8-bit
+  // sRGB image (Gaussian, sigma 12 levels). Sparse taps, because at 12 MP the dense weighted
+  // median of the working scale would cost seconds; written here rather than taken from
+  // cv::ximgproc::weightedMedianFilter, whose output differs from run to run (measured).
+  const cv::Mat guide = to_srgb8(image);
+  const int stride = std::max(1, (radius + 2) / 3);
+  const int reach = 3 * stride;
+  float lut[3 * 256 * 256 / 64 + 1];
+  const int lut_n = int(sizeof lut / sizeof lut[0]);
+  for (int k = 0; k < lut_n; ++k) lut[k] = std::exp(-float(k * 64) / (2.0f * 12.0f * 12.0f));
+  cv::Mat out(filled.size(), CV_32F);
+  parallel_rows(filled.rows, 8, [&](int r0, int r1) {
+    std::vector<std::pair<float, float>> taps;
+    taps.reserve(49);
+    for (int y = r0; y < r1; ++y) {
+      const cv::Vec3b* gp = guide.ptr<cv::Vec3b>(y);
+      float* o = out.ptr<float>(y);
+      for (int x = 0; x < filled.cols; ++x) {
+        taps.clear();
+        float total = 0;
+        for (int dy = -reach; dy <= reach; dy += stride) {
+          const int yy = y + dy;
+          if (yy < 0 || yy >= filled.rows) continue;
+          const cv::Vec3b* gq = guide.ptr<cv::Vec3b>(yy);
+          const float* dq = filled.ptr<float>(yy);
+          for (int dx = -reach; dx <= reach; dx += stride) {
+            const int xx = x + dx;
+            if (xx < 0 || xx >= filled.cols) continue;
+            int dist = 0;
+            for (int c = 0; c < 3; ++c) {
+              const int e = int(gp[x][c]) - int(gq[xx][c]);
+              dist += e * e;
+            }
+            const float w = lut[std::min(lut_n - 1, dist / 64)];
+            taps.emplace_back(dq[xx], w);
+            total += w;
+          }
+        }
+        std::sort(taps.begin(), taps.end());
+        float acc = 0;
+        float med = taps.back().first;
+        for (const auto& t : taps) {
+          acc += t.second;
+          if (acc >= 0.5f * total) {
+            med = t.first;
+            break;
+          }
+        }
+        o[x] = med;
+      }
+    }
   });
   return out;
 }

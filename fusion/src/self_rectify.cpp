@@ -121,6 +121,39 @@ cv::Matx33d fit_row_correction(const FeatureMatches& m, const cv::Point2d& centr
   return back * cv::Matx33d(1 + c[2], -c[1], 0, c[1], 1 + c[2], c[0], 0, 0, 1) * to_centre;
 }
 
+DriftCheck check_drift(const cv::Mat& left8, const cv::Mat& right8, const SelfRectifyOptions& o) {
+  DriftCheck dc;
+  const FeatureMatches fm = match_features(left8, right8, o);
+  FeatureMatches kept;  // matches on the same row give the row error; far ones are mismatches
+  for (std::size_t i = 0; i < fm.a.size(); ++i)
+    if (std::abs(fm.a[i].y - fm.b[i].y) < 20.0f && fm.a[i].x - fm.b[i].x > -4.0f) {
+      kept.a.push_back(fm.a[i]);
+      kept.b.push_back(fm.b[i]);
+    }
+  dc.before = row_error(kept);
+  if (dc.before.matches < o.min_inliers || dc.before.median_abs_px <= o.refine_threshold_px) return dc;
+  dc.correction = fit_row_correction(kept, cv::Point2d(0.5 * (left8.cols - 1), 0.5 * (left8.rows - 1)));
+  FeatureMatches moved = kept;
+  for (auto& p : moved.b) p = apply(dc.correction, p);
+  dc.after = row_error(moved);
+  dc.corrected = true;
+  return dc;
+}
+
+namespace {
+
+Json row_json(const RowError& e) {
+  return Json{{"matches", e.matches}, {"mean_abs_px", e.mean_abs_px}, {"median_abs_px", e.median_abs_px}};
+}
+
+}  // namespace
+
+Json DriftCheck::to_json() const {
+  Json j{{"row_error_rig", row_json(before)}, {"drift_corrected", corrected}};
+  if (corrected) j["row_error_corrected"] = row_json(after);
+  return j;
+}
+
 Json SelfRectification::to_json() const {
   auto row = [](const RowError& e) {
     return Json{{"matches", e.matches}, {"mean_abs_px", e.mean_abs_px}, {"median_abs_px", e.median_abs_px},

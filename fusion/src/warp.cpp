@@ -1,10 +1,12 @@
 #include "dualcam/fusion/warp.hpp"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/srgb_tables.hpp"
@@ -89,6 +91,70 @@ cv::Mat warp_encoded_by_disparity(const cv::Mat& src, const cv::Mat& disparity, 
   });
   if (valid) *valid = v;
   return out;
+}
+
+namespace {
+
+// src (the other camera's linear image) -> the reference camera's grid: for every reference pixel
+// its canonical coordinates (dst_inv) and disparity, the shift along the canonical row, the other
+// camera's pixel there (bilinear on the smooth forward maps), one bilinear fetch of the image.
+cv::Mat warp_composed(const cv::Mat& src, const Rectifier::Maps& src_fwd, const cv::Size& src_size,
+                      const Rectifier::Maps& dst_inv, const cv::Size& canon, const cv::Mat& disparity, float sign,
+                      cv::Mat* valid) {
+  if (disparity.type() != CV_32F || disparity.size() != canon)
+    throw_invalid("warp_through_rig: the disparity must be CV_32F of the canonical size");
+  cv::Mat d;
+  cv::remap(disparity, d, dst_inv.x, dst_inv.y, cv::INTER_NEAREST, cv::BORDER_CONSTANT,
+            cv::Scalar::all(std::numeric_limits<double>::quiet_NaN()));
+  cv::Mat cx = dst_inv.x + sign * d;
+  cv::Mat sx, sy;
+  cv::remap(src_fwd.x, sx, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  cv::remap(src_fwd.y, sy, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+  cv::Mat v(d.size(), CV_8U);
+  for (int r = 0; r < d.rows; ++r) {
+    const float* pd = d.ptr<float>(r);
+    const float* pcx = cx.ptr<float>(r);
+    const float* py = dst_inv.y.ptr<float>(r);
+    float* px = sx.ptr<float>(r);
+    float* pys = sy.ptr<float>(r);
+    std::uint8_t* pv = v.ptr<std::uint8_t>(r);
+    for (int c = 0; c < d.cols; ++c) {
+      const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
+                      py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
+                      pys[c] <= src_size.height - 1;
+      pv[c] = ok ? 255 : 0;
+      if (!ok) px[c] = pys[c] = -1;
+    }
+  }
+  cv::Mat out;
+  cv::remap(src, out, sx, sy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+  if (valid) *valid = v;
+  return out;
+}
+
+}  // namespace
+
+cv::Mat warp_through_rig(const cv::Mat& other, const Rectifier& rect, const cv::Mat& disparity, Reference reference,
+                         cv::Mat* valid) {
+  const cv::Size canon = rect.canonical_size();
+  if (reference == Reference::Color) {
+    if (other.size() != rect.mono_size()) throw_invalid("warp_through_rig: the mono image's size does not match the rig");
+    // A right (colour) pixel x matches the left (mono) pixel x + d.
+    return warp_composed(other, rect.mono_from_canonical(), rect.mono_size(), rect.canonical_from_color(), canon,
+                         disparity, +1.0f, valid);
+  }
+  if (other.size() != rect.color_size()) throw_invalid("warp_through_rig: the colour image's size does not match the rig");
+  return warp_composed(other, rect.color_from_canonical(), rect.color_size(), rect.canonical_from_mono(), canon,
+                       disparity, -1.0f, valid);
+}
+
+cv::Mat warp_to_reference(const cv::Mat& other, const Rectifier* rectifier, const cv::Mat& canonical_disparity,
+                          Reference reference, cv::Mat* valid) {
+  const int sign = reference == Reference::Color ? +1 : -1;
+  if (!rectifier) return warp_encoded_by_disparity(other, canonical_disparity, sign, valid);
+  cv::Mat warped = warp_through_rig(to_linear(other), *rectifier, canonical_disparity, reference, valid);
+  cv::patchNaNs(warped, 0.0);
+  return warped;
 }
 
 }  // namespace dualcam::fusion

@@ -15,17 +15,19 @@
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
 #include "dualcam/datasets/board_sim.hpp"
+#include "dualcam/datasets/recipe.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/visualize.hpp"
-#include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/fusion/refocus.hpp"
 
 namespace fs = std::filesystem;
 
@@ -61,57 +63,14 @@ namespace {
 
 // ---- inputs ------------------------------------------------------------------------------------
 
-std::vector<double> numbers(const Json& v) { return v.get<std::vector<double>>(); }
-
-// The manifest's simulator recipe as `dualcam simulate` would build it (apps/cmd_simulate.cpp).
-datasets::SimulateOptions simulate_options(const Json& r) {
-  datasets::SimulateOptions o;
-  auto size = [](const Json& v) { return cv::Size(v[0].get<int>(), v[1].get<int>()); };
-  if (r.contains("scene")) o.scene = datasets::parse_scene_kind(r["scene"].get<std::string>());
-  if (r.contains("seed")) o.seed = r["seed"].get<std::uint32_t>();
-  if (r.contains("size")) o.mono.size = o.color.size = size(r["size"]);
-  if (r.contains("mono_size")) o.mono.size = size(r["mono_size"]);
-  if (r.contains("color_size")) o.color.size = size(r["color_size"]);
-  if (r.contains("focal_px")) o.mono.focal_px = o.color.focal_px = r["focal_px"].get<double>();
-  if (r.contains("mono_focal_px")) o.mono.focal_px = r["mono_focal_px"].get<double>();
-  if (r.contains("color_focal_px")) o.color.focal_px = r["color_focal_px"].get<double>();
-  if (r.contains("mono_principal")) o.mono.principal = {numbers(r["mono_principal"])[0], numbers(r["mono_principal"])[1]};
-  if (r.contains("color_principal")) o.color.principal = {numbers(r["color_principal"])[0], numbers(r["color_principal"])[1]};
-  if (r.contains("mono_distortion")) o.mono.distortion = numbers(r["mono_distortion"]);
-  if (r.contains("color_distortion")) o.color.distortion = numbers(r["color_distortion"]);
-  if (r.contains("rotation_deg")) {
-    auto v = numbers(r["rotation_deg"]);
-    o.rotation_deg = {v[0], v[1], v[2]};
-  }
-  if (r.contains("color_position_mm")) {
-    auto v = numbers(r["color_position_mm"]);
-    o.color_position_mm = {v[0], v[1], v[2]};
-  }
-  if (r.contains("light")) o.color_sensor.light = r["light"].get<double>();
-  if (r.contains("mono_weights")) {
-    auto w = numbers(r["mono_weights"]);
-    o.mono_sensor.w_b = w[0], o.mono_sensor.w_g = w[1], o.mono_sensor.w_r = w[2];
-  }
-  if (r.contains("mono_gain")) o.mono_sensor.gain = r["mono_gain"].get<double>();
-  if (r.contains("bayer")) o.color_sensor.bayer = r["bayer"].get<bool>();
-  if (r.contains("supersample")) o.supersample = r["supersample"].get<int>();
-  if (r.contains("near_mm")) o.near_mm = r["near_mm"].get<double>();
-  if (r.contains("far_mm")) o.far_mm = r["far_mm"].get<double>();
-  if (r.contains("mono_exposure")) o.mono.exposure = r["mono_exposure"].get<double>();
-  if (r.contains("color_exposure")) o.color.exposure = r["color_exposure"].get<double>();
-  if (r.contains("mono_vignetting")) o.mono.vignetting = r["mono_vignetting"].get<double>();
-  if (r.contains("color_vignetting")) o.color.vignetting = r["color_vignetting"].get<double>();
-  o.validate();
-  return o;
-}
-
 // Simulations shared by the cases of one run that use the same recipe.
 using SimCache = std::map<std::string, std::shared_ptr<const datasets::Simulation>>;
 
 struct Pair {
-  cv::Mat mono, color;  // as the cameras wrote them (mono 1 channel)
+  CameraPair images;  // engine/inputs.hpp's rules applied, as the subcommands apply them
   std::optional<StereoRig> rig;
   bool rectified = false;
+  fusion::FuseInput input() const { return {images.mono, images.color, rig ? &*rig : nullptr}; }
 };
 
 Pair load_pair(const Case& c, SimCache& cache) {
@@ -120,17 +79,15 @@ Pair load_pair(const Case& c, SimCache& cache) {
     const std::string key = c.inputs.simulate->json.dump();
     auto it = cache.find(key);
     if (it == cache.end())
-      it = cache.emplace(key, std::make_shared<const datasets::Simulation>(
-                                  datasets::simulate(simulate_options(c.inputs.simulate->json)))).first;
-    p.mono = it->second->mono;
-    p.color = it->second->color;
+      it = cache.emplace(key, std::make_shared<const datasets::Simulation>(datasets::simulate(
+                                  datasets::simulate_options_from_recipe(c.inputs.simulate->json,
+                                                                         {"case '" + c.name + "'", "inputs.simulate"}))))
+               .first;
+    p.images = camera_pair(it->second->mono, it->second->color);
     p.rig = it->second->rig;
     return p;
   }
-  p.mono = read_image(c.inputs.mono);
-  p.color = read_image(c.inputs.color);
-  if (p.mono.channels() == 3) cv::cvtColor(p.mono, p.mono, cv::COLOR_BGR2GRAY);
-  if (p.color.channels() != 3) throw_invalid("the colour image '" + c.inputs.color + "' has 1 channel; expected 3");
+  p.images = read_camera_pair(c.inputs.mono, c.inputs.color);
   p.rectified = c.inputs.rectified;
   if (!c.inputs.rig.empty()) p.rig = read_rig(c.inputs.rig);
   return p;
@@ -145,14 +102,12 @@ fusion::FuseOptions fuse_options(const Case& c, const Pair& p) {
   return fo;
 }
 
-cv::Mat encode_like(const cv::Mat& linear, int depth) { return depth == CV_16U ? to_srgb16(linear) : to_srgb8(linear); }
-
-// ---- the commands (each as its subcommand in apps/ computes it) ---------------------------------
+// ---- the commands (each through the library calls its subcommand in apps/ makes) ---------------
 
 void run_pair_command(const Case& c, SimCache& cache, ProducedOutputs& out) {
-  Pair p = load_pair(c, cache);
-  fusion::FuseOptions fo = fuse_options(c, p);
-  fusion::FuseInput in{p.mono, p.color, p.rig ? &*p.rig : nullptr};
+  const Pair p = load_pair(c, cache);
+  const fusion::FuseOptions fo = fuse_options(c, p);
+  const fusion::FuseInput in = p.input();
   fusion::validate_input(in, fo);
   if (c.command == Command::Depth) {
     Produced d;
@@ -164,7 +119,7 @@ void run_pair_command(const Case& c, SimCache& cache, ProducedOutputs& out) {
   fusion::FuseResult res = fusion::fuse(in, fo);
   Produced img;
   img.kind = OutputKind::Image;
-  img.image = encode_like(res.image, p.color.depth());
+  img.image = to_srgb(res.image, p.images.color.depth());
   out["image"] = img;
   Produced d;
   d.kind = OutputKind::Disparity;
@@ -172,62 +127,41 @@ void run_pair_command(const Case& c, SimCache& cache, ProducedOutputs& out) {
   out["disparity"] = d;
 }
 
-// apps/cmd_bokeh.cpp's computation.
 void run_bokeh(const Case& c, SimCache& cache, ProducedOutputs& out) {
   const CaseOptions& o = c.options;
-  fusion::BokehOptions bo;
-  bo.aperture = fusion::parse_aperture(o.aperture);
-  bo.highlight_gain = o.highlights;
+  fusion::RefocusOptions ro;
+  ro.aperture = fusion::parse_aperture(o.aperture);
+  ro.highlight_gain = o.highlights;
+  ro.focus_window = o.focus_window;
+  if (o.focus) ro.focus_point = cv::Point(o.focus->first, o.focus->second);
+  else ro.focus_disparity_px = *o.focus_disparity;
+  if (o.f_number) ro.f_number = *o.f_number;
+  else ro.max_blur_px = *o.max_blur;
+  ro.pixel_pitch_um = o.pixel_pitch_um;
   const fusion::Reference reference = fusion::parse_reference(o.reference);
-  cv::Mat image, disparity;
+  fusion::BokehResult res;
   int out_depth = CV_8U;
-  std::optional<StereoRig> rig;
-  const bool pair = c.inputs.image.empty();
-  if (pair) {
-    Pair p = load_pair(c, cache);
-    rig = p.rig;
-    if (!rig) throw_invalid("bokeh from a pair needs a rig");
+  if (c.inputs.image.empty()) {
+    const Pair p = load_pair(c, cache);
+    if (!p.rig) throw_invalid("bokeh from a pair needs a rig");
     fusion::FuseOptions fo;
     fo.reference = reference;
-    fusion::FuseInput in{p.mono, p.color, &*rig};
+    const fusion::FuseInput in = p.input();
     fusion::validate_input(in, fo);
-    out_depth = p.color.depth();
-    fusion::FuseResult res = fusion::fuse(in, fo);
-    image = res.image;
-    const RectifyGeometry g = rectify_geometry(*rig);
-    const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
-    disparity = res.disparity * (cam.K(0, 0) / g.focal_px);
+    out_depth = p.images.color.depth();
+    res = fusion::bokeh_from_pair(in, fo, ro, o.refine_disparity >= 0 ? o.refine_disparity : fusion::kBokehEdgeSnapRadius);
   } else {
     const cv::Mat encoded = read_image(c.inputs.image);
     out_depth = encoded.depth();
-    image = to_linear(encoded);
-    if (image.channels() == 1) cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
-    disparity = read_pfm(c.inputs.disparity);
-    if (disparity.channels() != 1 || disparity.size() != image.size())
+    const cv::Mat disparity = read_pfm(c.inputs.disparity);
+    if (disparity.channels() != 1 || disparity.size() != encoded.size())
       throw_invalid("the disparity '" + c.inputs.disparity + "' must have 1 channel and the image's size");
-  }
-  const int refine = o.refine_disparity >= 0 ? o.refine_disparity : (pair ? 7 : 0);
-  if (refine > 0) disparity = fusion::refine_disparity_for_bokeh(disparity, image, refine);
-  if (o.focus) {
-    const cv::Point pt(o.focus->first, o.focus->second);
-    if (!cv::Rect(0, 0, disparity.cols, disparity.rows).contains(pt))
-      throw_invalid("the focus point " + std::to_string(pt.x) + "," + std::to_string(pt.y) + " is outside the image");
-    bo.focus_disparity_px = fusion::focus_disparity_at(disparity, pt, o.focus_window);
-  } else {
-    bo.focus_disparity_px = *o.focus_disparity;
-  }
-  if (o.f_number) {
-    if (!rig) throw_invalid("f_number needs a rig");
-    const CameraModel& cam = reference == fusion::Reference::Mono ? rig->mono : rig->color;
-    bo.blur_per_disparity =
-        fusion::blur_per_disparity_from_f_number(*o.f_number, cam.K(0, 0), o.pixel_pitch_um, rig->baseline());
-  } else {
-    bo.max_blur_px = *o.max_blur;
-    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(disparity, bo.focus_disparity_px, *o.max_blur);
+    res = fusion::bokeh_from_image(to_linear_bgr(encoded), disparity, nullptr, reference, ro,
+                                   std::max(0, o.refine_disparity));
   }
   Produced img;
   img.kind = OutputKind::Image;
-  img.image = encode_like(fusion::render_bokeh(image, disparity, bo), out_depth);
+  img.image = to_srgb(res.image, out_depth);
   out["image"] = img;
 }
 

@@ -25,8 +25,6 @@ TEST_CASE("dualcam simulate writes the pair, the rig, the truth and the bokeh tr
                            "depth_mono.pfm", "depth_color.pfm", "disparity_mono.pfm", "disparity_color.pfm",
                            "bokeh_truth.png"})
     CHECK(fs::exists(fs::path(out) / name));
-  // Not an ideal rectified rig: no f*B/Z files.
-  CHECK_FALSE(fs::exists(fs::path(out) / "disparity_fb_mono.pfm"));
   const StereoRig rig = read_rig(out + "/rig.yaml");
   CHECK(rig.mono.size == cv::Size(160, 120));
   CHECK(rig.color.size == cv::Size(128, 96));

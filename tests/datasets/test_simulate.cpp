@@ -122,8 +122,8 @@ void check_self_consistent(const Simulation& s, const SimulateOptions& o) {
   ro.supersample = 1;
   const PlacedCamera cm = mono_camera(s.rig), cc = color_camera(s.rig);
   const cv::Mat pts_mono = render(scene, cm, ro).points, pts_color = render(scene, cc, ro).points;
-  const cv::Mat dm = rect.rectify_mono(s.disparity_mono, cv::INTER_NEAREST);
-  const cv::Mat dc = rect.rectify_color(s.disparity_color, cv::INTER_NEAREST);
+  const cv::Mat dm = rect.rectify_mono(s.canonical_disparity_mono, cv::INTER_NEAREST);
+  const cv::Mat dc = rect.rectify_color(s.canonical_disparity_color, cv::INTER_NEAREST);
   // Images of different resolution differ in detail: compare them at the coarser one's scale.
   const double blur = s.rig.mono.K(0, 0) == s.rig.color.K(0, 0) ? 1.0 : 1.5;
   struct View {
@@ -137,7 +137,8 @@ void check_self_consistent(const Simulation& s, const SimulateOptions& o) {
       {"colour", dc, pts_color, s.clean_color_at_color, s.clean_color_at_mono, s.depth_mono, cm, false}};
   for (const View& v : views) {
     auto warp = [&](const cv::Mat& src, const cv::Mat& d, cv::Mat& valid) {
-      return v.to_mono ? rect.warp_color_to_mono(src, d, &valid) : rect.warp_mono_to_color(src, d, &valid);
+      return fusion::warp_through_rig(src, rect, d, v.to_mono ? fusion::Reference::Mono : fusion::Reference::Color,
+                                      &valid);
     };
     cv::Mat valid, mask;
     const cv::Mat fetched = warp(ramp(v.other.model.size), v.disparity, valid);
@@ -206,7 +207,7 @@ TEST_CASE("Simulator truth is self-consistent with the colour camera left of the
   check_self_consistent(s, o);
 }
 
-TEST_CASE("An ideal rectified rig also gets f*B/Z, and it is the Middlebury disparity of the pair", "[simulate][truth]") {
+TEST_CASE("An ideal rectified rig's disparity is f*B/Z, the Middlebury disparity of the pair", "[simulate][truth]") {
   SimulateOptions o = small_options();
   const Simulation s = simulate(o);
   REQUIRE(s.ideal_rectified);
@@ -214,7 +215,7 @@ TEST_CASE("An ideal rectified rig also gets f*B/Z, and it is the Middlebury disp
   // d = f B / Z at a few pixels.
   for (cv::Point p : {cv::Point(10, 10), cv::Point(120, 90), cv::Point(230, 170)}) {
     const float z = s.depth_mono.at<float>(p);
-    CHECK(s.disparity_fb_mono.at<float>(p) == Approx(f * B / z).epsilon(1e-5));
+    CHECK(s.disparity_mono.at<float>(p) == Approx(f * B / z).epsilon(1e-5));
   }
   // The left (mono) pixel x matches the right (colour) pixel x - d, in the cameras' own pixels.
   const Scene scene = make_scene(o.scene, o.seed, s.near_mm, s.far_mm);
@@ -223,16 +224,16 @@ TEST_CASE("An ideal rectified rig also gets f*B/Z, and it is the Middlebury disp
   const cv::Mat pts_mono = render(scene, mono_camera(s.rig), ro).points;
   const cv::Mat pts_color = render(scene, color_camera(s.rig), ro).points;
   cv::Mat valid, mask;
-  const cv::Mat warped = fusion::warp_by_disparity(s.clean_color_at_color, s.disparity_fb_mono, -1, &valid);
+  const cv::Mat warped = fusion::warp_by_disparity(s.clean_color_at_color, s.disparity_mono, -1, &valid);
   cv::bitwise_and(valid, visible_in_other(pts_mono, color_camera(s.rig), s.depth_color), mask);
   const Agreement exact = agreement(warped, s.clean_color_at_mono, mask);
-  const cv::Mat off = fusion::warp_by_disparity(s.clean_color_at_color, s.disparity_fb_mono + 0.5, -1, &valid);
+  const cv::Mat off = fusion::warp_by_disparity(s.clean_color_at_color, s.disparity_mono + 0.5, -1, &valid);
   const Agreement shifted = agreement(off, s.clean_color_at_mono, mask);
   INFO("image error median " << exact.median << " (half a pixel off " << shifted.median << ")");
   CHECK(exact.median < 0.004);
   CHECK(shifted.median > 2 * exact.median);
   // And the right view's f*B/Z takes the colour view to the mono view's pixels: x + d.
-  const cv::Mat back = fusion::warp_by_disparity(s.clean_color_at_mono, s.disparity_fb_color, +1, &valid);
+  const cv::Mat back = fusion::warp_by_disparity(s.clean_color_at_mono, s.disparity_color, +1, &valid);
   cv::bitwise_and(valid, visible_in_other(pts_color, mono_camera(s.rig), s.depth_mono), mask);
   CHECK(agreement(back, s.clean_color_at_color, mask).median < 0.004);
 }
@@ -308,7 +309,7 @@ TEST_CASE("Simulated sizes and the default depth range", "[simulate]") {
       CHECK(s.depth_mono.size() == size);
       CHECK(cv::checkRange(s.disparity_mono));  // no NaN: the wall fills the view
       double lo, hi;
-      cv::minMaxLoc(s.disparity_fb_mono, &lo, &hi);
+      cv::minMaxLoc(s.disparity_mono, &lo, &hi);
       // Depth range chosen for 1.5 % .. 6 % of the width in disparity.
       INFO(to_string(kind) << " " << size << ": disparity " << lo << " .. " << hi);
       CHECK(lo >= 0.015 * size.width * 0.999);

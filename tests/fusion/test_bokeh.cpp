@@ -13,6 +13,7 @@
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/fusion/bokeh.hpp"
+#include "dualcam/fusion/refine.hpp"
 
 using namespace dualcam;
 using namespace dualcam::fusion;
@@ -207,23 +208,23 @@ TEST_CASE("Bokeh gives the same bytes for 1 and 2 threads", "[bokeh][determinism
   cv::Mat a, b;
   {
     ThreadScope t(1);
-    a = t.run([&] { return render_bokeh(img, refine_disparity_for_bokeh(d, img, 5), o); });
+    a = t.run([&] { return render_bokeh(img, refine_view_disparity(d, img, 5), o); });
   }
   {
     ThreadScope t(2);
-    b = t.run([&] { return render_bokeh(img, refine_disparity_for_bokeh(d, img, 5), o); });
+    b = t.run([&] { return render_bokeh(img, refine_view_disparity(d, img, 5), o); });
   }
   REQUIRE(a.size() == b.size());
   CHECK(std::memcmp(a.data, b.data, a.total() * a.elemSize()) == 0);
   cv::Mat r1, r2, r3;
   {
     ThreadScope t(1);
-    r1 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
-    r3 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
+    r1 = t.run([&] { return refine_view_disparity(d, img, 5); });
+    r3 = t.run([&] { return refine_view_disparity(d, img, 5); });
   }
   {
     ThreadScope t(2);
-    r2 = t.run([&] { return refine_disparity_for_bokeh(d, img, 5); });
+    r2 = t.run([&] { return refine_view_disparity(d, img, 5); });
   }
   CHECK(cv::norm(r1, r3, cv::NORM_INF) == 0);
   CHECK(cv::norm(r1, r2, cv::NORM_INF) == 0);
@@ -236,7 +237,7 @@ TEST_CASE("Disparity refinement moves a depth edge onto the image edge", "[bokeh
   img(cv::Rect(0, 0, 60, size.height)).setTo(cv::Scalar(0.6, 0.5, 0.05));
   cv::Mat d = two_planes(size, 64, 30, 10);  // the matcher put the edge 4 px too far right
   d(cv::Rect(30, 20, 3, 3)).setTo(std::numeric_limits<float>::quiet_NaN());
-  const cv::Mat r = refine_disparity_for_bokeh(d, img, 7);
+  const cv::Mat r = refine_view_disparity(d, img, 7);
   REQUIRE(r.size() == size);
   CHECK(cv::checkRange(r));
   int wrong_before = 0, wrong_after = 0;

@@ -177,9 +177,10 @@ TEST_CASE("Census/SGM is the default matcher and is better than SGBM on the samp
   INFO("bad-2.0 census " << ec.bad2 << ", sgbm " << es.bad2);
   CHECK(ec.bad2 < 0.12);
   CHECK(ec.bad2 < es.bad2);
-  CHECK(census.stats["matcher"] == "census");
-  REQUIRE(census.canonical_confidence.size() == census.canonical_disparity.size());
-  REQUIRE(census.canonical_occlusion.type() == CV_8U);
+  CHECK(census.stats.match.matcher == fusion::MatcherKind::CensusSgm);
+  CHECK(census.stats.to_json()["matcher"] == "census");
+  REQUIRE(census.confidence.size() == census.disparity.size());
+  REQUIRE(census.confidence.type() == CV_32F);
 }
 
 namespace {
@@ -205,8 +206,8 @@ datasets::Sample rotated_sample(const datasets::Sample& s) {
   cv::rotate(s.mono, r.mono, cv::ROTATE_90_CLOCKWISE);
   cv::rotate(s.color, r.color, cv::ROTATE_90_CLOCKWISE);
   cv::rotate(s.disparity_color, r.disparity_color, cv::ROTATE_90_CLOCKWISE);
-  // Disparities are in rectified pixels: rescale by the ratio of the rectified focal lengths.
-  r.disparity_color *= rectify_geometry(r.rig).focal_px / rectify_geometry(s.rig).focal_px;
+  // Disparities are in each image's own pixels (engine/disparity.hpp): turning the cameras does
+  // not change them, whatever the rectified frames' focal lengths.
   return r;
 }
 
@@ -232,10 +233,11 @@ TEST_CASE("Self-rectification (rig auto) aligns the sample without its rig", "[m
   o.auto_rig = true;
   const fusion::DepthResult d = fusion::compute_depth({s.mono, s.color, nullptr}, o);
   REQUIRE(d.disparity.size() == s.color.size());
-  const Json& sr = d.stats["self_rectification"];
+  const Json stats = d.stats.to_json();
+  const Json& sr = stats["self_rectification"];
   INFO(sr.dump());
   CHECK(sr["inliers"].get<int>() >= 40);
-  CHECK(d.stats["row_error_px"].get<double>() < 0.75);  // median |row error| of the inliers
+  CHECK(d.stats.alignment.row_error_px < 0.75);  // median |row error| of the inliers
   // Without the rig the canonical frame is not the rig's, so disparities differ by the rectified
   // scale; their ordering and spread must still be sane: correlated with the truth, inside the
   // range, mostly known.
@@ -267,7 +269,8 @@ TEST_CASE("A drifted rig is corrected from the pair", "[match][selfrect]") {
   cv::warpAffine(s.color, moved, A, s.color.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT);
   fusion::FuseOptions o;
   const fusion::DepthResult fixed = fusion::compute_depth({s.mono, moved, &s.rig}, o);
-  const Json& rect = fixed.stats["rectification"];
+  const Json fixed_stats = fixed.stats.to_json();
+  const Json& rect = fixed_stats["rectification"];
   INFO(rect.dump());
   CHECK(rect["drift_corrected"].get<bool>());
   CHECK(rect["row_error_rig"]["median_abs_px"].get<double>() > 1.0);
@@ -281,7 +284,7 @@ TEST_CASE("A drifted rig is corrected from the pair", "[match][selfrect]") {
   // An exact rig is left alone.
   o.correct_drift = true;
   const fusion::DepthResult exact = fusion::compute_depth({s.mono, s.color, &s.rig}, o);
-  CHECK_FALSE(exact.stats["rectification"]["drift_corrected"].get<bool>());
+  CHECK_FALSE(exact.stats.alignment.drift->corrected);
 }
 
 TEST_CASE("Rectification of a 4:3 colour camera beside a smaller mono one covers their common view", "[match][rectify]") {

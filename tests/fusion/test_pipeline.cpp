@@ -2,14 +2,18 @@
 
 #include <limits>
 
+#include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/datasets/sample.hpp"
+#include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/fusion/rectify.hpp"
 #include "dualcam/fusion/warp.hpp"
 
 using namespace dualcam;
@@ -41,23 +45,93 @@ TEST_CASE("Fuse on the embedded sample beats the colour input against the truth 
   CHECK(e.bad2 < 0.15);  // census/SGM: 0.049 measured
 }
 
-TEST_CASE("A misaligned mono (3 px off) loses the gain of fusion", "[fuse]") {
+TEST_CASE("The production warp 3 px off the true disparity loses the gain of fusion", "[fuse][warp]") {
   // What a sign or off-by-N bug in the warp produces: the mono lands beside where it belongs.
+  // Through the pipeline's own warp stage (rig maps composed, one fetch), with the simulator's true
+  // disparity taken into the canonical frame, once exact and once 3 px off.
   const auto& s = sample();
+  const fusion::Rectifier rect(s.rig);
+  cv::Mat truth = rect.rectify_color(s.disparity_color, cv::INTER_NEAREST) / rect.color_disparity_scale();
+  const fusion::MergeOptions mo;
+  auto fused_psnr = [&](float offset) {
+    cv::Mat valid;
+    const cv::Mat warped = fusion::warp_to_reference(s.mono, &rect, truth + offset, fusion::Reference::Color, &valid);
+    const fusion::MergeResult m = fusion::merge_reference_color(to_linear(s.color), warped, valid, mo);
+    return psnr8(to_srgb8(m.image), s.truth_color_at_color);
+  };
+  const double exact = fused_psnr(0.0f), off = fused_psnr(3.0f);
+  const double input = psnr8(s.color, s.truth_color_at_color);
+  INFO("true disparity " << exact << " dB, 3 px off " << off << " dB, colour input " << input << " dB");
+  CHECK(exact > input + 0.5);  // the warp is right: fusion gains
+  CHECK(exact > off + 1.0);    // and 3 px off loses it
+}
+
+TEST_CASE("A mono 3 px off the rig's rows loses the gain of fusion unless the drift check corrects it", "[fuse]") {
+  const auto& s = sample();
+  // The module moved after calibration: the mono image sits 3 px lower than the rig says.
+  cv::Mat moved;
+  const cv::Matx23d down(1, 0, 0, 0, 1, 3);
+  cv::warpAffine(s.mono, moved, down, s.mono.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
   fusion::FuseOptions o;
-  fusion::FuseResult good = fusion::fuse({s.mono, s.color, &s.rig}, o);
-  cv::Mat mono = to_linear(s.mono);
-  cv::Mat disparity = good.disparity.clone();
-  cv::patchNaNs(disparity, 0);
-  // Warp in the canonical sense is not available at the camera grid; emulate the bug by
-  // fetching the mono 3 px away from the pixel the good warp would use.
-  cv::Mat mono_at_color = fusion::warp_by_disparity(mono, disparity + 3.0f, +1, nullptr);
-  cv::Mat valid(s.color.size(), CV_8U, cv::Scalar(255));
-  fusion::MergeResult bad = fusion::merge_reference_color(to_linear(s.color), mono_at_color, valid, o.merge);
-  const double psnr_good = psnr8(to_srgb8(good.image), s.truth_color_at_color);
-  const double psnr_bad = psnr8(to_srgb8(bad.image), s.truth_color_at_color);
-  INFO("good " << psnr_good << " dB, misaligned " << psnr_bad << " dB");
-  CHECK(psnr_good > psnr_bad + 1.0);
+  const double aligned = psnr8(to_srgb8(fusion::fuse({s.mono, s.color, &s.rig}, o).image), s.truth_color_at_color);
+  o.correct_drift = false;
+  const fusion::FuseResult uncorrected = fusion::fuse({moved, s.color, &s.rig}, o);
+  o.correct_drift = true;
+  const fusion::FuseResult corrected = fusion::fuse({moved, s.color, &s.rig}, o);
+  const double bad = psnr8(to_srgb8(uncorrected.image), s.truth_color_at_color);
+  const double fixed = psnr8(to_srgb8(corrected.image), s.truth_color_at_color);
+  INFO("aligned " << aligned << " dB, 3 px off " << bad << " dB, drift-corrected " << fixed << " dB");
+  REQUIRE(corrected.stats.alignment.drift);
+  CHECK(corrected.stats.alignment.drift->corrected);
+  CHECK(corrected.stats.alignment.drift->before.median_abs_px > 2.0);
+  CHECK(corrected.stats.alignment.drift->after.median_abs_px < 0.5);
+  CHECK(aligned > bad + 1.0);
+  CHECK(fixed > bad + 1.0);
+}
+
+TEST_CASE("The returned disparity is in the reference image's own pixels (rig with two focal lengths, rotated)",
+          "[fuse][disparity]") {
+  // engine/disparity.hpp: d = f_view * B / z_rect. The two cameras' focal lengths differ (and
+  // from the rectified frame's), the colour camera is rotated and distorted: a disparity in
+  // canonical pixels would be off by f_view / f_rect (here 7-17 %) at one view or the other.
+  datasets::SimulateOptions so;
+  so.mono.size = {480, 360};
+  so.color.size = {400, 300};
+  so.mono.focal_px = 420;
+  so.color.focal_px = 350;
+  so.rotation_deg = {0.4, -0.3, 0.8};
+  so.color.distortion = {-0.04, 0.01};
+  so.supersample = 1;
+  so.color_sensor.light = 1.0;
+  const datasets::Simulation sim = datasets::simulate(so);
+  // The truth itself, from the rendered depth: at a few mono pixels f_mono * B / z_rect.
+  const RectifyGeometry g = rectify_geometry(sim.rig);
+  REQUIRE(std::abs(g.focal_px / sim.rig.color.K(0, 0) - 1.0) > 0.1);
+  for (const cv::Point p : {cv::Point(40, 30), cv::Point(240, 180), cv::Point(440, 330)}) {
+    // The mono pixel's ray through the lens model, scaled to its depth, in the rectified frame.
+    std::vector<cv::Point2d> px{cv::Point2d(p)}, n;
+    cv::undistortPoints(px, n, cv::Mat(sim.rig.mono.K), sim.rig.mono.dist);
+    const double z = sim.depth_mono.at<float>(p);
+    const cv::Vec3d X = g.R1 * cv::Vec3d(n[0].x * z, n[0].y * z, z);
+    CHECK(sim.disparity_mono.at<float>(p) == Approx(sim.rig.mono.K(0, 0) * g.baseline / X[2]).epsilon(1e-4));
+  }
+  for (const auto reference : {fusion::Reference::Color, fusion::Reference::Mono}) {
+    fusion::FuseOptions o;
+    o.reference = reference;
+    const fusion::DepthResult d = fusion::compute_depth({sim.mono, sim.color, &sim.rig}, o);
+    const cv::Mat& truth = reference == fusion::Reference::Color ? sim.disparity_color : sim.disparity_mono;
+    const DisparityErrors e = disparity_errors(d.disparity, truth);
+    INFO(fusion::to_string(reference) << ": bad-2.0 " << e.bad2 << ", MAE " << e.mae_px << " px");
+    CHECK(e.bad2 < 0.2);
+    // Read in canonical pixels, the same map would be off by the focal ratio where the view's
+    // focal length is not the rectified frame's (the colour camera's here).
+    const double f_view = (reference == fusion::Reference::Color ? sim.rig.color : sim.rig.mono).K(0, 0);
+    if (std::abs(g.focal_px / f_view - 1.0) > 0.1) {
+      const DisparityErrors wrong = disparity_errors(d.disparity * (g.focal_px / f_view), truth);
+      INFO("read in canonical px: bad-2.0 " << wrong.bad2 << ", MAE " << wrong.mae_px << " px");
+      CHECK(e.mae_px < 0.7 * wrong.mae_px);
+    }
+  }
 }
 
 TEST_CASE("Reference mono: output at the mono view, close to the truth there", "[fuse]") {

@@ -54,10 +54,11 @@ TEST_CASE("Simulator truth is self-consistent: warping the colour view by the tr
   fusion::Rectifier rect(s.rig);
   const cv::Mat mono_view = to_linear(s.truth_color_at_mono);
   const cv::Mat color_view = to_linear(s.truth_color_at_color);
-  const cv::Mat disp = rect.rectify_mono(s.disparity_mono, cv::INTER_NEAREST);
+  // The truth is in the mono image's pixels (engine/disparity.hpp); the warp takes canonical ones.
+  const cv::Mat disp = rect.rectify_mono(s.disparity_mono, cv::INTER_NEAREST) / rect.mono_disparity_scale();
   auto agreement = [&](const cv::Mat& d) {
     cv::Mat valid;
-    cv::Mat warped = rect.warp_color_to_mono(color_view, d, &valid);
+    cv::Mat warped = fusion::warp_through_rig(color_view, rect, d, fusion::Reference::Mono, &valid);
     // Compare slightly blurred images: the test is about geometry, not interpolation blur.
     cv::Mat a, b, err;
     cv::GaussianBlur(warped, a, cv::Size(0, 0), 1.0);

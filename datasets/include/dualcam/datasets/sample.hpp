@@ -27,7 +27,7 @@ struct Sample {
   cv::Mat color;               // CV_8UC3, what the colour camera writes (noisy, demosaiced)
   cv::Mat truth_color_at_color;  // CV_8UC3 clean colour image at the colour view
   cv::Mat truth_color_at_mono;   // CV_8UC3 clean colour image at the mono view
-  cv::Mat disparity_mono;      // CV_32F true disparity at the mono view (rectified pixels), NaN = none
+  cv::Mat disparity_mono;      // CV_32F true disparity at the mono view (engine/disparity.hpp), NaN = none
   cv::Mat disparity_color;     // CV_32F true disparity at the colour view
 };
 

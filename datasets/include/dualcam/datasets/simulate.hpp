@@ -10,12 +10,13 @@
 //
 // Truth written for each view (on that camera's own pixel grid):
 //  - depth: z of the surface point in that camera's frame (mm), NaN where nothing is seen;
-//  - disparity: in pixels of the rig's canonical rectified frame (engine/rectify_geometry.hpp,
-//    default RectifyOptions: mono = left, d > 0), i.e. f_rect * B / z_rect of the point, which is
-//    what a matcher working on the rectified pair should find at that pixel;
-//  - for an ideal rectified rig (identity rotation, no distortion, identical K and size, a purely
-//    horizontal baseline) also the plain Middlebury disparity f * B / Z in the cameras' own
-//    pixels;
+//  - disparity: in dualcam's one unit (engine/disparity.hpp), pixels of that camera's image:
+//    f_view * B / z_rect of the point (z_rect along the rig's rectified axis, default
+//    RectifyOptions), which is what fuse() and compute_depth() should return at that pixel; for
+//    an ideal rectified rig (identity rotation, no distortion, identical K and size, a purely
+//    horizontal baseline) the plain Middlebury f * B / Z;
+//  - the same in pixels of the canonical rectified frame (f_rect * B / z_rect), what a matcher
+//    working on the rectified pair should find (not written to files: for tests of rectification);
 //  - the clean colour image: the scene's linear light times the colour camera's exposure, with
 //    no noise, mosaic or vignetting: what fusion should produce at that view.
 // Vignetting and the exposure of each camera are applied to the rendered light before the sensor
@@ -88,8 +89,8 @@ struct Simulation {
   cv::Mat clean_color_at_color;  // CV_32FC3 linear: the truth for fusion at the colour view
   cv::Mat clean_color_at_mono;   // CV_32FC3 linear: the same at the mono view
   cv::Mat depth_mono, depth_color;          // CV_32F mm, NaN = nothing seen
-  cv::Mat disparity_mono, disparity_color;  // CV_32F canonical rectified pixels, NaN = none
-  cv::Mat disparity_fb_mono, disparity_fb_color;  // CV_32F f*B/Z; empty unless ideal_rectified
+  cv::Mat disparity_mono, disparity_color;  // CV_32F, engine/disparity.hpp (each view's own px), NaN = none
+  cv::Mat canonical_disparity_mono, canonical_disparity_color;  // CV_32F canonical rectified px, NaN = none
   bool ideal_rectified = false;
   cv::Mat bokeh;                // CV_32FC3 linear defocused colour view; empty unless asked for
   SimulationTimings timings;
@@ -114,7 +115,7 @@ cv::Mat canonical_disparity(const cv::Mat& world_points, const cv::Matx33d& rect
                             const RectifyGeometry& geometry);
 
 // True when the rig is rectified and ideal: R = I, no distortion, identical K and size, baseline
-// along x only. Then canonical-frame disparity and f*B/Z differ only by the rectifier's zoom.
+// along x only. Then the disparity (engine/disparity.hpp) is the plain f*B/Z.
 bool is_ideal_rectified(const StereoRig& rig);
 
 // `progress` (optional) advances once per stage: mono render, colour render, sensors, truth,
@@ -127,8 +128,7 @@ int simulation_stages(const SimulateOptions& options);
 std::vector<std::string> simulation_file_names(const Simulation& sim);
 // Writes into `dir` (which must exist): mono.png, color.png, rig.yaml, truth_color.png,
 // truth_mono_view.png (clean colour, 8-bit sRGB), depth_mono.pfm, depth_color.pfm (mm),
-// disparity_mono.pfm, disparity_color.pfm (canonical), disparity_fb_mono.pfm,
-// disparity_fb_color.pfm (ideal rigs only), bokeh_truth.png (when rendered).
+// disparity_mono.pfm, disparity_color.pfm (engine/disparity.hpp), bokeh_truth.png (when rendered).
 void write_simulation(const Simulation& sim, const std::string& dir);
 
 }  // namespace dualcam::datasets

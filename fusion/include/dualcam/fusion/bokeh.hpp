@@ -2,7 +2,8 @@
 // Synthetic depth of field from one image and its disparity (post-capture refocus).
 //
 // Optics (thin lens, disparity as inverse depth). A point at depth Z seen by a camera of pixel
-// focal length f_px in a rig of baseline B (mm) has disparity d = f_px * B / Z. A thin lens with
+// focal length f_px in a rig of baseline B (mm) has disparity d = f_px * B / Z (dualcam's one
+// disparity unit, engine/disparity.hpp: what fuse() and compute_depth() return). A thin lens with
 // aperture radius A (mm) focused at the depth whose disparity is d_focus spreads that point over a
 // circle of confusion of radius
 //     r_px = (A / B) * |d - d_focus|
@@ -72,20 +73,9 @@ double blur_per_disparity_for_max_blur(const cv::Mat& disparity, double focus_di
 // focal length in mm f_mm = focal_px * pixel_pitch_um / 1000, so A / B = focal_px * pitch / (2 F B).
 double blur_per_disparity_from_f_number(double f_number, double focal_px, double pixel_pitch_um, double baseline_mm);
 
-// Unknown (NaN) disparities filled from the row: the farther (smaller) of the nearest known
-// values left and right (background fill); rows with none known get `fallback`.
-cv::Mat fill_unknown_disparity(const cv::Mat& disparity, double fallback);
-
-// A matcher's disparity made fit for bokeh: unknown values filled (fill_unknown_disparity, with
-// the median known value as fallback), then a joint weighted median guided by the image (7x7
-// samples over a window of about radius_px, weighted by colour similarity), so that depth edges
-// follow image edges. On the bokeh protocol with dualcam's own disparity this
-// gains 1-3 dB at depth edges and ~9 dB in focus (docs/bokeh.md). radius_px 0 = fill only.
-cv::Mat refine_disparity_for_bokeh(const cv::Mat& disparity, const cv::Mat& image_linear, int radius_px = 7);
-
 // Signed CoC radius per pixel (CV_32F, px): blur_per_disparity * (d - d_focus), moved towards 0
 // by focus_tolerance_px (0 inside it), clamped to [-max_blur_px, max_blur_px]; unknown
-// disparities are filled first (fill_unknown_disparity).
+// disparities are filled first (refine.hpp's fill_holes_background, the focus as fallback).
 cv::Mat signed_blur_radius(const cv::Mat& disparity, const BokehOptions& options);
 
 struct BokehStats {
@@ -96,7 +86,8 @@ struct BokehStats {
 };
 
 // The synthetic depth of field. image_linear: CV_32FC3 linear BGR; disparity: CV_32F of the same
-// size at the same view, NaN = unknown. Returns CV_32FC3 linear BGR (not clipped: boosted
+// size at the same view (engine/disparity.hpp: FuseResult's image and disparity go in as they
+// come), NaN = unknown. Returns CV_32FC3 linear BGR (not clipped: boosted
 // highlights may exceed 1). Parallel over rows with parallel_rows; identical for any thread count.
 cv::Mat render_bokeh(const cv::Mat& image_linear, const cv::Mat& disparity, const BokehOptions& options,
                      BokehStats* stats = nullptr);

@@ -1,6 +1,13 @@
 #pragma once
-// The fuse pipeline: validate -> rectify -> match -> refine -> warp -> merge -> un-rectify.
-// Pure: images in, images out; no file I/O (apps/ reads and writes).
+// The fuse pipeline, a list of stages: rectify (rig / self-rectification / as given) -> match at
+// the working scale -> refine (holes, median, upsampling) -> to the reference grid -> warp the
+// other view -> merge. Pure: images in, images out; no file I/O (inputs.hpp and apps/ read and
+// write).
+//
+// Every disparity it returns is in dualcam's one unit (engine/disparity.hpp): pixels of the
+// reference camera's own image, on its pixel grid. render_bokeh takes it as it comes.
+#include <limits>
+#include <optional>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -11,14 +18,11 @@
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/fusion/match.hpp"
 #include "dualcam/fusion/merge.hpp"
+#include "dualcam/fusion/reference.hpp"
 #include "dualcam/fusion/refine.hpp"
 #include "dualcam/fusion/self_rectify.hpp"
 
 namespace dualcam::fusion {
-
-enum class Reference { Color, Mono };
-const char* to_string(Reference reference);
-Reference parse_reference(const std::string& text);  // "color"/"colour"/"mono"
 
 struct FuseOptions {
   Reference reference = Reference::Color;
@@ -27,43 +31,78 @@ struct FuseOptions {
   // true: no rig; the rectification is estimated from the pair itself (`--rig auto`).
   bool auto_rig = false;
   // With a rig: measure the rectified pair's row error on features and, when it is above
-  // self_rectify.refine_threshold_px (a drifted module), correct the colour rows.
+  // self_rectify.refine_threshold_px (a drifted module), correct the colour rows (check_drift).
   bool correct_drift = true;
   SelfRectifyOptions self_rectify;
   RectifyOptions rectify;
   MatchOptions match;
   MergeOptions merge;
   RefineOptions refine;
-  // Fill unknown disparities after matching: census: occlusions from the background side and
-  // mismatches by the median of their neighbours (8 directions), then a weighted median guided by
-  // the reference image; sgbm: the peer's row-wise background fill + 5x5 median.
-  bool fill_holes = true;
   void validate() const;
 };
 
 // The inputs as the cameras wrote them: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3, both
-// sRGB-encoded. `rig` may be null only when options.rectified or options.auto_rig is set.
+// sRGB-encoded (inputs.hpp prepares them from files). `rig` may be null only when
+// options.rectified or options.auto_rig is set.
 struct FuseInput {
   cv::Mat mono;
   cv::Mat color;
   const StereoRig* rig = nullptr;
 };
 
+// How the pair was brought into the canonical frame, and what that left.
+struct AlignmentStats {
+  enum class Mode { Rectified, Rig, Auto };
+  Mode mode = Mode::Rectified;
+  RectifyGeometry geometry;          // Mode::Rig: the rig's rectification
+  std::optional<DriftCheck> drift;   // Mode::Rig with correct_drift
+  std::optional<SelfRectification> self_rectification;  // Mode::Auto
+  // Median |row error| of the matched features after rectification, px; NaN when not measured
+  // (a pair given as rectified, or a rig without the drift check).
+  double row_error_px = std::numeric_limits<double>::quiet_NaN();
+};
+
+struct MatchStats {
+  MatcherKind matcher = MatcherKind::CensusSgm;
+  int disparity_range_px = 0;   // searched at full resolution
+  double working_scale = 1;     // the pair was matched at 1 / working_scale of its size
+  cv::Size working_size;
+  double matched_share = 0;     // of the reference view's pixels, at the working scale
+  double occluded_share = 0;
+};
+
+struct MergeStats {
+  double fit_gain = 1, fit_offset = 0;   // mono ~ gain * colour luma + offset
+  std::optional<cv::Vec3d> mono_response_bgr;  // reference mono: the mono's fitted spectral response
+  double mono_clip_level = 1, mono_clipped_share = 0;
+  double coverage = 0;  // share of the reference view that the warped other view covers
+};
+
+struct StageSeconds {
+  double rectify = 0, match = 0, refine = 0, warp = 0, merge = 0;
+};
+
+// What a run measured; serialised to the JSON report's "stats" in one place (to_json).
+struct FuseStats {
+  AlignmentStats alignment;
+  MatchStats match;
+  std::optional<MergeStats> merge;  // fuse only
+  StageSeconds seconds;
+  Json to_json() const;
+};
+
 struct DepthResult {
-  cv::Mat disparity;   // CV_32F at the reference camera's pixel grid (rectified px), NaN = unknown
-  cv::Mat canonical_left, canonical_right;  // rectified 8-bit pair that was matched
-  cv::Mat canonical_disparity;              // disparity of the reference view in the canonical frame
-  cv::Mat canonical_confidence;             // CV_32F [0,1] of the matcher, canonical frame (0 = unknown)
-  cv::Mat canonical_occlusion;              // CV_8U 255 where the left-right check failed, canonical frame
-  Json stats;
+  cv::Mat disparity;   // CV_32F, engine/disparity.hpp: reference-image px on its grid, NaN = unknown
+  cv::Mat confidence;  // CV_32F [0,1] of the matcher at the reference grid (0 = unknown)
+  FuseStats stats;
 };
 
 struct FuseResult {
   cv::Mat image;      // CV_32FC3 linear BGR at the reference camera's pixel grid and size
   cv::Mat disparity;  // as DepthResult::disparity
   cv::Mat weight;     // CV_32F share of luminance taken from the other view
-  cv::Mat confidence; // CV_32F [0,1] of the matcher at the reference camera's grid (0 = unknown)
-  Json stats;         // fit, coverage, timings (seconds per stage)
+  cv::Mat confidence; // as DepthResult::confidence
+  FuseStats stats;
 };
 
 // Checks the inputs (channels, depths, sizes against the rig or each other); throws

@@ -3,6 +3,7 @@
 // matches the colour pixel x - d, d > 0), and back to each camera's own pixel grid.
 #include <opencv2/core.hpp>
 
+#include "dualcam/engine/disparity.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/rig.hpp"
 
@@ -21,6 +22,10 @@ class Rectifier {
   void correct_color(const cv::Matx33d& correction);
 
   const RectifyGeometry& geometry() const { return geometry_; }
+  // View pixels per canonical pixel of disparity (engine/disparity.hpp): what a canonical
+  // disparity is multiplied by to be given in the mono's / the colour camera's own pixels.
+  double mono_disparity_scale() const { return mono_disparity_scale_; }
+  double color_disparity_scale() const { return color_disparity_scale_; }
   cv::Size canonical_size() const { return geometry_.canonical_size(); }
 
   // Original camera image -> canonical rectified image (bilinear unless `interpolation` says).
@@ -32,29 +37,30 @@ class Rectifier {
   cv::Mat unrectify_to_mono(const cv::Mat& canonical, int interpolation, cv::Mat* valid = nullptr) const;
   cv::Mat unrectify_to_color(const cv::Mat& canonical, int interpolation, cv::Mat* valid = nullptr) const;
 
-  // Warps the ORIGINAL mono image into the colour camera's original pixel grid through the
-  // canonical disparity of the colour (right) view, with a single interpolation of the image
-  // (the rectify, shift and un-rectify steps are composed as coordinate maps). `valid` marks
-  // pixels whose disparity is known and whose source lies inside the mono image.
-  cv::Mat warp_mono_to_color(const cv::Mat& mono, const cv::Mat& canonical_disparity_right, cv::Mat* valid) const;
-  // The same from the original colour image into the mono camera's grid, through the canonical
-  // disparity of the mono (left) view.
-  cv::Mat warp_color_to_mono(const cv::Mat& color, const cv::Mat& canonical_disparity_left, cv::Mat* valid) const;
-
- private:
+  // Coordinate maps (CV_32F x and y of the source pixel for every destination pixel):
+  // X_from_canonical has the canonical size and gives, for every canonical pixel, the camera pixel
+  // it shows; canonical_from_X has the camera's size and gives, for every camera pixel, where it
+  // lands in the canonical frame. warp.hpp composes them into one-interpolation warps.
   struct Maps {
     cv::Mat x, y;
   };
+  const Maps& mono_from_canonical() const { return mono_fwd_; }
+  const Maps& color_from_canonical() const { return color_fwd_; }
+  const Maps& canonical_from_mono() const { return mono_inv_; }
+  const Maps& canonical_from_color() const { return color_inv_; }
+  cv::Size mono_size() const { return rig_.mono.size; }
+  cv::Size color_size() const { return rig_.color.size; }
+
+ private:
   Maps forward_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const;
   Maps inverse_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const;
   static Maps homography_maps(const cv::Matx33d& H, const cv::Size& out_size);
   cv::Mat unrectify(const cv::Mat& canonical, const Maps& maps, int interpolation, cv::Mat* valid) const;
-  cv::Mat warp_composed(const cv::Mat& src, const Maps& src_fwd, const cv::Size& src_size, const Maps& dst_inv,
-                        const cv::Mat& canonical_disparity, float sign, cv::Mat* valid) const;
 
   StereoRig rig_;
   RectifyGeometry geometry_;
   Maps mono_fwd_, color_fwd_, mono_inv_, color_inv_;
+  double mono_disparity_scale_ = 1, color_disparity_scale_ = 1;
 };
 
 }  // namespace dualcam::fusion

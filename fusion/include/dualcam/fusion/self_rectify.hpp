@@ -51,6 +51,21 @@ RowError row_error(const FeatureMatches& m);
 // The rotation and scale are about `centre` (b px; the image centre: a module turns about its axis).
 cv::Matx33d fit_row_correction(const FeatureMatches& m, const cv::Point2d& centre);
 
+// The drift check of a rig-rectified pair (`left8` mono, `right8` colour, CV_8UC1, canonical
+// frame): feature matches on nearly the same row (|dy| < 20 px; others are mismatches) give the
+// rows' residual error; when its median is above options.refine_threshold_px (a module that moved
+// since it was calibrated, after a drop or heat) and enough matches support it, an affine
+// correction of the colour rows is fitted (fit_row_correction about the canonical centre), to be
+// applied with Rectifier::correct_color.
+struct DriftCheck {
+  RowError before;            // row error on the rig-rectified pair
+  bool corrected = false;     // a correction was fitted
+  RowError after;             // row error of the same matches after the correction (when corrected)
+  cv::Matx33d correction = cv::Matx33d::eye();  // canonical colour px -> canonical colour px
+  Json to_json() const;
+};
+DriftCheck check_drift(const cv::Mat& left8, const cv::Mat& right8, const SelfRectifyOptions& options);
+
 struct SelfRectification {
   cv::Matx33d mono_to_canonical, color_to_canonical;  // homographies, original px -> canonical px
   cv::Size canonical_size;
