@@ -37,10 +37,10 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-CliResult run_cli(const std::string& args) {
+CliResult run_cli(const std::string& args, const std::string& shell_prefix) {
   TempDir tmp;
   const std::string out = tmp / "stdout", err = tmp / "stderr";
-  const std::string cmd = std::string("\"") + DUALCAM_BINARY + "\" " + args + " >\"" + out + "\" 2>\"" + err + "\" </dev/null";
+  const std::string cmd = shell_prefix + std::string("\"") + DUALCAM_BINARY + "\" " + args + " >\"" + out + "\" 2>\"" + err + "\" </dev/null";
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

@@ -22,8 +22,9 @@ struct CliResult {
   std::string out, err;
 };
 
-// Runs the dualcam binary with `args` (a shell-quoted argument string).
-CliResult run_cli(const std::string& args);
+// Runs the dualcam binary with `args` (a shell-quoted argument string). `shell_prefix` runs in the
+// same shell before it (e.g. "ulimit -f 64;" to make large writes fail).
+CliResult run_cli(const std::string& args, const std::string& shell_prefix = "");
 
 // The shared data folder, or empty when it is absent (tests then skip).
 std::string shared_data_dir();

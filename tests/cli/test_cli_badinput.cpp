@@ -1,8 +1,12 @@
 // Bad input through the CLI: one clear line on stderr, a non-zero exit, no output left behind.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <vector>
+
+#include <opencv2/core.hpp>
 
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -76,12 +80,37 @@ TEST_CASE("Bad input to dualcam fuse gets one clear line and no output", "[cli][
   }
 }
 
-TEST_CASE("A failing write leaves the previous output untouched", "[cli][bad]") {
+TEST_CASE("A run that fails mid-way leaves the previous output untouched and no temporary file", "[cli][bad]") {
   Fixture f;
-  // The disparity output goes to a missing directory: the whole command fails before writing.
   const std::string out = f.p("out.png");
-  auto r = run_cli("fuse --mono \"" + f.p("mono.png") + "\" --color \"" + f.p("color.png") + "\" --rig \"" +
-                   f.p("rig.yaml") + "\" -o \"" + out + "\" --disparity-out \"" + f.p("missing/d.pfm") + "\"");
-  CHECK(r.exit_code != 0);
-  CHECK_FALSE(std::filesystem::exists(out));
+  const std::string previous = "the previous output";
+  write_file_atomic(out, previous.data(), previous.size());
+  auto files = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(f.dir.path())) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = files();
+  const std::string pair = " --mono \"" + f.p("mono.png") + "\" --color \"" + f.p("color.png") + "\"";
+  test::CliResult r;
+  SECTION("the computation fails after the inputs are read") {
+    // A featureless mono: self-rectification finds nothing to align (a numerical error).
+    write_image(f.p("flat.png"), cv::Mat(360, 480, CV_8U, cv::Scalar(128)));
+    r = run_cli("fuse --mono \"" + f.p("flat.png") + "\" --color \"" + f.p("color.png") + "\" --rig auto -o \"" + out + "\"");
+    CHECK(r.exit_code == 6);
+    CHECK(std::filesystem::remove(f.p("flat.png")));
+  }
+  SECTION("the output cannot be written once the work is done") {
+    // Files may not grow beyond 64 KiB (the fused PNG is about 300 KB): the write fails with
+    // EFBIG after the whole computation (SIGXFSZ ignored, as a shell's ulimit leaves it).
+    r = run_cli("fuse" + pair + " --rig \"" + f.p("rig.yaml") + "\" -o \"" + out + "\"", "trap '' XFSZ; ulimit -f 64; ");
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.err, Catch::Contains("out.png"));
+  }
+  INFO(r.err);
+  CHECK(r.exit_code < 128);  // not a crash
+  CHECK(test::line_count(r.err) == 1);
+  CHECK(test::read_text(out) == previous);
+  CHECK(files() == before);  // no temporary file left behind
 }
