@@ -211,7 +211,7 @@ RefinedDisparity refine_disparity(const MatchResult& m, const cv::Mat& guide_low
       guide_low.size() != m.disparity.size())
     throw_invalid("refine_disparity: expects a CV_32F disparity with a CV_8UC1 guide of its size and a CV_8UC1 full guide");
   RefinedDisparity out;
-  cv::Mat d = m.disparity;
+  cv::Mat d = m.disparity.clone();  // the fills work in place; the match is the caller's
   if (o.fill_holes) {
     if (matcher == MatcherKind::Sgbm) {  // the peer's post-processing
       fill_holes_background(d);
