@@ -121,7 +121,11 @@ Command register_bokeh(CLI::App& root) {
     if (o->f_number > 0 && o->rig.empty())
       throw_invalid("--f-number needs the rig (--rig) for the focal length and baseline; or give --max-blur");
     fusion::RefocusOptions ro;
-    ro.aperture = fusion::parse_aperture(o->aperture);
+    try {
+      ro.aperture = fusion::parse_aperture(o->aperture);
+    } catch (const Error& e) {
+      throw_invalid(std::string("--aperture: ") + e.what());
+    }
     ro.highlight_gain = o->highlights;
     ro.focus_window = o->focus_window;
     if (!o->focus.empty()) ro.focus_point = parse_point(o->focus);

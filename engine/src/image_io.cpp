@@ -157,7 +157,7 @@ cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const std::stri
   if (options.max_pixels > 0 && std::int64_t(claimed.width) * claimed.height > options.max_pixels) {
     std::ostringstream os;
     os << "refusing image '" << path << "': its header claims " << claimed.width << "x" << claimed.height
-       << " pixels, more than the limit of " << options.max_pixels << " (--max-pixels)";
+       << " pixels, more than the max_pixels limit of " << options.max_pixels;
     throw_invalid(os.str());
   }
   // Only PNG, JPEG and TIFF reach OpenCV's decoders: its other decoders (found by fuzzing) can

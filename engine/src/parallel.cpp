@@ -10,7 +10,7 @@ namespace dualcam {
 
 int effective_threads(int requested) {
   if (requested < 0 || requested > 1024)
-    throw_invalid("--threads must be in [0, 1024] (0 = all cores), got " + std::to_string(requested));
+    throw_invalid("the thread count must be in [0, 1024] (0 = all cores), got " + std::to_string(requested));
   if (requested == 0) {
     unsigned hw = std::thread::hardware_concurrency();
     return hw == 0 ? 1 : int(hw);

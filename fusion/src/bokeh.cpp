@@ -318,7 +318,7 @@ Aperture parse_aperture(const std::string& text) {
       return a;
     }
   }
-  throw_invalid("--aperture must be circle, hexagon or blades:N with 3 <= N <= 32, got '" + text + "'");
+  throw_invalid("the aperture must be circle, hexagon or blades:N with 3 <= N <= 32, got '" + text + "'");
 }
 
 std::string to_string(const Aperture& a) {
@@ -353,7 +353,7 @@ double focus_disparity_at(const cv::Mat& disparity, cv::Point p, int window_radi
     }
   if (v.empty())
     throw_invalid("no known disparity around the focus point (" + std::to_string(p.x) + "," + std::to_string(p.y) +
-                  "); pick another point or give --focus-disparity");
+                  "); pick another point or give the focus disparity");
   std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
   return v[v.size() / 2];
 }

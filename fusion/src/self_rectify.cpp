@@ -175,7 +175,7 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
   FeatureMatches m = match_features(mono8, color8, o);
   s.matches = int(m.a.size());
   if (s.matches < o.min_inliers)
-    throw Error(ErrorCategory::Numerical, "--rig auto: only " + std::to_string(s.matches) +
+    throw Error(ErrorCategory::Numerical, "self-rectification (no rig): only " + std::to_string(s.matches) +
                                               " feature matches between the views (need " +
                                               std::to_string(o.min_inliers) + "); give a rig");
   std::vector<std::uint8_t> mask;
@@ -188,7 +188,7 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
     }
   s.inliers = int(in.a.size());
   if (F.rows != 3 || s.inliers < o.min_inliers)
-    throw Error(ErrorCategory::Numerical, "--rig auto: no epipolar geometry fits the pair (" +
+    throw Error(ErrorCategory::Numerical, "self-rectification (no rig): no epipolar geometry fits the pair (" +
                                               std::to_string(s.inliers) + " inliers of " +
                                               std::to_string(s.matches) + " matches); give a rig");
   // Orientation: a baseline along y is turned into one along x (transpose), and mirrored when
@@ -222,7 +222,7 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
   if (s.before.median_abs_px > 1.0) {
     cv::Mat H1m, H2m;
     if (!cv::stereoRectifyUncalibrated(in.a, in.b, F, mono8.size(), H1m, H2m, 5.0))
-      throw Error(ErrorCategory::Numerical, "--rig auto: uncalibrated rectification failed; give a rig");
+      throw Error(ErrorCategory::Numerical, "self-rectification (no rig): the uncalibrated rectification failed; give a rig");
     H1 = cv::Matx33d(H1m);
     H2 = cv::Matx33d(H2m);
     s.method = "hartley";
@@ -249,7 +249,7 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
     }
     const double longest = std::max(mono8.cols, mono8.rows);
     if (!(x1 - x0 < 2 * longest && y1 - y0 < 2 * longest))
-      throw Error(ErrorCategory::Numerical, "--rig auto: the rectification distorts the view too much; give a rig");
+      throw Error(ErrorCategory::Numerical, "self-rectification (no rig): the rectification distorts the view too much; give a rig");
     const cv::Matx33d to_origin(1, 0, -x0, 0, 1, -y0, 0, 0, 1);
     H1 = to_origin * H1;
     H2 = to_origin * H2;

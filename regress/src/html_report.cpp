@@ -83,16 +83,16 @@ int rank(Status s) { return s == Status::Error ? 0 : s == Status::Fail ? 1 : 2; 
 }  // namespace
 
 void check_report_dir(const std::string& dir) {
-  if (dir.empty()) throw_invalid("--report: give a folder");
+  if (dir.empty()) throw_invalid("the HTML report needs a folder");
   std::error_code ec;
   const fs::path p(dir);
   if (!fs::exists(p, ec)) {
     check_output_path((p.has_filename() ? p : p.parent_path()).string());  // its parent must exist
     return;
   }
-  if (!fs::is_directory(p, ec)) throw_io("--report '" + dir + "' exists and is not a folder");
+  if (!fs::is_directory(p, ec)) throw_io("the report folder '" + dir + "' exists and is not a folder");
   if (fs::is_empty(p, ec) || fs::exists(p / kMarker, ec)) return;
-  throw_io("--report '" + dir + "' is a folder that is neither empty nor an earlier dualcam regress report; "
+  throw_io("the report folder '" + dir + "' is neither empty nor an earlier dualcam regress report; "
            "refusing to replace it");
 }
 

@@ -43,9 +43,9 @@ const char* to_string(Status status) {
 }
 
 void RunOptions::validate() const {
-  if (shard_count < 1 || shard_count > 100000) throw_invalid("--shard: N must be in [1, 100000]");
+  if (shard_count < 1 || shard_count > 100000) throw_invalid("RunOptions::shard_count (the N of a shard I/N) must be in [1, 100000]");
   if (shard_index < 1 || shard_index > shard_count)
-    throw_invalid("--shard: I must be in [1, N], got " + std::to_string(shard_index) + "/" + std::to_string(shard_count));
+    throw_invalid("RunOptions::shard_index: the I of a shard I/N must be in [1, N], got " + std::to_string(shard_index) + "/" + std::to_string(shard_count));
   effective_threads(threads);
 }
 

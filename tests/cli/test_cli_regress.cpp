@@ -138,7 +138,7 @@ TEST_CASE("regress refuses a bad manifest with one line and exit code 2", "[cli]
   const std::string suite = write_suite(dir);
   auto m = test::expect_refused("regress " + q(suite), "outputs.image.golden: file '", dir / "r.json");
   CHECK(m.exit_code == 4);
-  test::expect_refused("regress " + q(suite) + " --shard 3/2", "--shard: I must be in [1, N]", dir / "r.json");
+  test::expect_refused("regress " + q(suite) + " --shard 3/2", "the I of a shard I/N must be in [1, N]", dir / "r.json");
   test::expect_refused("regress " + q(dir / "nothing.json"), "nothing.json", dir / "r.json");
   // A report folder that holds something else is never replaced.
   fs::create_directory(dir / "mine");
