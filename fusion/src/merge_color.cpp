@@ -131,7 +131,7 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, const MergeOpt
 MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
                                   const MergeOptions& o) {
   o.validate();
-  detail::check_merge_inputs(color, mono_warped, valid);
+  detail::check_merge_inputs("merge_reference_color", color, "color", mono_warped, "mono_warped", valid);
   MergeResult res;
   const int W = color.cols;
   // Rec. 709 luminance (engine's luminance(), rows in parallel).

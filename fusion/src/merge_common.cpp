@@ -32,10 +32,12 @@ void MergeOptions::validate() const {
 
 namespace detail {
 
-void check_merge_inputs(const cv::Mat& three, const cv::Mat& one, const cv::Mat& valid) {
-  if (three.type() != CV_32FC3 || one.type() != CV_32FC1 || valid.type() != CV_8UC1 || three.size() != one.size() ||
-      valid.size() != one.size())
-    throw_invalid("merge: expects CV_32FC3 + CV_32FC1 + CV_8U mask of one size");
+void check_merge_inputs(const char* function, const cv::Mat& three, const char* three_name, const cv::Mat& one,
+                        const char* one_name, const cv::Mat& valid) {
+  if (three.type() != CV_32FC3 || one.type() != CV_32FC1 || valid.type() != CV_8UC1 || one.empty() ||
+      three.size() != one.size() || valid.size() != one.size())
+    throw_invalid(std::string(function) + ": expects " + three_name + " CV_32FC3, " + one_name +
+                  " CV_32FC1 and valid CV_8UC1, all of one non-empty size");
 }
 
 float kth_nonneg(const std::vector<float>& v, std::size_t k) {

@@ -8,9 +8,11 @@
 
 namespace dualcam::fusion::detail {
 
-// Throws Error(InvalidInput) unless `three` is CV_32FC3, `one` CV_32FC1 and `valid` CV_8UC1, all
-// of one size.
-void check_merge_inputs(const cv::Mat& three, const cv::Mat& one, const cv::Mat& valid);
+// Throws Error(InvalidInput), naming `function` and the arguments, unless `three` is CV_32FC3,
+// `one` CV_32FC1 and `valid` CV_8UC1, all of one non-empty size (an empty image would reach the
+// fits with nothing to fit).
+void check_merge_inputs(const char* function, const cv::Mat& three, const char* three_name, const cv::Mat& one,
+                        const char* one_name, const cv::Mat& valid);
 
 // The value std::nth_element(v.begin(), v.begin() + k, v.end()) puts at k, for finite values
 // >= 0 (residual magnitudes): a radix select on the float bit patterns, which sort as the values

@@ -419,7 +419,7 @@ cv::Mat colourise(const cv::Mat& guide_e, const cv::Mat& target, const detail::G
 MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warped, const cv::Mat& valid,
                                  const MergeOptions& o) {
   o.validate();
-  detail::check_merge_inputs(color_warped, mono, valid);
+  detail::check_merge_inputs("merge_reference_mono", color_warped, "color_warped", mono, "mono", valid);
   MergeResult res;
   const int H = mono.rows, W = mono.cols;
   // The mono sees more light and clips first. Its clip level comes from the data; pixels near
