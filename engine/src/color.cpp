@@ -85,37 +85,6 @@ cv::Mat to_linear_bgr(const cv::Mat& encoded) {
   return lin;
 }
 
-cv::Mat float_to_u8(const cv::Mat& unit) {
-  cv::Mat out;
-  unit.convertTo(out, CV_8U, 255.0);
-  return out;
-}
-
-namespace {
-template <typename Table>
-cv::Mat apply_table(const cv::Mat& in, const Table& table) {
-  if (in.depth() != CV_32F) throw_invalid("expected a CV_32F image");
-  cv::Mat out(in.size(), in.type());
-  const int n = in.cols * in.channels();
-  parallel_rows(in.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const float* s = in.ptr<float>(r);
-      float* d = out.ptr<float>(r);
-      table.apply(s, d, n);
-    }
-  });
-  return out;
-}
-}  // namespace
-
-cv::Mat encode_srgb(const cv::Mat& linear) {
-  return apply_table(linear, srgb_tables::encode_table());
-}
-
-cv::Mat decode_srgb(const cv::Mat& encoded) {
-  return apply_table(encoded, srgb_tables::decode_table());
-}
-
 cv::Mat luminance(const cv::Mat& linear_bgr) {
   if (linear_bgr.type() != CV_32FC3) throw_invalid("luminance: expected CV_32FC3");
   cv::Mat y;
