@@ -91,10 +91,6 @@ cv::Mat StereoMatcher::match_left(const cv::Mat& left, const cv::Mat& right) con
   return match_left_full(left, right, options_.disparity_range(left.cols)).disparity;
 }
 
-cv::Mat StereoMatcher::match_right(const cv::Mat& left, const cv::Mat& right) const {
-  return match_right_full(left, right, options_.disparity_range(left.cols)).disparity;
-}
-
 namespace {
 
 class SgbmMatcher final : public StereoMatcher {
