@@ -15,7 +15,7 @@ const char* to_string(MatcherKind kind) { return kind == MatcherKind::Sgbm ? "sg
 MatcherKind parse_matcher(const std::string& text) {
   if (text == "census" || text == "sgm" || text == "census-sgm") return MatcherKind::CensusSgm;
   if (text == "sgbm") return MatcherKind::Sgbm;
-  throw_invalid("--matcher must be 'census' or 'sgbm', got '" + text + "'");
+  throw_invalid("parse_matcher: the matcher must be 'census' (or 'sgm', 'census-sgm') or 'sgbm', got '" + text + "'");
 }
 
 void CensusSgmOptions::validate() const {
