@@ -64,6 +64,16 @@ TEST_CASE("The sRGB tables follow the curves, and apply() gives what one value a
   CHECK(same == 256);
 }
 
+TEST_CASE("The colour conversions refuse images of the wrong depth, naming the function", "[color][bad]") {
+  const cv::Mat u8(4, 4, CV_8UC3, cv::Scalar::all(10)), f32(4, 4, CV_32FC3, cv::Scalar::all(0.5));
+  CHECK_THROWS_WITH(to_srgb8(u8), Catch::Contains("to_srgb8"));
+  CHECK_THROWS_WITH(to_srgb16(u8), Catch::Contains("to_srgb16"));
+  CHECK_THROWS_WITH(to_srgb(f32, CV_32F), Catch::Contains("to_srgb"));
+  CHECK_THROWS_WITH(to_linear(f32), Catch::Contains("to_linear"));
+  CHECK_THROWS_WITH(luminance(u8), Catch::Contains("luminance"));
+  CHECK(to_srgb(f32, CV_16U).depth() == CV_16U);
+}
+
 TEST_CASE("PSNR and SSIM behave on known cases", "[metrics]") {
   cv::Mat a(32, 32, CV_8UC3, cv::Scalar(100, 100, 100));
   cv::Mat b = a.clone();
