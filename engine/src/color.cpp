@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 
 #include <opencv2/imgproc.hpp>
 
@@ -52,8 +53,8 @@ cv::Mat to_linear(const cv::Mat& encoded) {
 
 namespace {
 template <typename T>
-cv::Mat encode(const cv::Mat& linear, int type, float maxval) {
-  if (linear.depth() != CV_32F) throw_invalid("expected a CV_32F linear image");
+cv::Mat encode(const char* function, const cv::Mat& linear, int type, float maxval) {
+  if (linear.depth() != CV_32F) throw_invalid(std::string(function) + ": expected a CV_32F linear image");
   cv::Mat out(linear.size(), CV_MAKETYPE(type, linear.channels()));
   const int n = linear.cols * linear.channels();
   parallel_rows(linear.rows, 16, [&](int r0, int r1) {
@@ -70,8 +71,8 @@ cv::Mat encode(const cv::Mat& linear, int type, float maxval) {
 }
 }  // namespace
 
-cv::Mat to_srgb8(const cv::Mat& linear) { return encode<std::uint8_t>(linear, CV_8U, 255.0f); }
-cv::Mat to_srgb16(const cv::Mat& linear) { return encode<std::uint16_t>(linear, CV_16U, 65535.0f); }
+cv::Mat to_srgb8(const cv::Mat& linear) { return encode<std::uint8_t>("to_srgb8", linear, CV_8U, 255.0f); }
+cv::Mat to_srgb16(const cv::Mat& linear) { return encode<std::uint16_t>("to_srgb16", linear, CV_16U, 65535.0f); }
 
 cv::Mat to_srgb(const cv::Mat& linear, int depth) {
   if (depth == CV_16U) return to_srgb16(linear);
@@ -83,37 +84,6 @@ cv::Mat to_linear_bgr(const cv::Mat& encoded) {
   cv::Mat lin = to_linear(encoded);
   if (lin.channels() == 1) cv::cvtColor(lin, lin, cv::COLOR_GRAY2BGR);
   return lin;
-}
-
-cv::Mat float_to_u8(const cv::Mat& unit) {
-  cv::Mat out;
-  unit.convertTo(out, CV_8U, 255.0);
-  return out;
-}
-
-namespace {
-template <typename Table>
-cv::Mat apply_table(const cv::Mat& in, const Table& table) {
-  if (in.depth() != CV_32F) throw_invalid("expected a CV_32F image");
-  cv::Mat out(in.size(), in.type());
-  const int n = in.cols * in.channels();
-  parallel_rows(in.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const float* s = in.ptr<float>(r);
-      float* d = out.ptr<float>(r);
-      table.apply(s, d, n);
-    }
-  });
-  return out;
-}
-}  // namespace
-
-cv::Mat encode_srgb(const cv::Mat& linear) {
-  return apply_table(linear, srgb_tables::encode_table());
-}
-
-cv::Mat decode_srgb(const cv::Mat& encoded) {
-  return apply_table(encoded, srgb_tables::decode_table());
 }
 
 cv::Mat luminance(const cv::Mat& linear_bgr) {

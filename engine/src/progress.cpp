@@ -1,16 +1,13 @@
 #include "dualcam/engine/progress.hpp"
 
 #include <cstdio>
+#include <utility>
 #include <unistd.h>
 
 namespace dualcam {
 
-Progress::Progress(std::string label, int total) : Progress(std::move(label), total, ::isatty(2) == 1) {}
-
-Progress::Progress(std::string label, int total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
-
-Progress Progress::disabled() { return Progress("", 0, false); }
+Progress::Progress(std::string label, int total)
+    : label_(std::move(label)), total_(total), enabled_(::isatty(2) == 1), start_(std::chrono::steady_clock::now()) {}
 
 Progress::~Progress() { finish(); }
 

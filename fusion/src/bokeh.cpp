@@ -341,7 +341,8 @@ void BokehOptions::validate() const {
 }
 
 double focus_disparity_at(const cv::Mat& disparity, cv::Point p, int window_radius) {
-  CV_Assert(disparity.type() == CV_32F);
+  if (disparity.type() != CV_32FC1)
+    throw_invalid("focus_disparity_at: the disparity must be CV_32FC1, got " + cv::typeToString(disparity.type()));
   if (p.x < 0 || p.y < 0 || p.x >= disparity.cols || p.y >= disparity.rows)
     throw_invalid("the focus point (" + std::to_string(p.x) + "," + std::to_string(p.y) + ") lies outside the " +
                   std::to_string(disparity.cols) + "x" + std::to_string(disparity.rows) + " image");

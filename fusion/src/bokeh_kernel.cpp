@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "dualcam/engine/error.hpp"
 
 namespace dualcam::fusion::detail {
 namespace {
@@ -101,7 +103,10 @@ Kernel make_kernel(double radius, const Aperture& ap) {
 
 void blur_rect(const cv::Mat& in, const Kernel& kernel, const cv::Rect& out_rect, float* out,
                std::vector<float>& scratch) {
-  CV_Assert(in.type() == CV_32FC4);
+  // render_bokeh builds `in` as CV_32FC4 itself: no caller's input reaches this with another type.
+  if (in.type() != CV_32FC4)
+    throw Error(ErrorCategory::Numerical,
+                "blur_rect (internal): the layer must be CV_32FC4, got " + cv::typeToString(in.type()));
   const int h = in.rows, w = in.cols;
   const int rx = kernel.reach_x;
   // Input window: the output columns grown by the horizontal reach, one row per source row.

@@ -15,7 +15,7 @@ const char* to_string(MatcherKind kind) { return kind == MatcherKind::Sgbm ? "sg
 MatcherKind parse_matcher(const std::string& text) {
   if (text == "census" || text == "sgm" || text == "census-sgm") return MatcherKind::CensusSgm;
   if (text == "sgbm") return MatcherKind::Sgbm;
-  throw_invalid("--matcher must be 'census' or 'sgbm', got '" + text + "'");
+  throw_invalid("parse_matcher: the matcher must be 'census' (or 'sgm', 'census-sgm') or 'sgbm', got '" + text + "'");
 }
 
 void CensusSgmOptions::validate() const {
@@ -91,10 +91,6 @@ cv::Mat StereoMatcher::match_left(const cv::Mat& left, const cv::Mat& right) con
   return match_left_full(left, right, options_.disparity_range(left.cols)).disparity;
 }
 
-cv::Mat StereoMatcher::match_right(const cv::Mat& left, const cv::Mat& right) const {
-  return match_right_full(left, right, options_.disparity_range(left.cols)).disparity;
-}
-
 namespace {
 
 class SgbmMatcher final : public StereoMatcher {
@@ -106,6 +102,11 @@ class SgbmMatcher final : public StereoMatcher {
       throw_invalid("SGBM matcher: expects two CV_8UC1 images of the same size");
     const int bs = options_.block_size;
     range = (std::max(range, 16) + 15) / 16 * 16;
+    // OpenCV's SGBM asserts on images no wider than the range, and on the smallest ones (1x1) its
+    // buffer cleanup throws from a destructor and ends the process.
+    if (left.cols <= range)
+      throw_invalid("SGBM matcher: the images must be wider than the disparity range rounded up to 16 (" +
+                    std::to_string(range) + " px), got " + std::to_string(left.cols) + " px");
     const MatchOptions& o = options_;
     auto sgbm = cv::StereoSGBM::create(0, range, bs, 8 * bs * bs, 32 * bs * bs, o.sgbm_disp12_max_diff,
                                        o.sgbm_pre_filter_cap, o.uniqueness, o.sgbm_speckle_window,

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 
 namespace dualcam::fusion::kernels {
@@ -96,7 +98,12 @@ struct PathRow {
 }  // namespace
 
 std::vector<std::uint64_t> census_transform(const cv::Mat& image8, int win_w, int win_h) {
-  CV_Assert(image8.type() == CV_8UC1 && win_w % 2 == 1 && win_h % 2 == 1 && win_w * win_h <= 65);
+  // The census matcher checks the images' type in match_left_full and the window in
+  // CensusSgmOptions::validate (StereoMatcher::create) before it gets here.
+  if (image8.type() != CV_8UC1 || win_w % 2 != 1 || win_h % 2 != 1 || win_w * win_h > 65)
+    throw Error(ErrorCategory::Numerical,
+                "census_transform (internal): expects a CV_8UC1 image and an odd window of at most 65 pixels, got " +
+                    cv::typeToString(image8.type()) + " and " + std::to_string(win_w) + "x" + std::to_string(win_h));
   const int rw = win_w / 2, rh = win_h / 2;
   cv::Mat padded;
   cv::copyMakeBorder(image8, padded, rh, rh, rw, rw, cv::BORDER_REPLICATE);

@@ -263,6 +263,16 @@ TEST_CASE("Bokeh options and inputs are checked", "[bokeh][bad]") {
   CHECK_THROWS_AS(focus_disparity_at(d, {-1, 0}), Error);
   const cv::Mat unknown(40, 50, CV_32F, cv::Scalar(std::numeric_limits<float>::quiet_NaN()));
   CHECK_THROWS_AS(focus_disparity_at(unknown, {10, 10}), Error);
+  // A disparity of another type is refused by name (it was a CV_Assert: exit code 1 "internal").
+  for (const cv::Mat& wrong : {cv::Mat(40, 50, CV_8UC1, cv::Scalar(3)), cv::Mat(40, 50, CV_32FC3), cv::Mat()}) {
+    try {
+      focus_disparity_at(wrong, {10, 10});
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.category() == ErrorCategory::InvalidInput);
+      CHECK_THAT(e.what(), Catch::Contains("focus_disparity_at") && Catch::Contains("CV_32FC1"));
+    }
+  }
   BokehOptions o;
   o.blur_per_disparity = -1;
   CHECK_THROWS_AS(o.validate(), Error);

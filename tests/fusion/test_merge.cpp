@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/fusion/merge.hpp"
@@ -130,4 +131,33 @@ TEST_CASE("merge_reference_mono: holes take their neighbours' colour, the same f
     CHECK(hole_psnr > 20.0);  // measured 22.5 (128x96), 21.9 (127x95), as before the one-pass merge
     CHECK(psnr8(to_srgb8(a.image), to_srgb8(truth)) > 32.0);  // measured 33.3, 32.9
   }
+}
+
+TEST_CASE("The merges refuse images of the wrong type, size or none at all, naming the function",
+          "[fusion][merge][bad]") {
+  const cv::Mat bgr(40, 60, CV_32FC3, cv::Scalar(0.2, 0.3, 0.4)), grey(40, 60, CV_32FC1, cv::Scalar(0.3));
+  const cv::Mat valid(40, 60, CV_8UC1, cv::Scalar(255));
+  const cv::Mat none3(0, 0, CV_32FC3), none1(0, 0, CV_32FC1), none8(0, 0, CV_8UC1);
+  const fusion::MergeOptions o;
+  auto refused = [](auto&& call, const char* function) {
+    try {
+      call();
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK(e.category() == ErrorCategory::InvalidInput);
+      CHECK_THAT(e.what(), Catch::Contains(function));
+    }
+  };
+  // Colour and grey swapped, a size mismatch, a mask of another type, and empty images (which
+  // crashed in the clip detection before).
+  refused([&] { fusion::merge_reference_color(grey, bgr, valid, o); }, "merge_reference_color");
+  refused([&] { fusion::merge_reference_color(bgr, grey(cv::Rect(0, 0, 59, 40)), valid, o); }, "merge_reference_color");
+  refused([&] { fusion::merge_reference_color(bgr, grey, cv::Mat(40, 60, CV_32FC1), o); }, "merge_reference_color");
+  refused([&] { fusion::merge_reference_color(none3, none1, none8, o); }, "non-empty");
+  refused([&] { fusion::merge_reference_mono(bgr, grey, valid, o); }, "merge_reference_mono");
+  refused([&] { fusion::merge_reference_mono(grey, bgr, valid(cv::Rect(0, 0, 60, 39)), o); }, "merge_reference_mono");
+  refused([&] { fusion::merge_reference_mono(none1, none3, none8, o); }, "non-empty");
+  fusion::MergeOptions bad;
+  bad.fill_radius = 0;
+  CHECK_THROWS_WITH(fusion::merge_reference_mono(grey, bgr, valid, bad), Catch::Contains("MergeOptions::fill_radius"));
 }

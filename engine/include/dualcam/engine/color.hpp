@@ -20,13 +20,6 @@ cv::Mat to_srgb16(const cv::Mat& linear);
 // CV_32F linear light -> sRGB-encoded at `depth` (CV_8U or CV_16U): an output takes the colour
 // camera's bit depth (inputs.hpp).
 cv::Mat to_srgb(const cv::Mat& linear, int depth);
-// CV_32F values in [0,1] (any encoding) -> CV_8U by rounding, for images already sRGB-encoded.
-cv::Mat float_to_u8(const cv::Mat& unit);
-
-// CV_32F linear <-> CV_32F sRGB-encoded values in [0,1] (same channel count), through a fine
-// lookup table (max error 1e-5): for algorithms that work in a perceptual domain.
-cv::Mat encode_srgb(const cv::Mat& linear);
-cv::Mat decode_srgb(const cv::Mat& encoded);
 
 // Rec. 709 / sRGB relative luminance of a linear BGR image: CV_32FC1.
 cv::Mat luminance(const cv::Mat& linear_bgr);

@@ -7,9 +7,8 @@ namespace dualcam {
 
 class Progress {
  public:
-  // `total` steps of work labelled `label`; enabled = stderr is a terminal, unless forced.
+  // `total` steps of work labelled `label`; drawn only when stderr is a terminal.
   Progress(std::string label, int total);
-  static Progress disabled();
   ~Progress();
   void set_total(int total) { total_ = total; }
   // Marks `n` more steps done, with an optional note on what is being done.
@@ -18,7 +17,6 @@ class Progress {
   bool enabled() const { return enabled_; }
 
  private:
-  Progress(std::string label, int total, bool enabled);
   void draw(const std::string& note);
   std::string label_;
   int total_;

@@ -103,7 +103,6 @@ class StereoMatcher {
 
   // Disparity only, with the range the options give for this width.
   cv::Mat match_left(const cv::Mat& left, const cv::Mat& right) const;
-  cv::Mat match_right(const cv::Mat& left, const cv::Mat& right) const;
 
   static std::unique_ptr<StereoMatcher> create(const MatchOptions& options);
 
