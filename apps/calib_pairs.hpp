@@ -17,8 +17,8 @@ struct PairSet {
   cv::Size mono_size, color_size;
 };
 
-// Reads the pairs (matched by order) and detects the board in each image (in parallel). The
-// peer detector is EVALUATION.md's (findChessboardCorners + cornerSubPix 5x5). Throws
+// Reads the pairs (matched by order) and detects the board in each image (in parallel). The peer
+// detector is docs/evaluation.md#peer-calib's (findChessboardCorners + cornerSubPix 5x5). Throws
 // Error(InvalidInput) when the counts or the image sizes within one camera differ, and
 // Error(Calibration) when the board is found in no image at all.
 PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::string>& color,

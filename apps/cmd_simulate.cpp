@@ -1,5 +1,6 @@
 // dualcam simulate: render a colour + mono pair of a procedural 3-D scene through a configurable
-// rig and the EVALUATION.md sensor models, with its ground truth (and optionally bokeh truth).
+// rig and the sensor models of docs/evaluation.md#sensors, with its ground truth (and optionally
+// bokeh truth).
 #include <cstdio>
 #include <filesystem>
 #include <memory>

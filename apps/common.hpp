@@ -67,8 +67,8 @@ Command register_calibrate(CLI::App& root);
 // wildcards names one file. Throws Error(InvalidInput) when nothing matches.
 std::vector<std::string> expand_glob(const std::string& pattern, const std::string& option);
 
-// The calibration evaluation protocols of EVALUATION.md ("Calibration"), behind one function that
-// `dualcam eval --protocol calib-synthetic|calib-real` calls.
+// The calibration evaluation protocols (docs/evaluation.md#calib-synthetic, #calib-real), behind
+// one function that `dualcam eval --protocol calib-synthetic|calib-real` calls.
 struct CalibEvalOptions {
   std::string protocol;            // calib-synthetic or calib-real
   std::string data;                // calib-real: folder holding session*/left*.jpg, right*.jpg

@@ -1,5 +1,5 @@
-// The calibration evaluation protocols of EVALUATION.md: calib-synthetic (random rigs rendered by
-// datasets/board_sim.hpp, scored against the truth) and calib-real (the stereo_calib_sourishg
+// The calibration evaluation protocols of docs/evaluation.md: calib-synthetic (random rigs rendered
+// by datasets/board_sim.hpp, scored against the truth) and calib-real (the stereo_calib_sourishg
 // sessions, scored by RMS, rectified row error and the odd/even halves), each for dualcam's
 // calibration ("engine") and for OpenCV's stereoCalibrate as a user would run it ("peer").
 #include <algorithm>

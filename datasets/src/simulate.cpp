@@ -43,12 +43,12 @@ cv::Mat sensor_light(const cv::Mat& linear, const CameraModel& cam, double expos
   return out;
 }
 
-// sensor.hpp's noise generators draw from one serial random stream per image (EVALUATION.md's
-// models; the embedded sample depends on their exact bytes). At 12 MP the colour camera's 36
-// million Poisson draws take seconds on one core, so the simulator runs the same models on
-// fixed bands of rows, each with its own stream seeded from (seed, band): the same statistics,
-// and the same bytes for any thread count because the bands do not depend on it. The colour
-// camera's mosaic and demosaic then run on the whole image, so no band edge shows.
+// sensor.hpp's noise generators draw from one serial random stream per image (the models of
+// docs/evaluation.md#sensors; the embedded sample depends on their exact bytes). At 12 MP the
+// colour camera's 36 million Poisson draws take seconds on one core, so the simulator runs the same
+// models on fixed bands of rows, each with its own stream seeded from (seed, band): the same
+// statistics, and the same bytes for any thread count because the bands do not depend on it. The
+// colour camera's mosaic and demosaic then run on the whole image, so no band edge shows.
 using detail::band_seed;
 using detail::by_bands;
 

@@ -152,9 +152,9 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
                                          cv::Size mono_size, cv::Size color_size,
                                          const StereoCalibrationOptions& options = {});
 
-// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1),
-// as EVALUATION.md's peer figures were measured (alpha = 1, the rig file's, gives smaller numbers
-// because the rectified focal length is shorter).
+// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1), as
+// the design's peer figures were measured (docs/evaluation.md#calib-real) (alpha = 1, the rig
+// file's, gives smaller numbers because the rectified focal length is shorter).
 RectifyOptions row_error_rectify();
 
 // Mean absolute row difference (column difference for a vertical rig) of the corners seen by both
@@ -162,9 +162,9 @@ RectifyOptions row_error_rectify();
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry,
                            const std::vector<StereoView>& views, int* count = nullptr);
 
-// The OpenCV peer of EVALUATION.md: findChessboardCorners + cornerSubPix 5x5 detection (chessboard
-// only), calibrateCamera per camera, then stereoCalibrate with the intrinsics refined
-// (5-parameter distortion).
+// The OpenCV peer (docs/evaluation.md#peer-calib): findChessboardCorners + cornerSubPix 5x5
+// detection (chessboard only), calibrateCamera per camera, then stereoCalibrate with the intrinsics
+// refined (5-parameter distortion).
 Detection detect_board_peer(const cv::Mat& image, const BoardSpec& spec);
 struct PeerResult {
   StereoRig rig;

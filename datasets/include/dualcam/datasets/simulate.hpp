@@ -1,6 +1,7 @@
 #pragma once
 // The dual-camera simulator: a procedural 3-D scene rendered through a configurable colour +
-// mono rig and the sensor models of EVALUATION.md, with exact ground truth at both views.
+// mono rig and the sensor models of docs/evaluation.md#sensors, with exact ground truth at both
+// views.
 //
 // Frames and conventions (those of the rig, engine/rig.hpp): world = the mono camera's frame
 // (x right, y down, z forward, mm); camera 1 = mono, camera 2 = colour; X_color = R X_mono + T.
