@@ -1,7 +1,8 @@
 #pragma once
 // A phone camera as its sensor and ISP make a picture: the "realistic" sensor of
-// docs/evaluation.md, made so that development figures predict real captures (issue 17), where
-// sensor.hpp's models (Gaussian noise on sRGB-ready values) are far cleaner than a real pair:
+// docs/evaluation.md#sensor-realistic, made so that development figures predict real captures
+// (issue 17), where sensor.hpp's models (Gaussian noise on sRGB-ready values) are far cleaner
+// than a real pair:
 //
 //   scene light (linear BGR at a good-light exposure) x light level
 //   -> electrons per site: Poisson photon noise, through an RGGB colour filter whose green

@@ -36,7 +36,7 @@ struct DisparityErrors {
 DisparityErrors disparity_errors(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& mask = cv::Mat());
 
 // No-reference figures for real captures, where there is no clean image to compare with
-// (docs/evaluation.md, protocol real). All take 8-bit images.
+// (docs/evaluation.md#real-captures). All take 8-bit images.
 //
 // The flat areas of a scene, from a guide of it (8-bit, e.g. the mono at the view, which sees
 // more light): the 16x16 blocks whose guide, blurred with a Gaussian of sigma 3, varies least
