@@ -12,7 +12,7 @@
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "dualcam/calibration/cost.hpp"
+#include "cost.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/report.hpp"
 

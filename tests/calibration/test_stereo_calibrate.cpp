@@ -1,7 +1,7 @@
 // The joint stereo calibration: its cost against OpenCV and numeric derivatives, recovery of a
 // known rig with honest uncertainties, rejection of bad input, and the real data set.
 // Ceres pulls in glog, whose CHECK would replace Catch's: include it first and drop glog's.
-#include "dualcam/calibration/cost.hpp"
+#include "cost.hpp"
 #undef CHECK
 
 #include <catch2/catch.hpp>
