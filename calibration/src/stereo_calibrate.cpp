@@ -42,6 +42,12 @@ RectifyOptions row_error_rectify() {
 
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& g, const std::vector<StereoView>& views,
                            int* count) {
+  try {
+    rig.validate();
+  } catch (const Error& e) {
+    throw_invalid(std::string("rectified_row_error: ") + e.what());
+  }
+  check_stereo_views(views, "rectified_row_error");
   double sum = 0;
   int n = 0;
   for (const StereoView& v : views) {
@@ -99,10 +105,9 @@ std::vector<int> usable_views(const std::vector<StereoView>& views, const Stereo
     ViewReport& vr = res.views[i];
     vr.name = views[i].name;
     const StereoView& v = views[i];
-    if (!v.mono.found) vr.reason = "mono: " + (v.mono.reason.empty() ? std::string("board not found") : v.mono.reason);
-    else if (!v.color.found)
-      vr.reason = "colour: " + (v.color.reason.empty() ? std::string("board not found") : v.color.reason);
-    else if (int(v.mono.corners.size()) < options.min_corners || int(v.color.corners.size()) < options.min_corners)
+    vr.reason = unusable_reason(v);
+    if (!vr.reason.empty()) continue;
+    if (int(v.mono.corners.size()) < options.min_corners || int(v.color.corners.size()) < options.min_corners)
       vr.reason = "too few corners (" + std::to_string(v.mono.corners.size()) + " mono, " +
                   std::to_string(v.color.corners.size()) + " colour; need " + std::to_string(options.min_corners) + ")";
     else used_index.push_back(int(i));
@@ -251,6 +256,7 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   options.validate();
   board.validate();
   if (mono_size.empty() || color_size.empty()) throw_invalid("calibrate_stereo: image sizes must be positive");
+  check_stereo_views(views, "calibrate_stereo", &board);
   Joint j;
   j.fixed = parse_fixed(options.fixed);
   const std::vector<cv::Point3f> model = board.object_points();

@@ -66,7 +66,9 @@ void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vecto
 
 // A chessboard's corners can be listed from either end (its 180-degree symmetry). Reverses
 // `other` when its first-to-last corner direction opposes `reference`'s, so the two cameras of a
-// stereo view number the corners alike. ChArUco ids are unique and left alone.
+// stereo view number the corners alike (the direction test assumes the two cameras' roll differs
+// by well under 90 degrees, as in a rig). ChArUco ids are unique and left alone.
+// detect_stereo_view (stereo_views.hpp) applies it.
 void match_corner_order(const Detection& reference, Detection& other);
 
 // OpenCV's id of an ArUco dictionary name (e.g. DICT_5X5_100), -1 when unknown.
