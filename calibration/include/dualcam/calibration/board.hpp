@@ -41,9 +41,10 @@ struct Detection {
   std::vector<int> ids;               // corner ids into BoardSpec::object_points()
 };
 
-// Finds the board in an 8-bit grey or colour image. Chessboard: findChessboardCornersSB, else
+// Finds the board in an 8- or 16-bit grey or BGR image. Chessboard: findChessboardCornersSB, else
 // findChessboardCorners, then refine_chessboard_corners. ChArUco: markers, then interpolated
-// corners (a partly visible board is fine).
+// corners (a partly visible board is fine). A board that is not found (an image of any size) is a
+// Detection with its reason; Error(InvalidInput) for an empty image or another type.
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec);
 
 // Sub-pixel refinement of chessboard corners (cv::cornerSubPix) with a window sized per corner
@@ -60,7 +61,9 @@ struct CornerRefineOptions {
   double max_shift_share = 0.25;  // a move beyond this share of the spacing is refused, times
   void validate() const;
 };
-// `corners` in OpenCV's row-major pattern order (pattern = inner corners per row x rows).
+// `corners` in OpenCV's row-major pattern order (pattern = inner corners per row x rows), each on
+// the image. Error(InvalidInput) for an empty image, one that is not 8-bit or float single-channel,
+// a corner count that is not the pattern's or a corner off the image.
 void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vector<cv::Point2f>& corners,
                                const CornerRefineOptions& options = {});
 
