@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 #include <opencv2/imgproc.hpp>
 
@@ -291,4 +292,40 @@ TEST_CASE("render_board and undistort_exact refuse a camera they cannot use", "[
   expect_error([&] { render_board(pattern, nosize, R, t); }, ErrorCategory::InvalidInput, "size");
   expect_error([&] { render_board(pattern, cam, R, t, cv::Mat(10, 10, CV_32F)); }, ErrorCategory::InvalidInput,
                "background");
+}
+
+TEST_CASE("Every function taking a board refuses one it cannot model", "[calibrate][bad]") {
+  const auto& set = board_set();
+  const std::vector<StereoView> views = detected_views();
+  std::vector<std::pair<BoardSpec, std::string>> bad;
+  BoardSpec b = chessboard();
+  b.cols = 0;
+  bad.push_back({b, "board grid"});
+  b = chessboard();
+  b.rows = 0;
+  bad.push_back({b, "board grid"});
+  b = chessboard();
+  b.square_mm = 0;
+  bad.push_back({b, "square size"});
+  b = chessboard();
+  b.square_mm = std::numeric_limits<double>::quiet_NaN();
+  bad.push_back({b, "square size"});
+  b = parse_board_spec("charuco:DICT_5X5_100:11x8:15mm:11mm");
+  b.marker_mm = 15;
+  bad.push_back({b, "marker size"});
+  b = parse_board_spec("charuco:DICT_5X5_100:11x8:15mm:11mm");
+  b.dictionary = "DICT_NOPE";
+  bad.push_back({b, "DICT_NOPE"});
+  for (const auto& entry : bad) {
+    const BoardSpec& board = entry.first;
+    const std::string& fragment = entry.second;
+    INFO(fragment);
+    const auto k = ErrorCategory::InvalidInput;
+    expect_error([&] { detect_board(set[0].mono, board); }, k, fragment);
+    expect_error([&] { BoardPattern p(board); }, k, fragment);
+    expect_error([&] { detect_stereo_view(set[0].mono, set[0].color, board, "p"); }, k, fragment);
+    expect_error([&] { detect_stereo_views({{"p", set[0].mono, set[0].color}}, board); }, k, fragment);
+    expect_error([&] { load_stereo_views({"m.png"}, {"c.png"}, board); }, k, fragment);
+    expect_error([&] { calibrate_stereo(views, board, kMono, kColor); }, k, fragment);
+  }
 }
