@@ -8,11 +8,10 @@
 #include <filesystem>
 
 #include <opencv2/calib3d.hpp>
-#include <tbb/parallel_for.h>
 
-#include "calib_pairs.hpp"
 #include "common.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
@@ -81,16 +80,19 @@ void coverage(RigErrors& e, const calibration::StereoCalibrationResult& res, con
   check(res.rig.baseline() - truth.baseline(), res.sigma.baseline_mm);
 }
 
+// EVALUATION.md's peer detects with OpenCV's detector and keeps its corner order.
+calibration::StereoViewOptions detection(bool peer) {
+  calibration::StereoViewOptions o;
+  o.max_pixels = 0;
+  if (peer) o.detector = calibration::detect_board_peer, o.match_corner_order = false;
+  return o;
+}
+
 std::vector<StereoView> detect_set(const std::vector<datasets::BoardSetView>& set, const calibration::BoardSpec& board,
                                    bool peer) {
-  std::vector<StereoView> views(set.size());
-  tbb::parallel_for(std::size_t(0), set.size(), [&](std::size_t i) {
-    views[i].name = "view" + std::to_string(i + 1);
-    views[i].mono = peer ? calibration::detect_board_peer(set[i].mono, board) : calibration::detect_board(set[i].mono, board);
-    views[i].color = peer ? calibration::detect_board_peer(set[i].color, board) : calibration::detect_board(set[i].color, board);
-    if (!peer) calibration::match_corner_order(views[i].mono, views[i].color);
-  });
-  return views;
+  std::vector<calibration::ImagePair> pairs;
+  for (const auto& v : set) pairs.push_back({"view" + std::to_string(pairs.size() + 1), v.mono, v.color});
+  return calibration::detect_stereo_views(pairs, board, detection(peer)).views;
 }
 
 int run_synthetic(const CalibEvalOptions& o, Json& out) {
@@ -217,14 +219,14 @@ int run_real(const CalibEvalOptions& o, Json& out) {
     Json js;
     // The peer first: its pairs and corners are the common ground on which every rig's row error
     // is also measured (row_peerset).
-    PairSet pset = load_pairs(mono, color, board, true, 0, false, nullptr);
+    const auto pset = calibration::load_stereo_views(mono, color, board, detection(true));
     const calibration::PeerResult peer =
         calibration::calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
     auto row_on_peer_set = [&](const StereoRig& rig) {
       return calibration::rectified_row_error(rig, rectify_geometry(rig, calibration::row_error_rectify()), peer.used);
     };
     if (o.method != "peer") {
-      PairSet set = load_pairs(mono, color, board, false, 0, false, nullptr);
+      const auto set = calibration::load_stereo_views(mono, color, board, detection(false));
       // The engine's own corners of the pairs the peer used: its row error on the peer's pairs.
       std::vector<calibration::StereoView> own_on_peer_pairs;
       for (const auto& v : set.views)

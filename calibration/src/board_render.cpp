@@ -80,7 +80,21 @@ void BoardRenderOptions::validate() const {
   check_range("BoardRenderOptions::white", white, 0.0, 1.0);
 }
 
+namespace {
+// What undistort_exact reads: positive finite focal lengths, CV_64F distortion coefficients.
+void check_lens(const CameraModel& camera, const char* function) {
+  const cv::Matx33d& K = camera.K;
+  if (!(K(0, 0) > 0 && K(1, 1) > 0 && std::isfinite(K(0, 0)) && std::isfinite(K(1, 1)) && std::isfinite(K(0, 2)) &&
+        std::isfinite(K(1, 2))))
+    throw_invalid(std::string(function) + ": the camera's focal length must be positive and K finite");
+  if (!camera.dist.empty() && camera.dist.type() != CV_64FC1)
+    throw_invalid(std::string(function) + ": the camera's distortion must be CV_64F coefficients, got " +
+                  cv::typeToString(camera.dist.type()));
+}
+}  // namespace
+
 cv::Point2d undistort_exact(const CameraModel& camera, const cv::Point2d& pixel) {
+  check_lens(camera, "undistort_exact");
   const cv::Matx33d& K = camera.K;
   double d[5] = {0, 0, 0, 0, 0};
   for (int i = 0; i < 5 && i < int(camera.dist.total()); ++i) d[i] = camera.dist.at<double>(i);
@@ -125,6 +139,7 @@ cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, con
   options.validate();
   const cv::Size size = camera.size;
   if (size.empty()) throw_invalid("render_board: the camera has no image size");
+  check_lens(camera, "render_board");
   if (!background.empty() && (background.size() != size || background.type() != CV_32F))
     throw_invalid("render_board: the background must be CV_32F of the camera's size");
   // Normalised coordinates at the pixel corners (x - 0.5, y - 0.5); samples inside a pixel are
