@@ -128,21 +128,6 @@ cv::Mat through_jpeg(const cv::Mat& img8, int quality) {
 
 }  // namespace
 
-cv::Mat realistic_camera_signal(const cv::Mat& linear_bgr, const RealisticCamera& c) {
-  c.validate();
-  if (linear_bgr.empty() || linear_bgr.type() != CV_32FC3)
-    throw_invalid("realistic_camera_signal: expected CV_32FC3 linear BGR");
-  cv::Mat out;
-  if (c.mono) {
-    cv::transform(linear_bgr, out,
-                  cv::Matx13f(float(c.output_gain * c.mono_weights[0]), float(c.output_gain * c.mono_weights[1]),
-                              float(c.output_gain * c.mono_weights[2])));
-  } else {
-    out = linear_bgr * c.output_gain;
-  }
-  return out;
-}
-
 cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera& c, std::uint64_t seed) {
   c.validate();
   if (linear_bgr.empty() || linear_bgr.type() != CV_32FC3)

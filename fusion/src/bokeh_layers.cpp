@@ -151,7 +151,6 @@ LayerMaps assign_layers(const cv::Mat& radius, double growth) {
 // A layer's grid (reduced by `scale` for large radii, so that the kernel stays within
 // full_res_radius_px) and its tiles of kTile x kTile.
 struct LayerCompositor::Grid {
-  int level = 0;
   double r = 0;  // |radius| of the level, px at full resolution
   int scale = 1;
   int lw = 0, lh = 0;  // the reduced grid's size
@@ -189,7 +188,6 @@ void LayerCompositor::composite(int level, BokehStats& st) {
   };
   cur_rects.clear();
   Grid g;
-  g.level = level;
   g.r = std::abs(maps_.levels[level]);
   g.scale = g.r > o_.full_res_radius_px ? int(std::ceil(g.r / o_.full_res_radius_px)) : 1;
   g.lw = (size.width + g.scale - 1) / g.scale;

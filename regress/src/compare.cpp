@@ -1,35 +1,18 @@
 #include "dualcam/regress/runner.hpp"
 
-#include <fnmatch.h>
-
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <memory>
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "dualcam/calibration/board.hpp"
-#include "dualcam/calibration/stereo_calibrate.hpp"
-#include "dualcam/calibration/stereo_views.hpp"
-#include "dualcam/datasets/board_sim.hpp"
-#include "dualcam/datasets/recipe.hpp"
-#include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
-#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/metrics.hpp"
-#include "dualcam/engine/parallel.hpp"
-#include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/visualize.hpp"
-#include "dualcam/fusion/pipeline.hpp"
-#include "dualcam/fusion/refocus.hpp"
-
 #include "runner_internal.hpp"
 
 namespace fs = std::filesystem;

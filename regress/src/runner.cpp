@@ -5,12 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 
-#include <opencv2/calib3d.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
@@ -23,10 +20,7 @@
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/inputs.hpp"
-#include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
-#include "dualcam/engine/rectify_geometry.hpp"
-#include "dualcam/engine/visualize.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 #include "dualcam/fusion/refocus.hpp"
 

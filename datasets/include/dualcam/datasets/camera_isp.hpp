@@ -54,8 +54,4 @@ RealisticCamera realistic_mono_camera(double light, int adc_bits = 8);
 // thread count (the noise is drawn on fixed bands of rows).
 cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera& camera, std::uint64_t seed);
 
-// The linear signal the camera's picture has as its expected value before clipping and the tone
-// curve: CV_32FC3 (colour: the light x output_gain) or CV_32FC1 (mono: its response).
-cv::Mat realistic_camera_signal(const cv::Mat& linear_bgr, const RealisticCamera& camera);
-
 }  // namespace dualcam::datasets
