@@ -1,5 +1,5 @@
 // dualcam eval: the protocols of EVALUATION.md on Middlebury-format data, for the engine or the
-// peer a user would assemble from OpenCV. Thin: parse, bind the method, call datasets::evaluate.
+// peer a user would assemble from OpenCV. Thin: parse, bind the method, call eval::evaluate.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,13 +11,13 @@
 
 #include "common.hpp"
 #include "eval_bokeh.hpp"
-#include "dualcam/datasets/eval.hpp"
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/eval/protocol.hpp"
 #include "dualcam/fusion/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
@@ -101,8 +101,8 @@ fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
 
 // The engine, called only through the fuse pipeline (mono on the left): told the pair is
 // rectified, or (`auto_rig`, `--rig auto`) left to estimate the rectification from the pair.
-datasets::Method engine_method(datasets::Protocol protocol, bool auto_rig) {
-  auto options = [auto_rig](fusion::Reference ref, const datasets::MethodInput& in) {
+eval::Method engine_method(eval::Protocol protocol, bool auto_rig) {
+  auto options = [auto_rig](fusion::Reference ref, const eval::MethodInput& in) {
     fusion::FuseOptions f;
     f.rectified = !auto_rig;
     f.auto_rig = auto_rig;
@@ -111,39 +111,39 @@ datasets::Method engine_method(datasets::Protocol protocol, bool auto_rig) {
     return f;
   };
   switch (protocol) {
-    case datasets::Protocol::Depth:
-      return {"engine", [options](const datasets::MethodInput& in) {
+    case eval::Protocol::Depth:
+      return {"engine", [options](const eval::MethodInput& in) {
                 return fusion::compute_depth({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).disparity;
               }};
-    case datasets::Protocol::P1:
-      return {"engine", [options](const datasets::MethodInput& in) {
+    case eval::Protocol::P1:
+      return {"engine", [options](const eval::MethodInput& in) {
                 return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).image);
               }};
-    case datasets::Protocol::P2:
-      return {"engine", [options](const datasets::MethodInput& in) {
+    case eval::Protocol::P2:
+      return {"engine", [options](const eval::MethodInput& in) {
                 return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Color, in)).image);
               }};
   }
   throw_invalid("no engine method for this protocol");
 }
 
-datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDepthOptions& depth,
+eval::Method peer_method(eval::Protocol protocol, const fusion::PeerDepthOptions& depth,
                              fusion::PeerBorder border) {
   switch (protocol) {
-    case datasets::Protocol::Depth:
-      return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const datasets::MethodInput& in) {
+    case eval::Protocol::Depth:
+      return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const eval::MethodInput& in) {
                 return fusion::peer_depth(in.mono, in.color, depth, in.ndisp);
               }};
-    case datasets::Protocol::P1:
+    case eval::Protocol::P1:
       return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
-              [depth, border](const datasets::MethodInput& in) {
+              [depth, border](const eval::MethodInput& in) {
                 fusion::PeerColorizeOptions c;
                 c.depth = depth;
                 c.border = border;
                 return fusion::peer_colorize(in.mono, in.color, c, in.ndisp);
               }};
-    case datasets::Protocol::P2:
-      return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const datasets::MethodInput& in) {
+    case eval::Protocol::P2:
+      return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const eval::MethodInput& in) {
                 return fusion::peer_denoise(in.color, fusion::PeerDenoiseOptions{});
               }};
   }
@@ -152,7 +152,7 @@ datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDept
 
 std::string protocol_list() {
   std::string s;
-  for (const auto& p : datasets::protocols()) s += std::string(s.empty() ? "" : ", ") + p.name;
+  for (const auto& p : eval::protocols()) s += std::string(s.empty() ? "" : ", ") + p.name;
   return s;
 }
 
@@ -162,7 +162,7 @@ Command register_eval(CLI::App& root) {
   auto o = std::make_shared<EvalCliOptions>();
   CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (EVALUATION.md)");
   std::string protocols_help = "protocol: " + protocol_list() + ", bokeh";
-  for (const auto& p : datasets::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
+  for (const auto& p : eval::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
   protocols_help +=
       "\n  bokeh: synthetic depth of field on simulator scenes against the thin-lens truth, with the true and the "
       "engine's disparity (docs/bokeh.md; needs no --data)";
@@ -239,17 +239,17 @@ Command register_eval(CLI::App& root) {
     }
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
-    datasets::Protocol protocol;
+    eval::Protocol protocol;
     try {
-      protocol = datasets::parse_protocol(o->protocol);
+      protocol = eval::parse_protocol(o->protocol);
     } catch (const Error& e) {
       throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real");
     }
     if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
-    datasets::EvalOptions eo;
+    eval::EvalOptions eo;
     eo.light = o->light;
     eo.seed = o->seed;
-    eo.left_sensor = datasets::parse_left_sensor(o->left_sensor);
+    eo.left_sensor = eval::parse_left_sensor(o->left_sensor);
     if (!o->mono_weights.empty()) {
       const auto w = parse_numbers(o->mono_weights, "--mono-weights", 3);
       eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
@@ -277,13 +277,13 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border)
+    eval::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border)
                                                   : engine_method(protocol, auto_rig);
     if (!o->save_dir.empty()) {
       if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
       const std::filesystem::path dir = o->save_dir;
-      const bool depth = protocol == datasets::Protocol::Depth;
-      method.run = [run = method.run, dir, depth](const datasets::MethodInput& in) {
+      const bool depth = protocol == eval::Protocol::Depth;
+      method.run = [run = method.run, dir, depth](const eval::MethodInput& in) {
         cv::Mat out = run(in);
         write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
         write_image((dir / (in.scene + "_color.png")).string(), in.color);
@@ -296,13 +296,13 @@ Command register_eval(CLI::App& root) {
     }
     ThreadScope threads(o->threads);
     Stopwatch total;
-    Progress progress("eval " + std::string(datasets::protocol_info(protocol).name), int(scenes.size()));
-    datasets::EvalResult res =
-        threads.run([&] { return datasets::evaluate(protocol, scenes, method, eo, &progress); });
+    Progress progress("eval " + std::string(eval::protocol_info(protocol).name), int(scenes.size()));
+    eval::EvalResult res =
+        threads.run([&] { return eval::evaluate(protocol, scenes, method, eo, &progress); });
     progress.finish();
     std::printf("dualcam eval: protocol %s, method %s, light %g, left sensor %s, mono weights %g,%g,%g gain %g, %zu scenes\n",
-                datasets::protocol_info(protocol).name, method.name.c_str(), res.light,
-                datasets::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
+                eval::protocol_info(protocol).name, method.name.c_str(), res.light,
+                eval::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
                 res.rows.size());
     if (eo.perturbed() || auto_rig)
       std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
@@ -315,14 +315,14 @@ Command register_eval(CLI::App& root) {
       report.json()["data"] = o->data;
       report.json()["method_kind"] = o->method;
       report.json()["rig"] = o->rig;
-      if (o->method == "peer" && protocol != datasets::Protocol::P2)
+      if (o->method == "peer" && protocol != eval::Protocol::P2)
         report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
                                       {"use_scene_ndisp", peer_depth.use_scene_ndisp},
                                       {"disp12_max_diff", peer_depth.match.sgbm_disp12_max_diff},
                                       {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
                                       {"speckle_window", peer_depth.match.sgbm_speckle_window},
                                       {"speckle_range", peer_depth.match.sgbm_speckle_range}};
-      if (o->method == "peer" && protocol == datasets::Protocol::P1)
+      if (o->method == "peer" && protocol == eval::Protocol::P1)
         report.json()["peer_border"] = fusion::to_string(border);
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();

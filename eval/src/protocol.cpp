@@ -1,4 +1,4 @@
-#include "dualcam/datasets/eval.hpp"
+#include "dualcam/eval/protocol.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,9 +10,11 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
-#include "eval_internal.hpp"
+#include "protocol_internal.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
+
+using namespace dualcam::datasets;
 
 const std::vector<ProtocolInfo>& protocols() {
   static const std::vector<ProtocolInfo> list{
@@ -268,4 +270,4 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
 }
 
 }  // namespace detail
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval

@@ -2,9 +2,11 @@
 // EVALUATION.md: PSNR over the whole 8-bit RGB image (and, for P1, over the evaluated pixels)
 // and SSIM against the clean scene image at the output's view.
 #include "dualcam/engine/metrics.hpp"
-#include "eval_internal.hpp"
+#include "protocol_internal.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
+
+using namespace dualcam::datasets;
 
 EvalResult evaluate_p1(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress) {
@@ -30,4 +32,4 @@ EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& met
   return detail::run_protocol(Protocol::P2, scenes, method, options, progress, std::move(columns), score);
 }
 
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval

@@ -4,11 +4,10 @@
 // from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
 // output is scored against the truth.
 //
-// A method is any callable (MethodFn): the engine pipeline, a peer built from OpenCV, the exact
-// truth or a deliberately broken one in tests. This module knows nothing of fusion; apps/ binds
-// the methods. Each protocol is one function (evaluate_depth, evaluate_p1, evaluate_p2) in its
-// own file; further protocols (calibration, bokeh) add their own function and an entry in
-// protocols().
+// A method is any callable (MethodFn): the engine pipeline or a peer built from OpenCV
+// (methods.hpp binds both), the exact truth or a deliberately broken one in tests. Each protocol
+// is one function (evaluate_depth, evaluate_p1, evaluate_p2) in its own file; the protocols on
+// other data (bokeh_eval.hpp, calib_eval.hpp) have their own entry points.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,7 +20,7 @@
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/report.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
 
 enum class Protocol {
   Depth,  // disparity of the mono (left) view; bad-2.0, bad-1.0, MAE
@@ -50,8 +49,8 @@ LeftSensor parse_left_sensor(const std::string& text);  // "mono" | "color" | "c
 
 struct EvalOptions {
   double light = 0;         // colour camera light level (1 = good, 0.05 = dim); 0 = protocol default
-  MonoSensor mono;          // panchromatic weights, gain and noise of the mono camera
-  ColorSensor color;        // colour camera model; its `light` is replaced by effective_light()
+  datasets::MonoSensor mono;   // panchromatic weights, gain and noise of the mono camera
+  datasets::ColorSensor color; // colour camera model; its `light` is replaced by effective_light()
   LeftSensor left_sensor = LeftSensor::Mono;  // Color only for Protocol::Depth
   std::uint64_t seed = 0;   // mixed into every (scene, protocol) seed
   // A misaligned module (depth protocol only): the right camera's view is moved by
@@ -91,11 +90,11 @@ std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint6
 cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg);
 
 // The simulated pair of a scene for a protocol (what MethodInput holds, without ndisp).
-MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
+MethodInput simulate_pair(const datasets::MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
 
 // Evaluated pixels of the left view (CV_8U 255/0): truth known, its match x - d inside the right
 // image, and the scene's non-occlusion mask where it has one.
-cv::Mat evaluated_mask(const MiddleburyScene& scene);
+cv::Mat evaluated_mask(const datasets::MiddleburyScene& scene);
 
 struct MetricColumn {
   std::string key;     // JSON key, with its unit: "bad2_pct", "psnr_db"
@@ -127,14 +126,14 @@ struct EvalResult {
 };
 
 // The protocols. `progress` (may be null) advances once per scene.
-EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_depth(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                           Progress* progress = nullptr);
-EvalResult evaluate_p1(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_p1(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress = nullptr);
-EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_p2(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress = nullptr);
 // Dispatches to the function of `protocol`.
-EvalResult evaluate(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
+EvalResult evaluate(Protocol protocol, const std::vector<datasets::SceneSource>& scenes, const Method& method,
                     const EvalOptions& options, Progress* progress = nullptr);
 
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval

@@ -2,9 +2,11 @@
 // colour-right, scored by bad-2.0 (share of evaluated pixels unknown or off by > 2 px), bad-1.0
 // and the mean absolute error over evaluated pixels with an estimate.
 #include "dualcam/engine/metrics.hpp"
-#include "eval_internal.hpp"
+#include "protocol_internal.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
+
+using namespace dualcam::datasets;
 
 EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
                           Progress* progress) {
@@ -22,4 +24,4 @@ EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& 
   return detail::run_protocol(Protocol::Depth, scenes, method, options, progress, std::move(columns), score);
 }
 
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval
