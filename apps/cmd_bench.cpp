@@ -18,8 +18,8 @@
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "dualcam/fusion/bokeh.hpp"
-#include "dualcam/fusion/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
 namespace dualcam::app {
@@ -172,7 +172,7 @@ Command register_bench(CLI::App& root) {
     fo.rectified = true;
     fo.match.max_disparity = o->max_disparity;
     const fusion::FuseInput input{sim.mono, sim.color, nullptr};
-    fusion::PeerColorizeOptions peer;
+    eval::PeerColorizeOptions peer;
     peer.depth.match.max_disparity = o->max_disparity;
     peer.depth.use_scene_ndisp = false;
 
@@ -200,14 +200,14 @@ Command register_bench(CLI::App& root) {
       depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats.to_json()["stages_s"]); });
       depth.engine_stages = median_stages(stage_runs, o->repeat);
       progress.advance(1, "peer depth");
-      depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+      depth.peer = run([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
       rows.push_back(depth);
       if (threads.threads() != 1 && !o->no_single_thread) {
         ThreadScope one(1);
         Row single{"depth, 1 thread", "dualcam depth (mono view)", depth_peer, {}, {}, 1};
         auto run1 = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { one.run(f); }); };
         single.engine = run1([&] { fusion::compute_depth(input, depth_o); });
-        single.peer = run1([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+        single.peer = run1([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
         rows.push_back(single);
       }
     }
@@ -220,7 +220,7 @@ Command register_bench(CLI::App& root) {
     auto time_peer_fuse = [&] {
       if (peer_fuse_timed) return;
       cv::Mat out;
-      peer_fuse = run([&] { out = fusion::peer_colorize(sim.mono, sim.color, peer); });
+      peer_fuse = run([&] { out = eval::peer_colorize(sim.mono, sim.color, peer); });
       peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
       peer_fuse_timed = true;
     };
@@ -276,7 +276,7 @@ Command register_bench(CLI::App& root) {
                 "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
       bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
       progress.advance(1, "peer bokeh");
-      bokeh.peer = run([&] { fusion::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
+      bokeh.peer = run([&] { eval::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
       rows.push_back(bokeh);
     }
     progress.advance(1, "done");

@@ -18,7 +18,7 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/eval/protocol.hpp"
-#include "dualcam/fusion/peers.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
 namespace dualcam::app {
@@ -88,8 +88,8 @@ std::vector<double> parse_numbers(const std::string& text, const char* option, s
   return v;
 }
 
-fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
-  fusion::PeerDepthOptions p;
+eval::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
+  eval::PeerDepthOptions p;
   if (o.peer_ndisp >= 0) p.match.max_disparity = o.peer_ndisp;
   if (o.peer_disp12 >= -1) p.match.sgbm_disp12_max_diff = o.peer_disp12;
   if (o.peer_prefilter >= 0) p.match.sgbm_pre_filter_cap = o.peer_prefilter;
@@ -127,24 +127,24 @@ eval::Method engine_method(eval::Protocol protocol, bool auto_rig) {
   throw_invalid("no engine method for this protocol");
 }
 
-eval::Method peer_method(eval::Protocol protocol, const fusion::PeerDepthOptions& depth,
-                             fusion::PeerBorder border) {
+eval::Method peer_method(eval::Protocol protocol, const eval::PeerDepthOptions& depth,
+                             eval::PeerBorder border) {
   switch (protocol) {
     case eval::Protocol::Depth:
       return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const eval::MethodInput& in) {
-                return fusion::peer_depth(in.mono, in.color, depth, in.ndisp);
+                return eval::peer_depth(in.mono, in.color, depth, in.ndisp);
               }};
     case eval::Protocol::P1:
       return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
               [depth, border](const eval::MethodInput& in) {
-                fusion::PeerColorizeOptions c;
+                eval::PeerColorizeOptions c;
                 c.depth = depth;
                 c.border = border;
-                return fusion::peer_colorize(in.mono, in.color, c, in.ndisp);
+                return eval::peer_colorize(in.mono, in.color, c, in.ndisp);
               }};
     case eval::Protocol::P2:
       return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const eval::MethodInput& in) {
-                return fusion::peer_denoise(in.color, fusion::PeerDenoiseOptions{});
+                return eval::peer_denoise(in.color, eval::PeerDenoiseOptions{});
               }};
   }
   throw_invalid("no peer method for this protocol");
@@ -260,8 +260,8 @@ Command register_eval(CLI::App& root) {
     eo.validate(protocol);
     const bool auto_rig = o->rig == "auto";
     if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
-    const fusion::PeerDepthOptions peer_depth = peer_depth_options(*o);
-    const fusion::PeerBorder border = fusion::parse_peer_border(o->peer_border);
+    const eval::PeerDepthOptions peer_depth = peer_depth_options(*o);
+    const eval::PeerBorder border = eval::parse_peer_border(o->peer_border);
     check_outputs({o->json_path});
     std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
     if (!o->scenes.empty()) {
@@ -323,7 +323,7 @@ Command register_eval(CLI::App& root) {
                                       {"speckle_window", peer_depth.match.sgbm_speckle_window},
                                       {"speckle_range", peer_depth.match.sgbm_speckle_range}};
       if (o->method == "peer" && protocol == eval::Protocol::P1)
-        report.json()["peer_border"] = fusion::to_string(border);
+        report.json()["peer_border"] = eval::to_string(border);
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.write(o->json_path);

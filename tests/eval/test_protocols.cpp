@@ -12,7 +12,7 @@
 #include "datasets/synthetic_middlebury.hpp"
 #include "dualcam/eval/protocol.hpp"
 #include "dualcam/engine/error.hpp"
-#include "dualcam/fusion/peers.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
@@ -73,7 +73,7 @@ TEST_CASE("DEPTH: the truth scores 0 % bad, broken methods score badly", "[eval]
 TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scene", "[eval]") {
   TinySet set;
   Method peer{"peer", [](const MethodInput& in) {
-                return fusion::peer_depth(in.mono, in.color, fusion::PeerDepthOptions{}, 16);
+                return eval::peer_depth(in.mono, in.color, eval::PeerDepthOptions{}, 16);
               }};
   EvalResult r = evaluate_depth(set.scenes, peer, {});
   INFO(r.table());
@@ -83,11 +83,11 @@ TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scen
 
 TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers", "[eval]") {
   TinySet set;
-  CHECK(fusion::sample_num_disparities(413) == 64);
-  CHECK(fusion::sample_num_disparities(60) == 16);
-  fusion::PeerColorizeOptions c;
+  CHECK(eval::sample_num_disparities(413) == 64);
+  CHECK(eval::sample_num_disparities(60) == 16);
+  eval::PeerColorizeOptions c;
   c.depth.match.max_disparity = 16;
-  Method colorize{"peer", [&](const MethodInput& in) { return fusion::peer_colorize(in.mono, in.color, c); }};
+  Method colorize{"peer", [&](const MethodInput& in) { return eval::peer_colorize(in.mono, in.color, c); }};
   Method grey{"grey", [](const MethodInput& in) {
                 cv::Mat g;
                 cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
@@ -96,11 +96,11 @@ TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers"
   const double peer_db = evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db");
   CHECK(peer_db > evaluate_p1(set.scenes, grey, {}).mean_of("psnr_eval_db") + 3.0);
   CHECK(peer_db > 20.0);
-  c.border = fusion::PeerBorder::Constant;
+  c.border = eval::PeerBorder::Constant;
   CHECK(evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db") == Approx(peer_db).margin(0.5));
-  CHECK_THROWS_AS(fusion::parse_peer_border("wrap"), Error);
+  CHECK_THROWS_AS(eval::parse_peer_border("wrap"), Error);
 
-  Method denoise{"nlm", [](const MethodInput& in) { return fusion::peer_denoise(in.color, {}); }};
+  Method denoise{"nlm", [](const MethodInput& in) { return eval::peer_denoise(in.color, {}); }};
   const EvalResult r = evaluate_p2(set.scenes, denoise, {});
   CHECK(std::isfinite(r.mean_of("psnr_db")));
   CHECK(r.mean_of("psnr_db") != r.mean_of("input_psnr_db"));
@@ -249,7 +249,7 @@ TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane r
   for (const auto& s : find_scenes(dir))
     if (s.name == "Art" || s.name == "Cloth1") scenes.push_back(s);
   REQUIRE(scenes.size() == 2);
-  Method peer{"peer", [](const MethodInput& in) { return fusion::peer_depth(in.mono, in.color, {}, in.ndisp); }};
+  Method peer{"peer", [](const MethodInput& in) { return eval::peer_depth(in.mono, in.color, {}, in.ndisp); }};
   EvalResult r = evaluate_depth(scenes, peer, {});
   INFO(r.table());
   CHECK(r.mean_of("bad2_pct") > 1.0);

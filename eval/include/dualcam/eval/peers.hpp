@@ -1,17 +1,21 @@
 #pragma once
 // The peers of EVALUATION.md: what a user would assemble from OpenCV instead of dualcam, built
-// from the same pieces (match.hpp's SGBM backend, refine.hpp's hole fill + median), so `dualcam
-// eval --method peer` measures the alternative with the same protocol as the engine.
-// All inputs and outputs are 8-bit sRGB-encoded, as a user would handle them; canonical frame
-// (mono = left, left x matches right x - d).
+// from the same pieces (fusion's match.hpp SGBM backend, refine.hpp's hole fill + median), so
+// `dualcam eval --method peer` and `dualcam bench` measure the alternative with the same protocol
+// as the engine. Depth, colourise and denoise take and give 8-bit sRGB-encoded images, as a user
+// would handle them, in the canonical frame (mono = left, left x matches right x - d); the bokeh
+// peer takes what render_bokeh takes.
 #include <string>
 
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/report.hpp"
+#include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/match.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam::eval {
+
+using fusion::MatchOptions;
 
 // DEPTH peer: OpenCV StereoSGBM (MODE_SGBM_3WAY, blockSize 5, P1 = 8*25, P2 = 32*25,
 // uniquenessRatio 10) + row-wise background hole fill + 5x5 median.
@@ -67,4 +71,12 @@ struct PeerDenoiseOptions {
 };
 cv::Mat peer_denoise(const cv::Mat& color8, const PeerDenoiseOptions& options);
 
-}  // namespace dualcam::fusion
+// BOKEH peer, used by `dualcam eval --protocol bokeh` and the benchmarks: the image blurred
+// with Gaussians at a fixed set of radii (sigma = radius / 2, the standard deviation of a uniform
+// disc), each pixel taking the blend of the two levels around its own |radius| (render_bokeh's
+// signed_blur_radius of `options`). No layering, no occlusion handling: what a few lines of
+// OpenCV give. image_linear: CV_32FC3 linear BGR; disparity: CV_32F of the same size.
+cv::Mat naive_gaussian_bokeh(const cv::Mat& image_linear, const cv::Mat& disparity,
+                             const fusion::BokehOptions& options);
+
+}  // namespace dualcam::eval

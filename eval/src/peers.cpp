@@ -1,4 +1,4 @@
-#include "dualcam/fusion/peers.hpp"
+#include "dualcam/eval/peers.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,9 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/fusion/refine.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam::eval {
+
+using namespace dualcam::fusion;
 
 MatchOptions PeerDepthOptions::default_match() {
   MatchOptions m;
@@ -151,4 +153,4 @@ cv::Mat peer_denoise(const cv::Mat& color8, const PeerDenoiseOptions& o) {
   return out;
 }
 
-}  // namespace dualcam::fusion
+}  // namespace dualcam::eval
