@@ -1,5 +1,6 @@
 // dualcam eval: the protocols of EVALUATION.md on Middlebury-format data, for the engine or the
-// peer a user would assemble from OpenCV. Thin: parse, bind the method, call eval::evaluate.
+// peer a user would assemble from OpenCV. Thin: parse, take the method from eval/methods.hpp, call
+// eval::evaluate, print.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -17,9 +18,7 @@
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
-#include "dualcam/eval/protocol.hpp"
-#include "dualcam/eval/peers.hpp"
-#include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/eval/methods.hpp"
 
 namespace dualcam::app {
 namespace {
@@ -97,57 +96,6 @@ eval::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
   if (o.peer_speckle_range >= 0) p.match.sgbm_speckle_range = o.peer_speckle_range;
   p.validate();
   return p;
-}
-
-// The engine, called only through the fuse pipeline (mono on the left): told the pair is
-// rectified, or (`auto_rig`, `--rig auto`) left to estimate the rectification from the pair.
-eval::Method engine_method(eval::Protocol protocol, bool auto_rig) {
-  auto options = [auto_rig](fusion::Reference ref, const eval::MethodInput& in) {
-    fusion::FuseOptions f;
-    f.rectified = !auto_rig;
-    f.auto_rig = auto_rig;
-    f.reference = ref;
-    if (in.ndisp > 0) f.match.max_disparity = in.ndisp;
-    return f;
-  };
-  switch (protocol) {
-    case eval::Protocol::Depth:
-      return {"engine", [options](const eval::MethodInput& in) {
-                return fusion::compute_depth({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).disparity;
-              }};
-    case eval::Protocol::P1:
-      return {"engine", [options](const eval::MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).image);
-              }};
-    case eval::Protocol::P2:
-      return {"engine", [options](const eval::MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Color, in)).image);
-              }};
-  }
-  throw_invalid("no engine method for this protocol");
-}
-
-eval::Method peer_method(eval::Protocol protocol, const eval::PeerDepthOptions& depth,
-                             eval::PeerBorder border) {
-  switch (protocol) {
-    case eval::Protocol::Depth:
-      return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const eval::MethodInput& in) {
-                return eval::peer_depth(in.mono, in.color, depth, in.ndisp);
-              }};
-    case eval::Protocol::P1:
-      return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
-              [depth, border](const eval::MethodInput& in) {
-                eval::PeerColorizeOptions c;
-                c.depth = depth;
-                c.border = border;
-                return eval::peer_colorize(in.mono, in.color, c, in.ndisp);
-              }};
-    case eval::Protocol::P2:
-      return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const eval::MethodInput& in) {
-                return eval::peer_denoise(in.color, eval::PeerDenoiseOptions{});
-              }};
-  }
-  throw_invalid("no peer method for this protocol");
 }
 
 std::string protocol_list() {
@@ -260,8 +208,10 @@ Command register_eval(CLI::App& root) {
     eo.validate(protocol);
     const bool auto_rig = o->rig == "auto";
     if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
-    const eval::PeerDepthOptions peer_depth = peer_depth_options(*o);
-    const eval::PeerBorder border = eval::parse_peer_border(o->peer_border);
+    eval::PeerMethodOptions peer;
+    peer.depth = peer_depth_options(*o);
+    peer.border = eval::parse_peer_border(o->peer_border);
+    const eval::PeerDepthOptions& peer_depth = peer.depth;
     check_outputs({o->json_path});
     std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
     if (!o->scenes.empty()) {
@@ -277,8 +227,9 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    eval::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border)
-                                                  : engine_method(protocol, auto_rig);
+    eval::Method method = o->method == "peer" ? eval::peer_method(protocol, peer)
+                                              : eval::engine_method(protocol, auto_rig ? eval::EngineRig::Auto
+                                                                                       : eval::EngineRig::Rectified);
     if (!o->save_dir.empty()) {
       if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
       const std::filesystem::path dir = o->save_dir;
@@ -323,7 +274,7 @@ Command register_eval(CLI::App& root) {
                                       {"speckle_window", peer_depth.match.sgbm_speckle_window},
                                       {"speckle_range", peer_depth.match.sgbm_speckle_range}};
       if (o->method == "peer" && protocol == eval::Protocol::P1)
-        report.json()["peer_border"] = eval::to_string(border);
+        report.json()["peer_border"] = eval::to_string(peer.border);
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.write(o->json_path);
