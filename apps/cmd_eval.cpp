@@ -11,13 +11,13 @@
 #include <filesystem>
 
 #include "common.hpp"
-#include "eval_bokeh.hpp"
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/eval/bokeh_eval.hpp"
 #include "dualcam/eval/methods.hpp"
 
 namespace dualcam::app {
@@ -41,17 +41,17 @@ struct EvalCliOptions {
   std::string save_dir;  // depth/p1/p2: write each scene's inputs and the method's output here
 };
 
-// --protocol bokeh: simulator scenes, not Middlebury data (apps/eval_bokeh.cpp, docs/bokeh.md).
+// --protocol bokeh: simulator scenes, not Middlebury data (eval/bokeh_eval.hpp, docs/bokeh.md).
 int run_bokeh_protocol(const EvalCliOptions& o) {
   check_outputs({o.json_path});
-  BokehEvalOptions eo;
+  eval::BokehEvalOptions eo;
   eo.scenes = o.bokeh_scenes;
   eo.cache_dir = o.bokeh_cache;
   if (!eo.cache_dir.empty() && !std::filesystem::is_directory(eo.cache_dir))
     throw_io("--bokeh-cache: directory '" + eo.cache_dir + "' does not exist");
   ThreadScope threads(o.threads);
   Stopwatch total;
-  const Json j = threads.run([&] { return run_bokeh_eval(eo, stdout); });
+  const Json j = threads.run([&] { return eval::run_bokeh_eval(eo, stdout); });
   for (const char* which : {"ground_truth_disparity", "engine_disparity"}) {
     const Json& m = j["mean"][which];
     std::printf("mean, %s: dualcam %.2f dB, peer %.2f dB (gain %+.2f); within 8 px of depth edges %.2f / %.2f dB "
