@@ -17,6 +17,7 @@
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/rig.hpp"
 #include "dualcam/eval/bokeh_eval.hpp"
 #include "dualcam/eval/methods.hpp"
 
@@ -28,6 +29,7 @@ struct EvalCliOptions {
   double light = 0, mono_gain = 0;
   double perturb_shift = 0, perturb_rotate = 0;  // depth: misaligned right view (EvalOptions)
   std::string rig = "rectified";                // engine: rectified (the data's own) or auto
+  bool rig_path = false;                        // p1, p2: the pair through a distorted, rotated rig
   std::uint64_t seed = 0;
   int threads = 0;
   std::string json_path;
@@ -126,7 +128,7 @@ Command register_eval(CLI::App& root) {
   app->add_option("--bokeh-cache", o->bokeh_cache, "bokeh: keep the truth images (and inputs) in this folder, reuse them");
   app->add_option("--save-dir", o->save_dir,
                   "depth, p1, p2: write each scene's simulated inputs and the method's output into this existing "
-                  "folder (SCENE_mono.png, SCENE_color.png, SCENE_output.png or .pfm)");
+                  "folder (SCENE_mono.png, SCENE_color.png, SCENE_output.png or .pfm, and SCENE_rig.yaml with --rig-path)");
   app->add_option("--method", o->method,
                   "engine (default) or peer (what a user would assemble from OpenCV); calib-*: also both")
       ->check(CLI::IsMember({"engine", "peer", "both"}));
@@ -145,6 +147,10 @@ Command register_eval(CLI::App& root) {
                   "engine: 'rectified' (default: the pair is rectified, as the data is) or 'auto' (the engine "
                   "estimates the rectification from the pair, as dualcam fuse --rig auto)")
       ->check(CLI::IsMember({"rectified", "auto"}));
+  app->add_flag("--rig-path", o->rig_path,
+                "p1, p2: see each scene's pair through a distorted, rotated rig (eval/rig_path.hpp) before the "
+                "sensors; the method gets each camera's own image and the rig, as dualcam fuse --rig, and is scored "
+                "at the cameras' own views");
   app->add_option("--perturb-right-shift", o->perturb_shift,
                   "depth: move the right (colour) view this many px down before the sensor sees it (default 0); "
                   "with --perturb-right-rotate, a module out of alignment")
@@ -205,9 +211,11 @@ Command register_eval(CLI::App& root) {
     if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
     eo.perturb_right_shift_px = o->perturb_shift;
     eo.perturb_right_rotate_deg = o->perturb_rotate;
+    if (o->rig_path) eo.rig_path.emplace();
     eo.validate(protocol);
     const bool auto_rig = o->rig == "auto";
     if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
+    if (auto_rig && o->rig_path) throw_invalid("--rig-path gives the method the rig: it excludes --rig auto");
     eval::PeerMethodOptions peer;
     peer.depth = peer_depth_options(*o);
     peer.border = eval::parse_peer_border(o->peer_border);
@@ -238,6 +246,7 @@ Command register_eval(CLI::App& root) {
         cv::Mat out = run(in);
         write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
         write_image((dir / (in.scene + "_color.png")).string(), in.color);
+        if (in.rig) write_rig((dir / (in.scene + "_rig.yaml")).string(), *in.rig);
         if (depth)
           write_pfm((dir / (in.scene + "_output.pfm")).string(), out);
         else
@@ -258,6 +267,7 @@ Command register_eval(CLI::App& root) {
     if (eo.perturbed() || auto_rig)
       std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
                   eo.perturb_right_rotate_deg, o->rig.c_str());
+    if (eo.rig_path) std::printf("rig path: each pair seen through a distorted, rotated rig (eval/rig_path.hpp)\n");
     std::printf("%s", res.table().c_str());
     std::fflush(stdout);
     if (!o->json_path.empty()) {
@@ -266,6 +276,7 @@ Command register_eval(CLI::App& root) {
       report.json()["data"] = o->data;
       report.json()["method_kind"] = o->method;
       report.json()["rig"] = o->rig;
+      if (eo.rig_path) report.json()["rig_path"] = true;
       if (o->method == "peer" && protocol != eval::Protocol::P2)
         report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
                                       {"use_scene_ndisp", peer_depth.use_scene_ndisp},

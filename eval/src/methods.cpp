@@ -9,26 +9,28 @@
 namespace dualcam::eval {
 
 Method engine_method(Protocol protocol, EngineRig rig) {
+  // A pair with its rig (the rig path) goes through the rig, as `dualcam fuse --rig` runs.
   auto options = [rig](fusion::Reference ref, const MethodInput& in) {
     fusion::FuseOptions f;
-    f.rectified = rig == EngineRig::Rectified;
-    f.auto_rig = rig == EngineRig::Auto;
+    f.rectified = !in.rig && rig == EngineRig::Rectified;
+    f.auto_rig = !in.rig && rig == EngineRig::Auto;
     f.reference = ref;
     if (in.ndisp > 0) f.match.max_disparity = in.ndisp;
     return f;
   };
+  auto input = [](const MethodInput& in) { return fusion::FuseInput{in.mono, in.color, in.rig ? &*in.rig : nullptr}; };
   switch (protocol) {
     case Protocol::Depth:
-      return {"engine", [options](const MethodInput& in) {
-                return fusion::compute_depth({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).disparity;
+      return {"engine", [options, input](const MethodInput& in) {
+                return fusion::compute_depth(input(in), options(fusion::Reference::Mono, in)).disparity;
               }};
     case Protocol::P1:
-      return {"engine", [options](const MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).image);
+      return {"engine", [options, input](const MethodInput& in) {
+                return to_srgb8(fusion::fuse(input(in), options(fusion::Reference::Mono, in)).image);
               }};
     case Protocol::P2:
-      return {"engine", [options](const MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Color, in)).image);
+      return {"engine", [options, input](const MethodInput& in) {
+                return to_srgb8(fusion::fuse(input(in), options(fusion::Reference::Color, in)).image);
               }};
   }
   throw_invalid("engine_method: no engine method for this protocol");
@@ -53,8 +55,10 @@ Method peer_method(Protocol protocol, const PeerMethodOptions& o) {
       PeerColorizeOptions c;
       c.depth = o.depth;
       c.border = o.border;
-      return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
-              [c](const MethodInput& in) { return peer_colorize(in.mono, in.color, c, in.ndisp); }};
+      return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono", [c](const MethodInput& in) {
+                return in.rig ? peer_colorize_rig(in.mono, in.color, *in.rig, c, in.ndisp)
+                              : peer_colorize(in.mono, in.color, c, in.ndisp);
+              }};
     }
     case Protocol::P2: {
       char name[96];

@@ -10,8 +10,10 @@ namespace dualcam::eval::detail {
 using datasets::MiddleburyScene;
 using datasets::SceneSource;
 
-// Scores one scene: the scene, what the method got, and what it returned.
-using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const MethodInput&, const cv::Mat& output)>;
+// Scores one scene: the scene at the views the method saw (the rig's on the rig path), its
+// evaluated pixels there (evaluated_mask), what the method got, and what it returned.
+using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const cv::Mat& evaluated, const MethodInput&,
+                                                 const cv::Mat& output)>;
 
 EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
                         const EvalOptions& options, Progress* progress, std::vector<MetricColumn> columns,

@@ -7,7 +7,8 @@
 
 namespace dualcam::eval {
 
-// How the engine is told about the pair's geometry.
+// How the engine is told about the geometry of a pair that comes without a rig (a pair with its
+// rig, the rig path, always goes through the rig).
 enum class EngineRig {
   Rectified,  // the pair is rectified, mono on the left (FuseOptions::rectified, `--rectified`)
   Auto,       // no rig: the engine estimates the rectification from the pair (`--rig auto`)
@@ -25,7 +26,8 @@ struct PeerMethodOptions {
   void validate() const;
 };
 
-// The peer on `protocol`: peer_depth, peer_colorize, peer_denoise.
+// The peer on `protocol`: peer_depth, peer_colorize (peer_colorize_rig for a pair with its rig),
+// peer_denoise.
 Method peer_method(Protocol protocol, const PeerMethodOptions& options = {});
 
 }  // namespace dualcam::eval

@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
 #include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/match.hpp"
 
@@ -60,6 +61,17 @@ struct PeerColorizeOptions {
 };
 cv::Mat peer_colorize(const cv::Mat& mono8, const cv::Mat& color8, const PeerColorizeOptions& options,
                       int scene_ndisp = 0, Json* stats = nullptr);
+
+// P1 peer through a rig (the rig path, and `dualcam bench`'s rig row): the pair rectified as
+// OpenCV's stereo_match sample does it (stereoRectify with CALIB_ZERO_DISPARITY,
+// initUndistortRectifyMap, bilinear remap), peer_colorize on the rectified pair, and its output
+// taken back onto the mono camera's own pixels with initInverseRectificationMap (bilinear,
+// border replicated). stereoRectify's alpha is 1, not the sample's -1: every mono pixel then
+// stays inside the rectified image, so the output covers the whole mono view. The colour camera
+// must sit to the right of the mono (|T_x| > |T_y|, T_x < 0: the rectified mono is the left
+// image); Error(InvalidInput) otherwise. Returns CV_8UC3 at the mono view.
+cv::Mat peer_colorize_rig(const cv::Mat& mono8, const cv::Mat& color8, const StereoRig& rig,
+                          const PeerColorizeOptions& options, int scene_ndisp = 0, Json* stats = nullptr);
 
 // P2 peer (reference = colour): cv::fastNlMeansDenoisingColored on the colour image alone.
 struct PeerDenoiseOptions {

@@ -10,6 +10,7 @@
 // other data (bokeh_eval.hpp, calib_eval.hpp) have their own entry points.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/eval/rig_path.hpp"
 
 namespace dualcam::eval {
 
@@ -60,22 +63,29 @@ struct EvalOptions {
   double perturb_right_shift_px = 0;    // px, vertical, |.| <= 50
   double perturb_right_rotate_deg = 0;  // degrees, |.| <= 10
   bool perturbed() const { return perturb_right_shift_px != 0 || perturb_right_rotate_deg != 0; }
+  // The rig path (P1, P2 only): each scene's pair seen through a distorted, rotated rig
+  // (rig_path.hpp) before the sensors; the method gets the rig with the pair, and the outputs are
+  // scored against the clean images at the rig's views. None: the data's rectified pair.
+  std::optional<RigPathOptions> rig_path;
   void validate(Protocol protocol) const;
   double effective_light(Protocol protocol) const;
 };
 
 // What a method gets: the simulated pair, both 8-bit sRGB-encoded as the cameras write them,
-// rectified, mono on the left (left x matches right x - d).
+// rectified, mono on the left (left x matches right x - d); on the rig path, each camera's own
+// image and the rig.
 struct MethodInput {
   std::string scene;
   cv::Mat mono;        // CV_8UC1 left view
   cv::Mat color;       // CV_8UC3 right view (colour camera)
   cv::Mat left_color;  // CV_8UC3 left view through the colour sensor (LeftSensor::Color only)
   int ndisp = 0;       // disparity range the scene declares (0 = not given)
+  std::optional<StereoRig> rig;  // the rig path: the pair's rig; none = a rectified pair
 };
 // DEPTH: returns the left view's disparity (CV_32F px, NaN = unknown, size of the input).
-// P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR.
-// P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR.
+// P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR (on the rig path: on the
+// mono camera's own pixel grid).
+// P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR (likewise).
 using MethodFn = std::function<cv::Mat(const MethodInput&)>;
 struct Method {
   std::string name;
