@@ -63,10 +63,6 @@ namespace dualcam::app {
 
 Command register_calibrate(CLI::App& root);
 
-// Files matching a glob pattern, sorted naturally (left2 before left10); a pattern without
-// wildcards names one file. Throws Error(InvalidInput) when nothing matches.
-std::vector<std::string> expand_glob(const std::string& pattern, const std::string& option);
-
 // The calibration evaluation protocols of EVALUATION.md ("Calibration"), behind one function that
 // `dualcam eval --protocol calib-synthetic|calib-real` calls.
 struct CalibEvalOptions {
