@@ -19,6 +19,7 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
+#include "dualcam/eval/calib_peer.hpp"
 #include "dualcam/fusion/rectify.hpp"
 #include "calib_pairs.hpp"
 
@@ -150,8 +151,8 @@ PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::
     cs[i] = b.size();
     auto& v = set.views[i];
     v.name = fs::path(mono[i]).filename().string() + "+" + fs::path(color[i]).filename().string();
-    v.mono = peer_detector ? calibration::detect_board_peer(a, board) : calibration::detect_board(a, board);
-    v.color = peer_detector ? calibration::detect_board_peer(b, board) : calibration::detect_board(b, board);
+    v.mono = peer_detector ? eval::detect_board_peer(a, board) : calibration::detect_board(a, board);
+    v.color = peer_detector ? eval::detect_board_peer(b, board) : calibration::detect_board(b, board);
     if (!peer_detector) calibration::match_corner_order(v.mono, v.color);
     if (keep_images) set.mono_images[i] = a, set.color_images[i] = b;
   });

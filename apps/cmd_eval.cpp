@@ -14,11 +14,13 @@
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/eval/bokeh_eval.hpp"
+#include "dualcam/eval/calib_eval.hpp"
 #include "dualcam/eval/methods.hpp"
 
 namespace dualcam::app {
@@ -70,6 +72,28 @@ int run_bokeh_protocol(const EvalCliOptions& o) {
     report.json()["total_s"] = total.seconds();
     report.write(o.json_path);
   }
+  return 0;
+}
+
+// --protocol calib-synthetic | calib-real (eval/calib_eval.hpp).
+int run_calib_protocol(const EvalCliOptions& o) {
+  eval::CalibEvalOptions c;
+  c.protocol = o.protocol;
+  c.data = o.data;
+  c.method = o.method;
+  c.rigs = o.rigs;
+  c.views = o.views;
+  c.seed = unsigned(1 + o.seed);  // first rig's seed
+  c.board = o.board;
+  c.validate();
+  if (!o.json_path.empty()) check_output_path(o.json_path);
+  ThreadScope threads(o.threads);
+  RunReport report("eval " + c.protocol);
+  Stopwatch total;
+  report.json()["results"] = threads.run([&] { return eval::run_calib_eval(c, stdout); });
+  report.json()["total_s"] = total.seconds();
+  if (!o.json_path.empty()) report.write(o.json_path);
+  std::fprintf(stderr, "dualcam eval %s: %.1f s\n", c.protocol.c_str(), total.seconds());
   return 0;
 }
 
@@ -178,19 +202,7 @@ Command register_eval(CLI::App& root) {
                       "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
                       "--method both"));
   Action action = [o]() {
-    if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") {
-      CalibEvalOptions c;  // apps/eval_calib.cpp
-      c.protocol = o->protocol;
-      c.data = o->data;
-      c.method = o->method;
-      c.rigs = o->rigs;
-      c.views = o->views;
-      c.seed = unsigned(1 + o->seed);  // first rig's seed
-      c.board = o->board;
-      c.json_path = o->json_path;
-      c.threads = o->threads;
-      return run_calib_eval(c);
-    }
+    if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") return run_calib_protocol(*o);
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
     eval::Protocol protocol;
