@@ -1,6 +1,5 @@
 #pragma once
-// Loading board image pairs and detecting the board in them (shared by `calibrate` and the
-// calibration evaluation protocols).
+// Loading board image pairs and detecting the board in them (`dualcam calibrate`).
 #include <string>
 #include <vector>
 
@@ -17,12 +16,11 @@ struct PairSet {
   cv::Size mono_size, color_size;
 };
 
-// Reads the pairs (matched by order) and detects the board in each image (in parallel). The
-// peer detector is EVALUATION.md's (findChessboardCorners + cornerSubPix 5x5). Throws
+// Reads the pairs (matched by order) and detects the board in each image (in parallel). Throws
 // Error(InvalidInput) when the counts or the image sizes within one camera differ, and
 // Error(Calibration) when the board is found in no image at all.
 PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::string>& color,
-                   const calibration::BoardSpec& board, bool peer_detector, std::int64_t max_pixels,
+                   const calibration::BoardSpec& board, std::int64_t max_pixels,
                    bool keep_images, Progress* progress);
 
 }  // namespace dualcam::app

@@ -19,7 +19,6 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
-#include "dualcam/eval/calib_peer.hpp"
 #include "dualcam/fusion/rectify.hpp"
 #include "calib_pairs.hpp"
 
@@ -132,7 +131,7 @@ cv::Mat draw_rectified(const StereoRig& rig, const cv::Mat& mono, const cv::Mat&
 }  // namespace
 
 PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::string>& color,
-                   const calibration::BoardSpec& board, bool peer_detector, std::int64_t max_pixels,
+                   const calibration::BoardSpec& board, std::int64_t max_pixels,
                    bool keep_images, Progress* progress) {
   if (mono.size() != color.size())
     throw_invalid("--mono matched " + std::to_string(mono.size()) + " images but --color matched " +
@@ -151,9 +150,9 @@ PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::
     cs[i] = b.size();
     auto& v = set.views[i];
     v.name = fs::path(mono[i]).filename().string() + "+" + fs::path(color[i]).filename().string();
-    v.mono = peer_detector ? eval::detect_board_peer(a, board) : calibration::detect_board(a, board);
-    v.color = peer_detector ? eval::detect_board_peer(b, board) : calibration::detect_board(b, board);
-    if (!peer_detector) calibration::match_corner_order(v.mono, v.color);
+    v.mono = calibration::detect_board(a, board);
+    v.color = calibration::detect_board(b, board);
+    calibration::match_corner_order(v.mono, v.color);
     if (keep_images) set.mono_images[i] = a, set.color_images[i] = b;
   });
   if (progress) progress->advance(1, "detected");
@@ -243,7 +242,7 @@ Command register_calibrate(CLI::App& root) {
     RunReport report("calibrate");
     Stopwatch stage;
     PairSet set = threads.run([&] {
-      return load_pairs(mono, color, board, false, o->common.max_pixels, !o->report_dir.empty(), &progress);
+      return load_pairs(mono, color, board, o->common.max_pixels, !o->report_dir.empty(), &progress);
     });
     report.add_stage_seconds("detect", stage.seconds());
     stage.reset();
