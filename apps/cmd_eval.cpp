@@ -1,6 +1,6 @@
-// dualcam eval: the protocols of EVALUATION.md on Middlebury-format data, for the engine or the
-// peer a user would assemble from OpenCV. Thin: parse, take the method from eval/methods.hpp, call
-// eval::evaluate, print.
+// dualcam eval: the protocols of docs/evaluation.md on Middlebury-format data, for the engine or
+// the peer a user would assemble from OpenCV. Thin: parse, take the method from eval/methods.hpp,
+// call eval::evaluate, print.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -37,7 +37,8 @@ struct EvalCliOptions {
   std::string json_path;
   int rigs = 20, views = 20;  // calib-synthetic
   std::string board;          // calib-*
-  // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
+  // The peer's SGBM settings that the design leaves open (defaults: PeerDepthOptions;
+  // docs/evaluation.md#peer-settings).
   std::string peer_border = "reflect101";
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
   int bokeh_scenes = 4;

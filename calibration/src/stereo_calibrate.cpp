@@ -227,7 +227,7 @@ void StereoCalibrationOptions::validate() const {
 
 RectifyOptions row_error_rectify() {
   RectifyOptions o;
-  o.alpha = -1;  // stereoRectify's default scaling: EVALUATION.md's peer figures use it
+  o.alpha = -1;  // stereoRectify's default scaling, as the design's peer figures (docs/evaluation.md)
   return o;
 }
 

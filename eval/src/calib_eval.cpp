@@ -1,4 +1,5 @@
-// The calibration evaluation protocols of EVALUATION.md (calib_eval.hpp).
+// The calibration evaluation protocols of docs/evaluation.md#calib-synthetic and #calib-real
+// (calib_eval.hpp).
 #include "dualcam/eval/calib_eval.hpp"
 
 #include <algorithm>

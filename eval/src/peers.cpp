@@ -19,8 +19,9 @@ MatchOptions PeerDepthOptions::default_match() {
   m.kind = MatcherKind::Sgbm;
   m.block_size = 5;
   m.uniqueness = 10;
-  // Not stated by EVALUATION.md; OpenCV's stereo_match sample values, with a tighter speckle
-  // range, reproduce the team's DEPTH table (measured sweep in docs/evaluation.md).
+  // Not stated by the evaluation design; OpenCV's stereo_match sample values, with a tighter
+  // speckle range, reproduce the team's DEPTH table (measured sweep:
+  // docs/evaluation.md#peer-settings).
   m.max_disparity = 0;  // 0 = OpenCV sample's rule, see sample_num_disparities()
   m.sgbm_disp12_max_diff = 1;
   m.sgbm_pre_filter_cap = 63;

@@ -1,7 +1,7 @@
 // Protocols P1 (colourise, reference = mono) and P2 (low light, reference = colour) of
-// EVALUATION.md: PSNR over the whole 8-bit RGB image (and, for P1, over the evaluated pixels)
-// and SSIM against the clean scene image at the output's view (on the rig path, what the rig's
-// camera sees of it).
+// docs/evaluation.md#p1 and #p2: PSNR over the whole 8-bit RGB image (and, for P1, over the
+// evaluated pixels) and SSIM against the clean scene image at the output's view (on the rig path,
+// what the rig's camera sees of it).
 #include "dualcam/engine/metrics.hpp"
 #include "protocol_internal.hpp"
 

@@ -1,6 +1,6 @@
-// Protocol DEPTH of EVALUATION.md: the disparity of the mono (left) view from mono-left +
-// colour-right, scored by bad-2.0 (share of evaluated pixels unknown or off by > 2 px), bad-1.0
-// and the mean absolute error over evaluated pixels with an estimate.
+// Protocol DEPTH (docs/evaluation.md#depth): the disparity of the mono (left) view from
+// mono-left + colour-right, scored by bad-2.0 (share of evaluated pixels unknown or off by > 2 px),
+// bad-1.0 and the mean absolute error over evaluated pixels with an estimate.
 #include "dualcam/engine/metrics.hpp"
 #include "protocol_internal.hpp"
 

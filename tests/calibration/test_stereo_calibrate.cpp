@@ -189,8 +189,8 @@ TEST_CASE("Real stereo set (session2): RMS and row error no worse than OpenCV's,
   }
   StereoCalibrationResult res = calibrate_stereo(views, board, ms, cs);
   INFO("engine: " << res.views_used << " views, RMS " << res.rms_px << ", row " << res.row_error_px);
-  // EVALUATION.md's peer: 24 of 28 pairs, RMS 0.177 px, row error 0.132 px (OpenCV on the same
-  // corners: tests/eval/test_calib_peer.cpp).
+  // The design's peer figures (docs/evaluation.md#design-figures): 24 of 28 pairs, RMS 0.177 px,
+  // row error 0.132 px (OpenCV on the same corners: tests/eval/test_calib_peer.cpp).
   CHECK(res.rms_px <= 0.177);
   CHECK(res.row_error_px <= 0.132);
   CHECK(res.halves.computed);

@@ -152,9 +152,9 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
                                          cv::Size mono_size, cv::Size color_size,
                                          const StereoCalibrationOptions& options = {});
 
-// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1),
-// as EVALUATION.md's peer figures were measured (alpha = 1, the rig file's, gives smaller numbers
-// because the rectified focal length is shorter).
+// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1), as
+// the design's peer figures were measured (docs/evaluation.md#calib-real) (alpha = 1, the rig
+// file's, gives smaller numbers because the rectified focal length is shorter).
 RectifyOptions row_error_rectify();
 
 // Mean absolute row difference (column difference for a vertical rig) of the corners seen by both

@@ -1,10 +1,10 @@
 #pragma once
-// The peers of EVALUATION.md: what a user would assemble from OpenCV instead of dualcam, built
-// from the same pieces (fusion's match.hpp SGBM backend, refine.hpp's hole fill + median), so
-// `dualcam eval --method peer` and `dualcam bench` measure the alternative with the same protocol
-// as the engine. Depth, colourise and denoise take and give 8-bit sRGB-encoded images, as a user
-// would handle them, in the canonical frame (mono = left, left x matches right x - d); the bokeh
-// peer takes what render_bokeh takes.
+// The peers of docs/evaluation.md#peers: what a user would assemble from OpenCV instead of dualcam,
+// built from the same pieces (fusion's match.hpp SGBM backend, refine.hpp's hole fill + median),
+// so `dualcam eval --method peer` and `dualcam bench` measure the alternative with the same
+// protocol as the engine. Depth, colourise and denoise take and give 8-bit sRGB-encoded images, as
+// a user would handle them, in the canonical frame (mono = left, left x matches right x - d); the
+// bokeh peer takes what render_bokeh takes.
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -20,9 +20,9 @@ using fusion::MatchOptions;
 
 // DEPTH peer: OpenCV StereoSGBM (MODE_SGBM_3WAY, blockSize 5, P1 = 8*25, P2 = 32*25,
 // uniquenessRatio 10) + row-wise background hole fill + 5x5 median.
-// EVALUATION.md does not state numDisparities, disp12MaxDiff, preFilterCap or the speckle filter;
-// the defaults below are the ones that reproduce the team's table on the 27-scene set (see
-// docs/evaluation.md for what each choice measured).
+// The evaluation design does not state numDisparities, disp12MaxDiff, preFilterCap or the speckle
+// filter; the defaults below are the ones that reproduce the team's table on the 27-scene set (see
+// docs/evaluation.md#peer-settings for what each choice measured).
 struct PeerDepthOptions {
   // The SGBM settings. match.max_disparity 0 = sample_num_disparities(width) (not the engine's
   // width / 4).
@@ -46,10 +46,10 @@ cv::Mat peer_depth(const cv::Mat& left, const cv::Mat& right, const PeerDepthOpt
 // by it (cv::remap, bilinear), then in YCrCb (8-bit cv::cvtColor) the luma replaced by the mono
 // mapped through one global least-squares line Y ~ a * mono + b fitted over the pixels whose
 // match lies inside the colour image. Returns CV_8UC3 at the mono view.
-// EVALUATION.md does not say what the pixels whose match falls outside the colour image (the
-// left band x < d) get; that is the remap border mode. The mean whole-image PSNR on the 27
-// scenes moves by 2.5 dB with it (docs/evaluation.md); reflect101 (OpenCV's BORDER_DEFAULT)
-// is the one that reproduces the team's 28.9 dB.
+// The evaluation design does not say what the pixels whose match falls outside the colour image
+// (the left band x < d) get; that is the remap border mode. The mean whole-image PSNR on the 27
+// scenes moves by 2.5 dB with it (docs/evaluation.md#peer-border); reflect101 (OpenCV's
+// BORDER_DEFAULT) is the one that reproduces the team's 28.9 dB.
 enum class PeerBorder { Constant = 0 /*black: neutral chroma*/, Replicate = 1, Reflect101 = 4 };
 PeerBorder parse_peer_border(const std::string& text);  // "constant" | "replicate" | "reflect101"
 const char* to_string(PeerBorder border);

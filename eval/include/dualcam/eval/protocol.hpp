@@ -1,7 +1,7 @@
 #pragma once
-// The evaluation protocols of EVALUATION.md on Middlebury-format scenes: each scene's clean left
-// colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT view
-// from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
+// The evaluation protocols of docs/evaluation.md on Middlebury-format scenes: each scene's clean
+// left colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT
+// view from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
 // output is scored against the truth.
 //
 // A method is any callable (MethodFn): the engine pipeline or a peer built from OpenCV
@@ -44,8 +44,8 @@ const ProtocolInfo& protocol_info(Protocol protocol);
 Protocol parse_protocol(const std::string& name);
 
 // Which sensor takes the LEFT view. Mono is the protocol; Color passes both views through the
-// colour sensor (EVALUATION's "no cross-spectral gap" DEPTH row; the method then gets the grey of
-// the left colour image, cv::COLOR_BGR2GRAY, as its mono input).
+// colour sensor (the design's "no cross-spectral gap" DEPTH row, docs/evaluation.md#design-figures;
+// the method then gets the grey of the left colour image, cv::COLOR_BGR2GRAY, as its mono input).
 enum class LeftSensor { Mono, Color };
 const char* to_string(LeftSensor sensor);
 LeftSensor parse_left_sensor(const std::string& text);  // "mono" | "color" | "colour"
