@@ -9,13 +9,12 @@
 #include <filesystem>
 
 #include <opencv2/calib3d.hpp>
-#include <tbb/parallel_for.h>
 
 #include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
-#include "dualcam/engine/image_io.hpp"
 #include "dualcam/eval/calib_peer.hpp"
 
 namespace fs = std::filesystem;
@@ -31,42 +30,6 @@ void say(std::FILE* log, const char* format, ...) {
   va_start(args, format);
   std::vfprintf(log, format, args);
   va_end(args);
-}
-
-// The pairs of a calib-real session, matched by order, read and detected in parallel as dualcam
-// calibrate reads them (the peer with its own detector and corner order).
-struct PairSet {
-  std::vector<calibration::StereoView> views;
-  cv::Size mono_size, color_size;
-};
-
-PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::string>& color,
-                   const calibration::BoardSpec& board, bool peer_detector) {
-  if (mono.size() != color.size())
-    throw_invalid("calib-real: " + std::to_string(mono.size()) + " mono images but " + std::to_string(color.size()) +
-                  " colour images; pairs are matched by order, so the counts must agree");
-  PairSet set;
-  const std::size_t n = mono.size();
-  set.views.resize(n);
-  ImageReadOptions ro;
-  ro.max_pixels = 0;
-  std::vector<cv::Size> ms(n), cs(n);
-  tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) {
-    const cv::Mat a = read_image(mono[i], ro), b = read_image(color[i], ro);
-    ms[i] = a.size();
-    cs[i] = b.size();
-    auto& v = set.views[i];
-    v.name = fs::path(mono[i]).filename().string() + "+" + fs::path(color[i]).filename().string();
-    v.mono = peer_detector ? detect_board_peer(a, board) : calibration::detect_board(a, board);
-    v.color = peer_detector ? detect_board_peer(b, board) : calibration::detect_board(b, board);
-    if (!peer_detector) calibration::match_corner_order(v.mono, v.color);
-  });
-  for (std::size_t i = 1; i < n; ++i)
-    if (ms[i] != ms[0] || cs[i] != cs[0])
-      throw_invalid("calib-real: the pair '" + set.views[i].name + "' differs in size from '" + set.views[0].name + "'");
-  set.mono_size = ms[0];
-  set.color_size = cs[0];
-  return set;
 }
 
 using calibration::StereoView;
@@ -126,16 +89,19 @@ void coverage(RigErrors& e, const calibration::StereoCalibrationResult& res, con
   check(res.rig.baseline() - truth.baseline(), res.sigma.baseline_mm);
 }
 
+// The peer (docs/evaluation.md#peer-calib) detects with OpenCV's detector and keeps its corner order.
+calibration::StereoViewOptions detection(bool peer) {
+  calibration::StereoViewOptions o;
+  o.max_pixels = 0;
+  if (peer) o.detector = detect_board_peer, o.match_corner_order = false;
+  return o;
+}
+
 std::vector<StereoView> detect_set(const std::vector<datasets::BoardSetView>& set, const calibration::BoardSpec& board,
                                    bool peer) {
-  std::vector<StereoView> views(set.size());
-  tbb::parallel_for(std::size_t(0), set.size(), [&](std::size_t i) {
-    views[i].name = "view" + std::to_string(i + 1);
-    views[i].mono = peer ? detect_board_peer(set[i].mono, board) : calibration::detect_board(set[i].mono, board);
-    views[i].color = peer ? detect_board_peer(set[i].color, board) : calibration::detect_board(set[i].color, board);
-    if (!peer) calibration::match_corner_order(views[i].mono, views[i].color);
-  });
-  return views;
+  std::vector<calibration::ImagePair> pairs;
+  for (const auto& v : set) pairs.push_back({"view" + std::to_string(pairs.size() + 1), v.mono, v.color});
+  return calibration::detect_stereo_views(pairs, board, detection(peer)).views;
 }
 
 int run_synthetic(const CalibEvalOptions& o, Json& out, std::FILE* log) {
@@ -262,14 +228,13 @@ int run_real(const CalibEvalOptions& o, Json& out, std::FILE* log) {
     Json js;
     // The peer first: its pairs and corners are the common ground on which every rig's row error
     // is also measured (row_peerset).
-    PairSet pset = load_pairs(mono, color, board, true);
-    const PeerResult peer =
-        calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
+    const auto pset = calibration::load_stereo_views(mono, color, board, detection(true));
+    const PeerResult peer = calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
     auto row_on_peer_set = [&](const StereoRig& rig) {
       return calibration::rectified_row_error(rig, rectify_geometry(rig, calibration::row_error_rectify()), peer.used);
     };
     if (o.method != "peer") {
-      PairSet set = load_pairs(mono, color, board, false);
+      const auto set = calibration::load_stereo_views(mono, color, board, detection(false));
       // The engine's own corners of the pairs the peer used: its row error on the peer's pairs.
       std::vector<calibration::StereoView> own_on_peer_pairs;
       for (const auto& v : set.views)

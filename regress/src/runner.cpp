@@ -14,6 +14,7 @@
 
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/datasets/recipe.hpp"
 #include "dualcam/datasets/simulate.hpp"
@@ -165,7 +166,7 @@ void run_bokeh(const Case& c, SimCache& cache, ProducedOutputs& out) {
   out["image"] = img;
 }
 
-// apps/cmd_calibrate.cpp's computation (detection as load_pairs does it, then one calibration).
+// apps/cmd_calibrate.cpp's computation: the views as calibration's stereo_views builds them, then one calibration.
 void run_calibrate(const Case& c, ProducedOutputs& out) {
   const calibration::BoardSpec board = calibration::parse_board_spec(c.options.board);
   calibration::StereoCalibrationOptions co;
@@ -174,8 +175,7 @@ void run_calibrate(const Case& c, ProducedOutputs& out) {
   co.halves = c.options.halves;
   if (c.options.keep_all_views) co.view_outlier_sigmas = 1000;
   co.validate();
-  std::vector<cv::Mat> monos, colors;
-  std::vector<std::string> names;
+  calibration::StereoViewSet set;
   if (c.inputs.board_sim) {
     const BoardSimRecipe& r = *c.inputs.board_sim;
     datasets::BoardSetOptions bo;
@@ -185,28 +185,14 @@ void run_calibrate(const Case& c, ProducedOutputs& out) {
     bo.noise = r.noise;
     bo.validate();
     const StereoRig truth = datasets::random_rig(r.seed, bo);
-    for (auto& v : datasets::render_board_set(truth, board, r.seed, bo)) {
-      names.push_back("view" + std::to_string(names.size() + 1));
-      monos.push_back(v.mono);
-      colors.push_back(v.color);
-    }
+    std::vector<calibration::ImagePair> pairs;
+    for (auto& v : datasets::render_board_set(truth, board, r.seed, bo))
+      pairs.push_back({"view" + std::to_string(pairs.size() + 1), v.mono, v.color});
+    set = calibration::detect_stereo_views(pairs, board);
   } else {
-    for (std::size_t i = 0; i < c.inputs.mono_files.size(); ++i) {
-      monos.push_back(read_image(c.inputs.mono_files[i]));
-      colors.push_back(read_image(c.inputs.color_files[i]));
-      names.push_back(fs::path(c.inputs.mono_files[i]).filename().string());
-    }
+    set = calibration::load_stereo_views(c.inputs.mono_files, c.inputs.color_files, board);
   }
-  std::vector<calibration::StereoView> views(monos.size());
-  for (std::size_t i = 0; i < views.size(); ++i) {
-    if (monos[i].size() != monos[0].size() || colors[i].size() != colors[0].size())
-      throw_invalid("view " + names[i] + ": every mono (colour) image must have the first one's size");
-    views[i].name = names[i];
-    views[i].mono = calibration::detect_board(monos[i], board);
-    views[i].color = calibration::detect_board(colors[i], board);
-    calibration::match_corner_order(views[i].mono, views[i].color);
-  }
-  const auto res = calibration::calibrate_stereo(views, board, monos[0].size(), colors[0].size(), co);
+  const auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
   Produced rig;
   rig.kind = OutputKind::Rig;
   rig.rig = res.rig;

@@ -58,7 +58,7 @@ TEST_CASE("refine_chessboard_corners: a window larger than the image is shrunk, 
   img(cv::Rect(0, 0, 5, 5)).setTo(220);
   img(cv::Rect(5, 5, 6, 6)).setTo(220);
   cv::GaussianBlur(img, img, cv::Size(3, 3), 0.8);
-  std::vector<cv::Point2f> corners{{5.3f, 4.8f}, {13.3f, 4.8f}};
+  std::vector<cv::Point2f> corners{{5.3f, 4.8f}, {10.4f, 10.4f}};  // 7.6 px apart (asks for 4), both inside
   REQUIRE_NOTHROW(refine_chessboard_corners(img, cv::Size(2, 1), corners));
   CHECK(std::abs(corners[0].x - 4.5f) < 0.5f);  // the corner between the squares, at 4.5
   CHECK(std::abs(corners[0].y - 4.5f) < 0.5f);

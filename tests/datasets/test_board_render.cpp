@@ -2,12 +2,15 @@
 // calibration protocol's ground truth rests on this).
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/datasets/board_render.hpp"
 #include "dualcam/datasets/board_sim.hpp"
+#include "dualcam/datasets/lens.hpp"
 #include "dualcam/engine/error.hpp"
 
 using namespace dualcam;
@@ -217,4 +220,34 @@ TEST_CASE("Rendered ChArUco boards are detected at the projected corners, also w
   }
   CHECK(found >= 3);
   CHECK(partial);
+}
+
+TEST_CASE("render_board and the lens inverse refuse a camera they cannot use", "[datasets][board_render][bad]") {
+  auto expect_invalid = [](const std::function<void()>& f, const std::string& fragment) {
+    try {
+      f();
+      FAIL("expected an error containing '" << fragment << "'");
+    } catch (const Error& e) {
+      CHECK(e.category() == ErrorCategory::InvalidInput);
+      CHECK_THAT(e.what(), Catch::Contains(fragment));
+    }
+  };
+  const BoardPattern pattern(parse_board_spec("chessboard:9x6:25mm"));
+  CameraModel cam;
+  cam.K = cv::Matx33d(300, 0, 160, 0, 300, 120, 0, 0, 1);
+  cam.size = {320, 240};
+  const cv::Matx33d R = cv::Matx33d::eye();
+  const cv::Vec3d t(-100, -60, 500);
+  REQUIRE_NOTHROW(render_board(pattern, cam, R, t));
+  CameraModel f32 = cam;
+  f32.dist = cv::Mat::zeros(1, 5, CV_32F);
+  expect_invalid([&] { render_board(pattern, f32, R, t); }, "distortion");
+  expect_invalid([&] { LensInverse lens(f32); }, "distortion");
+  CameraModel zero = cam;
+  zero.K(0, 0) = 0;
+  expect_invalid([&] { render_board(pattern, zero, R, t); }, "focal length");
+  CameraModel nosize = cam;
+  nosize.size = {};
+  expect_invalid([&] { render_board(pattern, nosize, R, t); }, "size");
+  expect_invalid([&] { render_board(pattern, cam, R, t, cv::Mat(10, 10, CV_32F)); }, "background");
 }

@@ -1,6 +1,7 @@
 #pragma once
-// The calibration peer of EVALUATION.md: what a user would run from OpenCV instead of dualcam's
-// calibration, scored by the calibration protocols (calib_eval.hpp) with the same figures.
+// The calibration peer (docs/evaluation.md#peer-calib): what a user would run from OpenCV instead
+// of dualcam's calibration, scored by the calibration protocols (calib_eval.hpp) with the same
+// figures.
 #include <string>
 #include <vector>
 
@@ -16,9 +17,8 @@ using calibration::BoardSpec;
 using calibration::Detection;
 using calibration::StereoView;
 
-// The OpenCV peer of EVALUATION.md: findChessboardCorners + cornerSubPix 5x5 detection (chessboard
-// only), calibrateCamera per camera, then stereoCalibrate with the intrinsics refined
-// (5-parameter distortion).
+// findChessboardCorners + cornerSubPix 5x5 detection (chessboard only), calibrateCamera per
+// camera, then stereoCalibrate with the intrinsics refined (5-parameter distortion).
 Detection detect_board_peer(const cv::Mat& image, const BoardSpec& spec);
 struct PeerResult {
   StereoRig rig;
