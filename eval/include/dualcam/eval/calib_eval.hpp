@@ -1,9 +1,10 @@
 #pragma once
-// The calibration evaluation protocols of EVALUATION.md ("Calibration"): calib-synthetic (random
-// rigs rendered by datasets/board_sim.hpp, scored against the truth) and calib-real (the
-// stereo_calib_sourishg sessions, scored by RMS, rectified row error and the odd/even halves),
-// each for dualcam's calibration ("engine") and for OpenCV's stereoCalibrate as a user would run
-// it ("peer", calib_peer.hpp). `dualcam eval --protocol calib-synthetic|calib-real` calls it.
+// The calibration evaluation protocols (docs/evaluation.md#calib-synthetic, #calib-real):
+// calib-synthetic (random rigs rendered by datasets/board_sim.hpp, scored against the truth) and
+// calib-real (the stereo_calib_sourishg sessions, scored by RMS, rectified row error and the
+// odd/even halves), each for dualcam's calibration ("engine") and for OpenCV's stereoCalibrate as
+// a user would run it ("peer", calib_peer.hpp). `dualcam eval --protocol calib-synthetic|calib-real`
+// calls it.
 #include <cstdio>
 #include <string>
 
