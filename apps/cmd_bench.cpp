@@ -150,6 +150,90 @@ std::string mib(long long bytes) {
   return buf;
 }
 
+// One row of the table: a stage, timed for the engine and the peer in the same run.
+struct Row {
+  std::string stage, engine_what, peer_what;
+  Timing engine, peer;
+  int threads = 0;
+  double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
+  double input_psnr = -1;                   // rig row: its own colour input's dB (another pair)
+  Json engine_stages = Json::object();      // median seconds per pipeline stage
+};
+
+Json bench_json(const std::vector<Row>& rows, cv::Size size, const BenchOptions& o, int threads, double input_psnr) {
+  Json j{{"command", "bench"},
+         {"size", {size.width, size.height}},
+         {"max_disparity", o.max_disparity},
+         {"threads", threads},
+         {"repeat", o.repeat},
+         {"color_input_psnr_db", input_psnr},
+         {"versions", version_info()},
+         {"stages", Json::array()}};
+  for (const Row& r : rows) {
+    Json s{{"stage", r.stage},
+           {"engine", r.engine_what},
+           {"peer", r.peer_what},
+           {"threads", r.threads},
+           {"engine_s", r.engine.median_s},
+           {"peer_s", r.peer.median_s},
+           {"ratio", r.engine.median_s / r.peer.median_s},
+           {"engine_cpu_s", r.engine.cpu_s},
+           {"peer_cpu_s", r.peer.cpu_s},
+           {"engine_peak_rss_bytes", r.engine.peak_rss},
+           {"peer_peak_rss_bytes", r.peer.peak_rss}};
+    if (!r.engine_stages.empty()) s["engine_stages_s"] = r.engine_stages;
+    if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
+    if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
+    if (r.input_psnr >= 0) s["color_input_psnr_db"] = r.input_psnr;
+    j["stages"].push_back(s);
+  }
+  j["process_peak_rss_bytes"] = peak_rss_bytes();
+  return j;
+}
+
+void print_table(const std::vector<Row>& rows, cv::Size size, const BenchOptions& o, int threads, double input_psnr,
+                 const std::string& depth_peer, const std::string& fuse_peer) {
+  std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n", size.width,
+              size.height, o.max_disparity, threads, o.repeat);
+  std::printf("%-24s %10s %10s %8s %9s %9s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio", "eng cpu",
+              "peer cpu", "engine peak", "peer peak", "engine dB", "peer dB");
+  auto db = [](double v) {
+    char buf[32];
+    if (v < 0) return std::string("");
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return std::string(buf);
+  };
+  double rig_input_psnr = -1;
+  for (const Row& r : rows) {
+    std::printf("%-24s %10.3f %10.3f %8.2f %9.3f %9.3f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
+                r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
+                mib(r.engine.peak_rss).c_str(), mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(),
+                db(r.peer_psnr).c_str());
+    if (r.input_psnr >= 0) rig_input_psnr = r.input_psnr;
+  }
+  std::printf("\nengine stages, median s:\n");
+  for (const Row& r : rows) {
+    if (r.engine_stages.empty()) continue;
+    std::printf("  %-22s", r.stage.c_str());
+    // In the pipeline's order, then any other.
+    std::vector<std::string> keys = {"rectify", "match", "refine", "warp", "merge"};
+    for (const auto& item : r.engine_stages.items())
+      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+    for (const std::string& k : keys)
+      if (r.engine_stages.contains(k)) std::printf(" %s %.3f", k.c_str(), r.engine_stages[k].get<double>());
+    std::printf("\n");
+  }
+  std::printf("\npeer: depth = %s; fuse = %s; fuse, rig path = the pair rectified by OpenCV, the fuse peer, and "
+              "its output mapped back onto the mono view; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
+              depth_peer.c_str(), fuse_peer.c_str());
+  std::printf("cpu: median CPU seconds of a run, all threads together.\n");
+  std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
+              "colour camera's own image: %.2f dB",
+              input_psnr);
+  if (rig_input_psnr >= 0) std::printf(" (the rig path's pair, another simulation: %.2f dB)", rig_input_psnr);
+  std::printf(".\n");
+}
+
 }  // namespace
 
 Command register_bench(CLI::App& root) {
@@ -190,14 +274,6 @@ Command register_bench(CLI::App& root) {
     peer.depth.match.max_disparity = o->max_disparity;
     peer.depth.use_scene_ndisp = false;
 
-    struct Row {
-      std::string stage, engine_what, peer_what;
-      Timing engine, peer;
-      int threads = 0;
-      double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
-      double input_psnr = -1;                   // rig row: its own colour input's dB (another pair)
-      Json engine_stages = Json::object();      // median seconds per pipeline stage
-    };
     std::vector<Row> rows;
     auto has = [&](const char* name) { return std::find(stages.begin(), stages.end(), name) != stages.end(); };
     auto run = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { threads.run(f); }); };
@@ -324,77 +400,12 @@ Command register_bench(CLI::App& root) {
     progress.finish();
     // The colour camera's own image against the truth at its view: what fusion has to beat.
     const double input_psnr = psnr_vs(sim.color, sim.clean_color_at_color);
-    double rig_input_psnr = -1;
-    for (const Row& r : rows)
-      if (r.input_psnr >= 0) rig_input_psnr = r.input_psnr;
 
-    Json j{{"command", "bench"},
-           {"size", {size.width, size.height}},
-           {"max_disparity", o->max_disparity},
-           {"threads", threads.threads()},
-           {"repeat", o->repeat},
-           {"color_input_psnr_db", input_psnr},
-           {"versions", version_info()},
-           {"stages", Json::array()}};
-    for (const Row& r : rows) {
-      Json s{{"stage", r.stage},
-             {"engine", r.engine_what},
-             {"peer", r.peer_what},
-             {"threads", r.threads},
-             {"engine_s", r.engine.median_s},
-             {"peer_s", r.peer.median_s},
-             {"ratio", r.engine.median_s / r.peer.median_s},
-             {"engine_cpu_s", r.engine.cpu_s},
-             {"peer_cpu_s", r.peer.cpu_s},
-             {"engine_peak_rss_bytes", r.engine.peak_rss},
-             {"peer_peak_rss_bytes", r.peer.peak_rss}};
-      if (!r.engine_stages.empty()) s["engine_stages_s"] = r.engine_stages;
-      if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
-      if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
-      if (r.input_psnr >= 0) s["color_input_psnr_db"] = r.input_psnr;
-      j["stages"].push_back(s);
-    }
-    j["process_peak_rss_bytes"] = peak_rss_bytes();
-    if (o->json_stdout) {
+    const Json j = bench_json(rows, size, *o, threads.threads(), input_psnr);
+    if (o->json_stdout)
       std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n",
-                  size.width, size.height, o->max_disparity, threads.threads(), o->repeat);
-      std::printf("%-24s %10s %10s %8s %9s %9s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio",
-                  "eng cpu", "peer cpu", "engine peak", "peer peak", "engine dB", "peer dB");
-      auto db = [](double v) {
-        char buf[32];
-        if (v < 0) return std::string("");
-        std::snprintf(buf, sizeof buf, "%.2f", v);
-        return std::string(buf);
-      };
-      for (const Row& r : rows)
-        std::printf("%-24s %10.3f %10.3f %8.2f %9.3f %9.3f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
-                    r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
-                    mib(r.engine.peak_rss).c_str(),
-                    mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(), db(r.peer_psnr).c_str());
-      std::printf("\nengine stages, median s:\n");
-      for (const Row& r : rows) {
-        if (r.engine_stages.empty()) continue;
-        std::printf("  %-22s", r.stage.c_str());
-        // In the pipeline's order, then any other.
-        std::vector<std::string> keys = {"rectify", "match", "refine", "warp", "merge"};
-        for (const auto& item : r.engine_stages.items())
-          if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
-        for (const std::string& k : keys)
-          if (r.engine_stages.contains(k)) std::printf(" %s %.3f", k.c_str(), r.engine_stages[k].get<double>());
-        std::printf("\n");
-      }
-      std::printf("\npeer: depth = %s; fuse = %s; fuse, rig path = the pair rectified by OpenCV, the fuse peer, and "
-                  "its output mapped back onto the mono view; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
-                  depth_peer.c_str(), fuse_peer.c_str());
-      std::printf("cpu: median CPU seconds of a run, all threads together.\n");
-      std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
-                  "colour camera's own image: %.2f dB",
-                  input_psnr);
-      if (rig_input_psnr >= 0) std::printf(" (the rig path's pair, another simulation: %.2f dB)", rig_input_psnr);
-      std::printf(".\n");
-    }
+    else
+      print_table(rows, size, *o, threads.threads(), input_psnr, depth_peer, fuse_peer);
     if (!o->json_path.empty()) write_file_atomic(o->json_path, j.dump(2) + "\n");
     return 0;
   };
