@@ -160,7 +160,7 @@ cv::Mat peer_colorize_rig(const cv::Mat& mono8, const cv::Mat& color8, const Ste
   const cv::Size size = mono8.size();
   cv::Mat R1, R2, P1, P2, Q;
   cv::stereoRectify(cv::Mat(rig.mono.K), rig.mono.dist, cv::Mat(rig.color.K), rig.color.dist, size, cv::Mat(rig.R),
-                    cv::Mat(rig.T), R1, R2, P1, P2, Q, cv::CALIB_ZERO_DISPARITY, 1.0, size);
+                    cv::Mat(rig.T), R1, R2, P1, P2, Q, cv::CALIB_ZERO_DISPARITY, 0.0, size);
   cv::Mat m1, m2, c1, c2, mono_r, color_r;
   cv::initUndistortRectifyMap(cv::Mat(rig.mono.K), rig.mono.dist, R1, P1, size, CV_16SC2, m1, m2);
   cv::initUndistortRectifyMap(cv::Mat(rig.color.K), rig.color.dist, R2, P2, size, CV_16SC2, c1, c2);

@@ -66,8 +66,11 @@ cv::Mat peer_colorize(const cv::Mat& mono8, const cv::Mat& color8, const PeerCol
 // OpenCV's stereo_match sample does it (stereoRectify with CALIB_ZERO_DISPARITY,
 // initUndistortRectifyMap, bilinear remap), peer_colorize on the rectified pair, and its output
 // taken back onto the mono camera's own pixels with initInverseRectificationMap (bilinear,
-// border replicated). stereoRectify's alpha is 1, not the sample's -1: every mono pixel then
-// stays inside the rectified image, so the output covers the whole mono view. The colour camera
+// border replicated). stereoRectify's alpha is 0 (only valid pixels), not the sample's -1: the
+// peer then fits its global luma line on image content only. Measured on P1's rig path (Midd1,
+// Art, Books, Cloth3; the rectified peer: 27.96 dB): alpha 0 26.24 dB, -1 24.55 dB, 1 21.87 dB
+// (the black borders of alpha 1 enter the fit); what alpha 0 cuts off the mono view's border
+// takes the nearest rectified pixel. The colour camera
 // must sit to the right of the mono (|T_x| > |T_y|, T_x < 0: the rectified mono is the left
 // image); Error(InvalidInput) otherwise. Returns CV_8UC3 at the mono view.
 cv::Mat peer_colorize_rig(const cv::Mat& mono8, const cv::Mat& color8, const StereoRig& rig,
