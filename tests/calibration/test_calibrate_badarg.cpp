@@ -10,9 +10,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/calibration/board.hpp"
-#include "dualcam/calibration/board_render.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
 #include "dualcam/calibration/stereo_views.hpp"
+#include "dualcam/datasets/board_render.hpp"
 #include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -272,28 +272,6 @@ TEST_CASE("load_stereo_views refuses mismatched lists and names the file that is
   CHECK(one.mono_images.empty());
 }
 
-TEST_CASE("render_board and undistort_exact refuse a camera they cannot use", "[calibrate][bad]") {
-  const BoardPattern pattern(chessboard());
-  CameraModel cam;
-  cam.K = cv::Matx33d(300, 0, 160, 0, 300, 120, 0, 0, 1);
-  cam.size = {320, 240};
-  const cv::Matx33d R = cv::Matx33d::eye();
-  const cv::Vec3d t(-100, -60, 500);
-  REQUIRE_NOTHROW(render_board(pattern, cam, R, t));
-  CameraModel f32 = cam;
-  f32.dist = cv::Mat::zeros(1, 5, CV_32F);
-  expect_error([&] { render_board(pattern, f32, R, t); }, ErrorCategory::InvalidInput, "distortion");
-  expect_error([&] { undistort_exact(f32, {10, 10}); }, ErrorCategory::InvalidInput, "distortion");
-  CameraModel zero = cam;
-  zero.K(0, 0) = 0;
-  expect_error([&] { render_board(pattern, zero, R, t); }, ErrorCategory::InvalidInput, "focal length");
-  CameraModel nosize = cam;
-  nosize.size = {};
-  expect_error([&] { render_board(pattern, nosize, R, t); }, ErrorCategory::InvalidInput, "size");
-  expect_error([&] { render_board(pattern, cam, R, t, cv::Mat(10, 10, CV_32F)); }, ErrorCategory::InvalidInput,
-               "background");
-}
-
 TEST_CASE("Every function taking a board refuses one it cannot model", "[calibrate][bad]") {
   const auto& set = board_set();
   const std::vector<StereoView> views = detected_views();
@@ -322,7 +300,7 @@ TEST_CASE("Every function taking a board refuses one it cannot model", "[calibra
     INFO(fragment);
     const auto k = ErrorCategory::InvalidInput;
     expect_error([&] { detect_board(set[0].mono, board); }, k, fragment);
-    expect_error([&] { BoardPattern p(board); }, k, fragment);
+    expect_error([&] { datasets::BoardPattern p(board); }, k, fragment);  // the simulator's, on the same specs
     expect_error([&] { detect_stereo_view(set[0].mono, set[0].color, board, "p"); }, k, fragment);
     expect_error([&] { detect_stereo_views({{"p", set[0].mono, set[0].color}}, board); }, k, fragment);
     expect_error([&] { load_stereo_views({"m.png"}, {"c.png"}, board); }, k, fragment);

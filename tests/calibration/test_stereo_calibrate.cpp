@@ -182,11 +182,9 @@ TEST_CASE("Real stereo set (session2): RMS and row error no worse than OpenCV's,
   const std::vector<StereoView>& views = loaded.views;
   const cv::Size ms = loaded.mono_size, cs = loaded.color_size;
   StereoCalibrationResult res = calibrate_stereo(views, board, ms, cs);
-  PeerResult peer = calibrate_stereo_peer(views, board, ms, cs);
-  INFO("engine: " << res.views_used << " views, RMS " << res.rms_px << ", row " << res.row_error_px
-                  << "; OpenCV on the same corners: RMS " << peer.rms_px << ", row " << peer.row_error_px);
+  INFO("engine: " << res.views_used << " views, RMS " << res.rms_px << ", row " << res.row_error_px);
   // The design's peer figures (docs/evaluation.md#design-figures): 24 of 28 pairs, RMS 0.177 px,
-  // row error 0.132 px.
+  // row error 0.132 px (OpenCV on the same corners: tests/eval/test_calib_peer.cpp).
   CHECK(res.rms_px <= 0.177);
   CHECK(res.row_error_px <= 0.132);
   CHECK(res.halves.computed);
@@ -209,9 +207,6 @@ TEST_CASE("Real stereo set (session2): RMS and row error no worse than OpenCV's,
       CHECK(v.rms_color_px < 0.2);
       CHECK(v.row_error_px > 0.2);
     }
-  // On the peer's own pairs and corners, the engine's rig is no worse than OpenCV's.
-  const double on_peer = rectified_row_error(res.rig, rectify_geometry(res.rig, row_error_rectify()), peer.used);
-  CHECK(on_peer <= peer.row_error_px + 1e-3);
   // Keeping every view: all 28 pairs used and the RMS still below the peer's.
   StereoCalibrationOptions all;
   all.view_outlier_sigmas = 1000;

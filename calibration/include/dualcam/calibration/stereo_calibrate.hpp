@@ -159,19 +159,4 @@ RectifyOptions row_error_rectify();
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry,
                            const std::vector<StereoView>& views, int* count = nullptr);
 
-// The OpenCV peer (docs/evaluation.md#peer-calib): findChessboardCorners + cornerSubPix 5x5
-// detection (chessboard only), calibrateCamera per camera, then stereoCalibrate with the intrinsics
-// refined (5-parameter distortion).
-Detection detect_board_peer(const cv::Mat& image, const BoardSpec& spec);
-struct PeerResult {
-  StereoRig rig;
-  std::vector<StereoView> used;      // the views it used
-  double rms_px = 0;
-  double row_error_px = 0;
-  int views_used = 0;
-  std::vector<std::string> skipped;  // names of the views without the board in both cameras
-};
-PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const BoardSpec& board, cv::Size mono_size,
-                                 cv::Size color_size);
-
 }  // namespace dualcam::calibration

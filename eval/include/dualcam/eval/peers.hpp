@@ -1,17 +1,22 @@
 #pragma once
 // The peers of docs/evaluation.md#peers: what a user would assemble from OpenCV instead of dualcam,
-// built from the same pieces (match.hpp's SGBM backend, refine.hpp's hole fill + median), so
-// `dualcam eval --method peer` measures the alternative with the same protocol as the engine.
-// All inputs and outputs are 8-bit sRGB-encoded, as a user would handle them; canonical frame
-// (mono = left, left x matches right x - d).
+// built from the same pieces (fusion's match.hpp SGBM backend, refine.hpp's hole fill + median),
+// so `dualcam eval --method peer` and `dualcam bench` measure the alternative with the same
+// protocol as the engine. Depth, colourise and denoise take and give 8-bit sRGB-encoded images, as
+// a user would handle them, in the canonical frame (mono = left, left x matches right x - d); the
+// bokeh peer takes what render_bokeh takes.
 #include <string>
 
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/match.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam::eval {
+
+using fusion::MatchOptions;
 
 // DEPTH peer: OpenCV StereoSGBM (MODE_SGBM_3WAY, blockSize 5, P1 = 8*25, P2 = 32*25,
 // uniquenessRatio 10) + row-wise background hole fill + 5x5 median.
@@ -57,6 +62,20 @@ struct PeerColorizeOptions {
 cv::Mat peer_colorize(const cv::Mat& mono8, const cv::Mat& color8, const PeerColorizeOptions& options,
                       int scene_ndisp = 0, Json* stats = nullptr);
 
+// P1 peer through a rig (the rig path, and `dualcam bench`'s rig row): the pair rectified as
+// OpenCV's stereo_match sample does it (stereoRectify with CALIB_ZERO_DISPARITY,
+// initUndistortRectifyMap, bilinear remap), peer_colorize on the rectified pair, and its output
+// taken back onto the mono camera's own pixels with initInverseRectificationMap (bilinear,
+// border replicated). stereoRectify's alpha is 0 (only valid pixels), not the sample's -1: the
+// peer then fits its global luma line on image content only. Measured on P1's rig path (Midd1,
+// Art, Books, Cloth3; the rectified peer: 27.96 dB): alpha 0 26.24 dB, -1 24.55 dB, 1 21.87 dB
+// (the black borders of alpha 1 enter the fit); what alpha 0 cuts off the mono view's border
+// takes the nearest rectified pixel. The colour camera
+// must sit to the right of the mono (|T_x| > |T_y|, T_x < 0: the rectified mono is the left
+// image); Error(InvalidInput) otherwise. Returns CV_8UC3 at the mono view.
+cv::Mat peer_colorize_rig(const cv::Mat& mono8, const cv::Mat& color8, const StereoRig& rig,
+                          const PeerColorizeOptions& options, int scene_ndisp = 0, Json* stats = nullptr);
+
 // P2 peer (reference = colour): cv::fastNlMeansDenoisingColored on the colour image alone.
 struct PeerDenoiseOptions {
   float h = 10;              // luminance filter strength
@@ -67,4 +86,12 @@ struct PeerDenoiseOptions {
 };
 cv::Mat peer_denoise(const cv::Mat& color8, const PeerDenoiseOptions& options);
 
-}  // namespace dualcam::fusion
+// BOKEH peer, used by `dualcam eval --protocol bokeh` and the benchmarks: the image blurred
+// with Gaussians at a fixed set of radii (sigma = radius / 2, the standard deviation of a uniform
+// disc), each pixel taking the blend of the two levels around its own |radius| (render_bokeh's
+// signed_blur_radius of `options`). No layering, no occlusion handling: what a few lines of
+// OpenCV give. image_linear: CV_32FC3 linear BGR; disparity: CV_32F of the same size.
+cv::Mat naive_gaussian_bokeh(const cv::Mat& image_linear, const cv::Mat& disparity,
+                             const fusion::BokehOptions& options);
+
+}  // namespace dualcam::eval
