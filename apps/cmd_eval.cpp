@@ -135,7 +135,7 @@ std::string protocol_list() {
 
 Command register_eval(CLI::App& root) {
   auto o = std::make_shared<EvalCliOptions>();
-  CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (EVALUATION.md)");
+  CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (docs/evaluation.md)");
   std::string protocols_help = "protocol: " + protocol_list() + ", bokeh";
   for (const auto& p : eval::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
   protocols_help +=

@@ -212,7 +212,7 @@ int run_real(const CalibEvalOptions& o, Json& out, std::FILE* log) {
   say(log, "calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
   say(log, "(engine: dualcam's default, every pair with the board in both images used, a pair whose two images\n"
               " disagree for the intrinsics only; all: --keep-all-views, every pair as a stereo pair; drop: --drop-outlier-views;\n"
-              " peer: OpenCV stereoCalibrate as in EVALUATION.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
+              " peer: OpenCV stereoCalibrate as in docs/evaluation.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
               " over the method's own inlier corners of its stereo pairs; row_all: of every used pair; row_peerpairs: on\n"
               " the method's own detected corners of the pairs the peer used (the same pairs for every method);\n"
               " row_peerset: the rig's row error on the peer's corners of the peer's pairs (the same corners for every method);\n"
