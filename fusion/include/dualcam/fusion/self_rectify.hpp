@@ -2,8 +2,7 @@
 // Self-rectification: the alignment of a colour + mono pair estimated from the pair itself.
 //
 //  - Without a rig (`--rig auto`, self_rectify): features that survive the spectral difference
-//    (AKAZE on CLAHE-equalised grey views, ratio test + mutual check; measured against ORB and
-//    SIFT on the real pairs, docs/architecture.md), each match re-positioned by normalised
+//    (AKAZE on CLAHE-equalised grey views, ratio test + mutual check), each match re-positioned by normalised
 //    cross-correlation of a large patch with the colour view pre-warped onto the mono by a coarse
 //    homography (the keypoints of noisy low-light views are off by 1-2 px, the patches by ~0.2 px);
 //    a fundamental matrix and a homography fitted robustly (USAC MAGSAC++); then
