@@ -269,6 +269,8 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   res.stats.merge = ms;
   res.image = m.image;
   res.weight = m.weight;
+  res.other = warped;
+  res.other_valid = valid;
   res.disparity = at_reference(a.refined.disparity, a.pair, o.reference, true);
   res.confidence = at_reference(a.refined.confidence, a.pair, o.reference, false);
   if (o.refine.edge_snap_radius > 0)

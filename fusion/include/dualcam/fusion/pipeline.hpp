@@ -102,6 +102,11 @@ struct FuseResult {
   cv::Mat disparity;  // as DepthResult::disparity
   cv::Mat weight;     // CV_32F share of luminance taken from the other view
   cv::Mat confidence; // as DepthResult::confidence
+  // The other camera's original pixels warped onto the reference grid, as the merge took them:
+  // CV_32FC1 (the mono, reference colour) or CV_32FC3 (the colour, reference mono), linear, 0
+  // outside `other_valid` (CV_8U, 255 where the warp is known). What a no-reference figure
+  // compares the output with (docs/evaluation.md#real-captures).
+  cv::Mat other, other_valid;
   FuseStats stats;
 };
 
