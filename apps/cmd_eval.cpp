@@ -22,6 +22,7 @@
 #include "dualcam/eval/bokeh_eval.hpp"
 #include "dualcam/eval/calib_eval.hpp"
 #include "dualcam/eval/methods.hpp"
+#include "dualcam/eval/real_eval.hpp"
 
 namespace dualcam::app {
 namespace {
@@ -98,6 +99,25 @@ int run_calib_protocol(const EvalCliOptions& o) {
   return 0;
 }
 
+// --protocol real: real colour + mono pairs, no reference (eval/real_eval.hpp).
+int run_real_protocol(const EvalCliOptions& o) {
+  if (o.method != "engine") throw_invalid("--method: protocol real runs every method (input, nlm, engine) itself");
+  if (o.data.empty()) throw_invalid("--data is required for protocol real (a folder of pair folders with color.* and mono.*)");
+  eval::RealEvalOptions r;
+  r.data = o.data;
+  r.validate();
+  check_outputs({o.json_path});
+  ThreadScope threads(o.threads);
+  RunReport report("eval real");
+  Stopwatch total;
+  report.json()["eval"] = threads.run([&] { return eval::run_real_eval(r, stdout); });
+  report.json()["threads"] = threads.threads();
+  report.json()["total_s"] = total.seconds();
+  if (!o.json_path.empty()) report.write(o.json_path);
+  std::fprintf(stderr, "dualcam eval real: %.1f s\n", total.seconds());
+  return 0;
+}
+
 std::vector<double> parse_numbers(const std::string& text, const char* option, std::size_t count) {
   std::vector<double> v;
   bool ok = !text.empty() && text.back() != ',';
@@ -143,7 +163,9 @@ Command register_eval(CLI::App& root) {
       "engine's disparity (docs/bokeh.md; needs no --data)";
   protocols_help += "\n  calib-synthetic: 20 random rigs x 20 board views rendered through them; errors against the truth"
                     " (needs no --data)"
-                    "\n  calib-real: stereo_calib_sourishg sessions; RMS, rectified row error, odd/even halves";
+                    "\n  calib-real: stereo_calib_sourishg sessions; RMS, rectified row error, odd/even halves"
+                    "\n  real: real colour + mono pairs (folders with color.* and mono.*), no reference: flat-area noise and"
+                    " detail correlation with the mono for the input, NLM and the engine (--rig auto) at both views";
   app->add_option("--protocol", o->protocol, protocols_help)->required();
   app->add_option("--data", o->data,
                   "a folder of scene folders, one scene folder, or an index CSV (not for bokeh, calib-synthetic; "
@@ -201,16 +223,17 @@ Command register_eval(CLI::App& root) {
   app->footer(example("dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize --method peer "
                       "--json depth.json\n  dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize "
                       "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
-                      "--method both"));
+                      "--method both\n  dualcam eval --protocol real --data ../shared/data/real_color_mono --json real.json"));
   Action action = [o]() {
     if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") return run_calib_protocol(*o);
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
+    if (o->protocol == "real") return run_real_protocol(*o);
     eval::Protocol protocol;
     try {
       protocol = eval::parse_protocol(o->protocol);
     } catch (const Error& e) {
-      throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real");
+      throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real, real");
     }
     if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
     eval::EvalOptions eo;
