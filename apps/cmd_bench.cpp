@@ -18,8 +18,8 @@
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "dualcam/fusion/bokeh.hpp"
-#include "dualcam/fusion/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
 namespace dualcam::app {
@@ -30,13 +30,13 @@ struct BenchOptions {
   int max_disparity = 256;
   int threads = 0;
   int repeat = 3;
-  std::string stages = "depth,fuse-mono,fuse-color,bokeh";
+  std::string stages = "depth,fuse-mono,fuse-color,fuse-rig,bokeh";
   bool no_single_thread = false;
   std::string json_path;
   bool json_stdout = false;
 };
 
-const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "bokeh"};
+const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig", "bokeh"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -44,7 +44,8 @@ std::vector<std::string> parse_stages(const std::string& text) {
   std::string item;
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
-      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, bokeh; got '" + item + "'");
+      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh; got '" + item +
+                    "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
   if (out.empty()) throw_invalid("--stages must name at least one stage");
@@ -122,11 +123,115 @@ Json median_stages(const std::vector<Json>& runs, int repeat) {
   return out;
 }
 
+// The pair `dualcam bench` times: the scene at about 20 % (far) to 90 % (near) of the disparity
+// range searched, through an ideal rectified rig or, for the rig row, through a distorted, rotated
+// one (the lenses and the 1.7 degrees between the cameras of eval/rig_path.hpp's defaults).
+datasets::SimulateOptions bench_scene(cv::Size size, int max_disparity, bool distorted_rig) {
+  datasets::SimulateOptions so;
+  so.mono.size = so.color.size = size;
+  so.supersample = 1;
+  so.seed = 3;
+  const double f = 0.875 * size.width;
+  so.color_position_mm = cv::Vec3d(12.0, 0, 0);
+  so.near_mm = f * 12.0 / (0.9 * max_disparity);
+  so.far_mm = f * 12.0 / (0.2 * max_disparity);
+  if (distorted_rig) {
+    so.mono.distortion = {-0.10, 0.03, 0.0006, -0.0004, 0.0};
+    so.color.distortion = {0.06, -0.01, -0.0005, 0.0004, 0.0};
+    so.rotation_deg = cv::Vec3d(-0.7, 1.1, -1.1);
+  }
+  return so;
+}
+
 std::string mib(long long bytes) {
   if (bytes < 0) return "n/a";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.0f MiB", double(bytes) / (1024.0 * 1024.0));
   return buf;
+}
+
+// One row of the table: a stage, timed for the engine and the peer in the same run.
+struct Row {
+  std::string stage, engine_what, peer_what;
+  Timing engine, peer;
+  int threads = 0;
+  double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
+  double input_psnr = -1;                   // rig row: its own colour input's dB (another pair)
+  Json engine_stages = Json::object();      // median seconds per pipeline stage
+};
+
+Json bench_json(const std::vector<Row>& rows, cv::Size size, const BenchOptions& o, int threads, double input_psnr) {
+  Json j{{"command", "bench"},
+         {"size", {size.width, size.height}},
+         {"max_disparity", o.max_disparity},
+         {"threads", threads},
+         {"repeat", o.repeat},
+         {"color_input_psnr_db", input_psnr},
+         {"versions", version_info()},
+         {"stages", Json::array()}};
+  for (const Row& r : rows) {
+    Json s{{"stage", r.stage},
+           {"engine", r.engine_what},
+           {"peer", r.peer_what},
+           {"threads", r.threads},
+           {"engine_s", r.engine.median_s},
+           {"peer_s", r.peer.median_s},
+           {"ratio", r.engine.median_s / r.peer.median_s},
+           {"engine_cpu_s", r.engine.cpu_s},
+           {"peer_cpu_s", r.peer.cpu_s},
+           {"engine_peak_rss_bytes", r.engine.peak_rss},
+           {"peer_peak_rss_bytes", r.peer.peak_rss}};
+    if (!r.engine_stages.empty()) s["engine_stages_s"] = r.engine_stages;
+    if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
+    if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
+    if (r.input_psnr >= 0) s["color_input_psnr_db"] = r.input_psnr;
+    j["stages"].push_back(s);
+  }
+  j["process_peak_rss_bytes"] = peak_rss_bytes();
+  return j;
+}
+
+void print_table(const std::vector<Row>& rows, cv::Size size, const BenchOptions& o, int threads, double input_psnr,
+                 const std::string& depth_peer, const std::string& fuse_peer) {
+  std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n", size.width,
+              size.height, o.max_disparity, threads, o.repeat);
+  std::printf("%-24s %10s %10s %8s %9s %9s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio", "eng cpu",
+              "peer cpu", "engine peak", "peer peak", "engine dB", "peer dB");
+  auto db = [](double v) {
+    char buf[32];
+    if (v < 0) return std::string("");
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return std::string(buf);
+  };
+  double rig_input_psnr = -1;
+  for (const Row& r : rows) {
+    std::printf("%-24s %10.3f %10.3f %8.2f %9.3f %9.3f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
+                r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
+                mib(r.engine.peak_rss).c_str(), mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(),
+                db(r.peer_psnr).c_str());
+    if (r.input_psnr >= 0) rig_input_psnr = r.input_psnr;
+  }
+  std::printf("\nengine stages, median s:\n");
+  for (const Row& r : rows) {
+    if (r.engine_stages.empty()) continue;
+    std::printf("  %-22s", r.stage.c_str());
+    // In the pipeline's order, then any other.
+    std::vector<std::string> keys = {"rectify", "match", "refine", "warp", "merge"};
+    for (const auto& item : r.engine_stages.items())
+      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
+    for (const std::string& k : keys)
+      if (r.engine_stages.contains(k)) std::printf(" %s %.3f", k.c_str(), r.engine_stages[k].get<double>());
+    std::printf("\n");
+  }
+  std::printf("\npeer: depth = %s; fuse = %s; fuse, rig path = the pair rectified by OpenCV, the fuse peer, and "
+              "its output mapped back onto the mono view; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
+              depth_peer.c_str(), fuse_peer.c_str());
+  std::printf("cpu: median CPU seconds of a run, all threads together.\n");
+  std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
+              "colour camera's own image: %.2f dB",
+              input_psnr);
+  if (rig_input_psnr >= 0) std::printf(" (the rig path's pair, another simulation: %.2f dB)", rig_input_psnr);
+  std::printf(".\n");
 }
 
 }  // namespace
@@ -139,7 +244,9 @@ Command register_bench(CLI::App& root) {
   app->add_option("--max-disparity", o->max_disparity, "disparity range searched by both engine and peer, px")
       ->check(CLI::Range(16, 1024));
   app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
-  app->add_option("--stages", o->stages, "comma-separated stages to time: depth, fuse-mono, fuse-color, bokeh");
+  app->add_option("--stages", o->stages,
+                  "comma-separated stages to time: depth, fuse-mono, fuse-color, fuse-rig (the colour-reference fuse "
+                  "through a distorted, rotated rig: rectifier, drift check, warp), bokeh");
   app->add_flag("--no-single-thread", o->no_single_thread,
                 "with --threads other than 1, skip timing the depth stage on 1 thread as well");
   app->add_option("--repeat", o->repeat, "timed runs per stage after one warm-up (median reported)")
@@ -153,36 +260,20 @@ Command register_bench(CLI::App& root) {
     const std::vector<std::string> stages = parse_stages(o->stages);
     if (!o->json_path.empty()) check_output_path(o->json_path);
     ThreadScope threads(o->threads);
-    Progress progress("bench", 8);
+    Progress progress("bench", 9);
     // An ideal rectified rig: both the engine and the peer take the pair as it is.
-    datasets::SimulateOptions so;
-    so.mono.size = so.color.size = size;
-    so.supersample = 1;
-    so.seed = 3;
-    const double f = 0.875 * size.width;
-    // Nearest surface at about 90 % of the disparity range searched.
-    so.color_position_mm = cv::Vec3d(12.0, 0, 0);
-    so.near_mm = f * 12.0 / (0.9 * o->max_disparity);
-    so.far_mm = f * 12.0 / (0.2 * o->max_disparity);
     progress.advance(0, "simulating the pair");
-    datasets::Simulation sim = threads.run([&] { return datasets::simulate(so); });
+    datasets::Simulation sim = threads.run([&] { return datasets::simulate(bench_scene(size, o->max_disparity, false)); });
     progress.advance(1, "engine depth");
 
     fusion::FuseOptions fo;
     fo.rectified = true;
     fo.match.max_disparity = o->max_disparity;
     const fusion::FuseInput input{sim.mono, sim.color, nullptr};
-    fusion::PeerColorizeOptions peer;
+    eval::PeerColorizeOptions peer;
     peer.depth.match.max_disparity = o->max_disparity;
     peer.depth.use_scene_ndisp = false;
 
-    struct Row {
-      std::string stage, engine_what, peer_what;
-      Timing engine, peer;
-      int threads = 0;
-      double engine_psnr = -1, peer_psnr = -1;  // fuse: dB against the simulator's clean truth
-      Json engine_stages = Json::object();      // median seconds per pipeline stage
-    };
     std::vector<Row> rows;
     auto has = [&](const char* name) { return std::find(stages.begin(), stages.end(), name) != stages.end(); };
     auto run = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { threads.run(f); }); };
@@ -200,14 +291,14 @@ Command register_bench(CLI::App& root) {
       depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats.to_json()["stages_s"]); });
       depth.engine_stages = median_stages(stage_runs, o->repeat);
       progress.advance(1, "peer depth");
-      depth.peer = run([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+      depth.peer = run([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
       rows.push_back(depth);
       if (threads.threads() != 1 && !o->no_single_thread) {
         ThreadScope one(1);
         Row single{"depth, 1 thread", "dualcam depth (mono view)", depth_peer, {}, {}, 1};
         auto run1 = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { one.run(f); }); };
         single.engine = run1([&] { fusion::compute_depth(input, depth_o); });
-        single.peer = run1([&] { fusion::peer_depth(sim.mono, sim.color, peer.depth); });
+        single.peer = run1([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
         rows.push_back(single);
       }
     }
@@ -220,7 +311,7 @@ Command register_bench(CLI::App& root) {
     auto time_peer_fuse = [&] {
       if (peer_fuse_timed) return;
       cv::Mat out;
-      peer_fuse = run([&] { out = fusion::peer_colorize(sim.mono, sim.color, peer); });
+      peer_fuse = run([&] { out = eval::peer_colorize(sim.mono, sim.color, peer); });
       peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
       peer_fuse_timed = true;
     };
@@ -260,6 +351,32 @@ Command register_bench(CLI::App& root) {
       p2.peer_psnr = peer_fuse_psnr;
       rows.push_back(p2);
     }
+    progress.advance(1, "engine fuse (rig path)");
+
+    if (has("fuse-rig")) {
+      // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check,
+      // the warp through the rig, the output at the colour camera's own (distorted) view.
+      const datasets::Simulation rs =
+          threads.run([&] { return datasets::simulate(bench_scene(size, o->max_disparity, true)); });
+      fusion::FuseOptions ro = fo;
+      ro.rectified = false;
+      ro.reference = fusion::Reference::Color;
+      Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
+              "OpenCV stereoRectify + " + fuse_peer + " + back to the mono view", {}, {}, threads.threads()};
+      cv::Mat out, peer_out;
+      std::vector<Json> stage_runs;
+      rig.engine = run([&] {
+        fusion::FuseResult res = fusion::fuse({rs.mono, rs.color, &rs.rig}, ro);
+        stage_runs.push_back(res.stats.to_json()["stages_s"]);
+        out = res.image;
+      });
+      rig.engine_stages = median_stages(stage_runs, o->repeat);
+      rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
+      rig.peer = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
+      rig.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
+      rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
+      rows.push_back(rig);
+    }
     progress.advance(1, "engine bokeh");
 
     if (has("bokeh")) {
@@ -276,7 +393,7 @@ Command register_bench(CLI::App& root) {
                 "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
       bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
       progress.advance(1, "peer bokeh");
-      bokeh.peer = run([&] { fusion::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
+      bokeh.peer = run([&] { eval::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
       rows.push_back(bokeh);
     }
     progress.advance(1, "done");
@@ -284,69 +401,11 @@ Command register_bench(CLI::App& root) {
     // The colour camera's own image against the truth at its view: what fusion has to beat.
     const double input_psnr = psnr_vs(sim.color, sim.clean_color_at_color);
 
-    Json j{{"command", "bench"},
-           {"size", {size.width, size.height}},
-           {"max_disparity", o->max_disparity},
-           {"threads", threads.threads()},
-           {"repeat", o->repeat},
-           {"color_input_psnr_db", input_psnr},
-           {"versions", version_info()},
-           {"stages", Json::array()}};
-    for (const Row& r : rows) {
-      Json s{{"stage", r.stage},
-             {"engine", r.engine_what},
-             {"peer", r.peer_what},
-             {"threads", r.threads},
-             {"engine_s", r.engine.median_s},
-             {"peer_s", r.peer.median_s},
-             {"ratio", r.engine.median_s / r.peer.median_s},
-             {"engine_cpu_s", r.engine.cpu_s},
-             {"peer_cpu_s", r.peer.cpu_s},
-             {"engine_peak_rss_bytes", r.engine.peak_rss},
-             {"peer_peak_rss_bytes", r.peer.peak_rss}};
-      if (!r.engine_stages.empty()) s["engine_stages_s"] = r.engine_stages;
-      if (r.engine_psnr >= 0) s["engine_psnr_db"] = r.engine_psnr;
-      if (r.peer_psnr >= 0) s["peer_psnr_db"] = r.peer_psnr;
-      j["stages"].push_back(s);
-    }
-    j["process_peak_rss_bytes"] = peak_rss_bytes();
-    if (o->json_stdout) {
+    const Json j = bench_json(rows, size, *o, threads.threads(), input_psnr);
+    if (o->json_stdout)
       std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      std::printf("dualcam bench: %dx%d, %d disparities, %d thread(s), median of %d runs after a warm-up\n\n",
-                  size.width, size.height, o->max_disparity, threads.threads(), o->repeat);
-      std::printf("%-24s %10s %10s %8s %9s %9s %12s %12s %10s %10s\n", "stage", "engine s", "peer s", "ratio",
-                  "eng cpu", "peer cpu", "engine peak", "peer peak", "engine dB", "peer dB");
-      auto db = [](double v) {
-        char buf[32];
-        if (v < 0) return std::string("");
-        std::snprintf(buf, sizeof buf, "%.2f", v);
-        return std::string(buf);
-      };
-      for (const Row& r : rows)
-        std::printf("%-24s %10.3f %10.3f %8.2f %9.3f %9.3f %12s %12s %10s %10s\n", r.stage.c_str(), r.engine.median_s,
-                    r.peer.median_s, r.engine.median_s / r.peer.median_s, r.engine.cpu_s, r.peer.cpu_s,
-                    mib(r.engine.peak_rss).c_str(),
-                    mib(r.peer.peak_rss).c_str(), db(r.engine_psnr).c_str(), db(r.peer_psnr).c_str());
-      std::printf("\nengine stages, median s:\n");
-      for (const Row& r : rows) {
-        if (r.engine_stages.empty()) continue;
-        std::printf("  %-22s", r.stage.c_str());
-        // In the pipeline's order, then any other.
-        std::vector<std::string> keys = {"rectify", "match", "refine", "warp", "merge"};
-        for (const auto& item : r.engine_stages.items())
-          if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) keys.push_back(item.key());
-        for (const std::string& k : keys)
-          if (r.engine_stages.contains(k)) std::printf(" %s %.3f", k.c_str(), r.engine_stages[k].get<double>());
-        std::printf("\n");
-      }
-      std::printf("\npeer: depth = %s; fuse = %s; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
-                  depth_peer.c_str(), fuse_peer.c_str());
-      std::printf("cpu: median CPU seconds of a run, all threads together.\n");
-      std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
-                  "colour camera's own image: %.2f dB.\n",
-                  input_psnr);
-    }
+    else
+      print_table(rows, size, *o, threads.threads(), input_psnr, depth_peer, fuse_peer);
     if (!o->json_path.empty()) write_file_atomic(o->json_path, j.dump(2) + "\n");
     return 0;
   };

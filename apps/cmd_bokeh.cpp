@@ -16,9 +16,9 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
+#include "dualcam/eval/bokeh_eval.hpp"
 #include "dualcam/fusion/bokeh.hpp"
 #include "dualcam/fusion/refocus.hpp"
-#include "eval_bokeh.hpp"
 
 namespace dualcam::app {
 namespace {
@@ -52,11 +52,11 @@ cv::Size parse_size(const std::string& text) {
 }
 
 int run_bench(const BokehCliOptions& o) {
-  BokehBenchOptions bo;
+  eval::BokehBenchOptions bo;
   bo.size = parse_size(o.bench_size);
   bo.max_blur_px = o.max_blur > 0 ? o.max_blur : 48;
   bo.threads = o.common.threads;
-  Json j = run_bokeh_bench(bo, stderr);
+  Json j = eval::run_bokeh_bench(bo, stderr);
   if (!o.common.json_path.empty()) {
     RunReport report("bokeh-bench");
     report.json()["bench"] = j;

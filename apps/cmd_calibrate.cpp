@@ -1,5 +1,4 @@
 // dualcam calibrate: a rig file and a pass/fail verdict from chessboard or ChArUco image pairs.
-#include <glob.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,11 +8,11 @@
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
-#include <tbb/parallel_for.h>
 
 #include "common.hpp"
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -21,34 +20,11 @@
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/fusion/rectify.hpp"
-#include "calib_pairs.hpp"
 
 namespace fs = std::filesystem;
 
 namespace dualcam::app {
 namespace {
-
-// Natural order: digit runs compare as numbers ("left2" < "left10").
-bool natural_less(const std::string& a, const std::string& b) {
-  std::size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
-      std::size_t i2 = i, j2 = j;
-      while (i2 < a.size() && std::isdigit(static_cast<unsigned char>(a[i2]))) ++i2;
-      while (j2 < b.size() && std::isdigit(static_cast<unsigned char>(b[j2]))) ++j2;
-      std::string na = a.substr(i, i2 - i), nb = b.substr(j, j2 - j);
-      na.erase(0, std::min(na.find_first_not_of('0'), na.size()));
-      nb.erase(0, std::min(nb.find_first_not_of('0'), nb.size()));
-      if (na.size() != nb.size()) return na.size() < nb.size();
-      if (na != nb) return na < nb;
-      i = i2, j = j2;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i, ++j;
-    }
-  }
-  return a.size() - i < b.size() - j;
-}
 
 cv::Mat to_bgr8(const cv::Mat& img) {
   cv::Mat out = img;
@@ -151,69 +127,67 @@ cv::Mat draw_rectified(const StereoRig& rig, const cv::Mat& mono, const cv::Mat&
   return img;
 }
 
-}  // namespace
-
-std::vector<std::string> expand_glob(const std::string& pattern, const std::string& option) {
-  std::vector<std::string> files;
-  glob_t g{};
-  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
-  if (rc == 0)
-    for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-      std::error_code ec;
-      if (fs::is_regular_file(g.gl_pathv[i], ec)) files.emplace_back(g.gl_pathv[i]);
-    }
-  globfree(&g);
-  if (files.empty()) throw_invalid("no images match " + option + " '" + pattern + "'");
-  std::sort(files.begin(), files.end(), natural_less);
-  return files;
-}
-
-PairSet load_pairs(const std::vector<std::string>& mono, const std::vector<std::string>& color,
-                   const calibration::BoardSpec& board, bool peer_detector, std::int64_t max_pixels,
-                   bool keep_images, Progress* progress) {
-  if (mono.size() != color.size())
-    throw_invalid("--mono matched " + std::to_string(mono.size()) + " images but --color matched " +
-                  std::to_string(color.size()) + "; pairs are matched by order, so the counts must agree");
-  PairSet set;
-  const std::size_t n = mono.size();
-  set.views.resize(n);
-  set.mono_images.resize(n);
-  set.color_images.resize(n);
-  ImageReadOptions ro;
-  ro.max_pixels = max_pixels;
-  std::vector<cv::Size> ms(n), cs(n);
-  tbb::parallel_for(std::size_t(0), n, [&](std::size_t i) {
-    cv::Mat a = read_image(mono[i], ro), b = read_image(color[i], ro);
-    ms[i] = a.size();
-    cs[i] = b.size();
-    auto& v = set.views[i];
-    v.name = fs::path(mono[i]).filename().string() + "+" + fs::path(color[i]).filename().string();
-    v.mono = peer_detector ? calibration::detect_board_peer(a, board) : calibration::detect_board(a, board);
-    v.color = peer_detector ? calibration::detect_board_peer(b, board) : calibration::detect_board(b, board);
-    if (!peer_detector) calibration::match_corner_order(v.mono, v.color);
-    if (keep_images) set.mono_images[i] = a, set.color_images[i] = b;
-  });
-  if (progress) progress->advance(1, "detected");
-  set.mono_size = ms[0];
-  set.color_size = cs[0];
-  for (std::size_t i = 0; i < n; ++i) {
-    if (ms[i] != ms[0])
-      throw_invalid("mono image '" + mono[i] + "' is " + std::to_string(ms[i].width) + "x" + std::to_string(ms[i].height) +
-                    " but '" + mono[0] + "' is " + std::to_string(ms[0].width) + "x" + std::to_string(ms[0].height));
-    if (cs[i] != cs[0])
-      throw_invalid("colour image '" + color[i] + "' is " + std::to_string(cs[i].width) + "x" +
-                    std::to_string(cs[i].height) + " but '" + color[0] + "' is " + std::to_string(cs[0].width) + "x" +
-                    std::to_string(cs[0].height));
+// --report-dir: the detections of each pair, the residuals and the best stereo pair rectified.
+void write_pictures(const std::string& report_dir, const calibration::StereoViewSet& set,
+                    const calibration::StereoCalibrationResult& res, const std::vector<std::string>& mono,
+                    const std::vector<std::string>& color) {
+  std::error_code ec;
+  fs::create_directory(report_dir, ec);
+  if (!fs::is_directory(report_dir, ec)) throw_io("cannot create --report-dir '" + report_dir + "'");
+  const fs::path dir(report_dir);
+  int best = -1;
+  double best_rms = 1e300;
+  for (std::size_t i = 0; i < set.views.size(); ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "corners_%02zu.jpg", i + 1);
+    cv::Mat pic = side_by_side(draw_detection(set.mono_images[i], set.views[i].mono, "mono " + fs::path(mono[i]).filename().string()),
+                               draw_detection(set.color_images[i], set.views[i].color, "colour " + fs::path(color[i]).filename().string()));
+    const auto& vr = res.views[i];
+    label(pic, !vr.used ? "not used: " + vr.reason : vr.stereo ? "used" : "used, " + vr.note, {8, pic.rows - 10},
+          !vr.used ? cv::Scalar(80, 80, 255) : vr.stereo ? cv::Scalar(120, 255, 120) : cv::Scalar(80, 200, 255));
+    write_image((dir / name).string(), pic);
+    const double rv = std::max(vr.rms_mono_px, vr.rms_color_px);
+    if (vr.stereo && rv < best_rms) best_rms = rv, best = int(i);
   }
-  int found = 0;
-  for (const auto& v : set.views) found += v.mono.found || v.color.found;
-  if (found == 0)
-    throw Error(ErrorCategory::Calibration,
-                set.views[0].mono.reason + " in any of the " + std::to_string(n) + " image pairs (--board " +
-                    board.to_string() + "; COLSxROWS counts " +
-                    (board.kind == calibration::BoardKind::Chessboard ? "inner corners" : "squares") + ")");
-  return set;
+  write_image((dir / "residual_bars.png").string(), draw_residual_bars(res));
+  write_image((dir / "residuals_mono.png").string(), draw_residual_field(res, true, set.mono_size));
+  write_image((dir / "residuals_color.png").string(), draw_residual_field(res, false, set.color_size));
+  if (best >= 0)
+    write_image((dir / "rectified.jpg").string(),
+                draw_rectified(res.rig, set.mono_images[std::size_t(best)], set.color_images[std::size_t(best)],
+                               res.row_error_px));
 }
+
+void print_summary(const calibration::StereoCalibrationResult& res, bool halves_asked) {
+  std::printf("views used     %d of %d (%d as stereo pairs)\n", res.views_used, res.views_total, res.views_stereo);
+  for (const auto& v : res.views)
+    if (!v.used) std::printf("  skipped %s: %s\n", v.name.c_str(), v.reason.c_str());
+    else if (!v.stereo) std::printf("  %s: %s\n", v.name.c_str(), v.note.c_str());
+  std::printf("corners        %d used, %d rejected as outliers\n", res.corners_used, res.corners_rejected);
+  std::printf("RMS            %.4f px (mono %.4f, colour %.4f)\n", res.rms_px, res.rms_mono_px, res.rms_color_px);
+  std::printf("row error      %.4f px (mean |dy| after rectification, stereo pairs); %.4f px over every used pair\n",
+              res.row_error_px, res.row_error_all_px);
+  std::printf("mono  f        %.2f %.2f +- %.2f %.2f px, c %.2f %.2f +- %.2f %.2f px\n", res.rig.mono.K(0, 0),
+              res.rig.mono.K(1, 1), res.sigma.mono.fx, res.sigma.mono.fy, res.rig.mono.K(0, 2), res.rig.mono.K(1, 2),
+              res.sigma.mono.cx, res.sigma.mono.cy);
+  std::printf("colour f       %.2f %.2f +- %.2f %.2f px, c %.2f %.2f +- %.2f %.2f px\n", res.rig.color.K(0, 0),
+              res.rig.color.K(1, 1), res.sigma.color.fx, res.sigma.color.fy, res.rig.color.K(0, 2),
+              res.rig.color.K(1, 2), res.sigma.color.cx, res.sigma.color.cy);
+  cv::Vec3d rv;
+  cv::Rodrigues(res.rig.R, rv);
+  std::printf("rotation       %.4f deg +- %.4f deg\n", cv::norm(rv) * 180 / M_PI, res.sigma.rotation_deg);
+  std::printf("baseline       %.3f mm +- %.3f mm  T = [%.3f %.3f %.3f] mm\n", res.rig.baseline(), res.sigma.baseline_mm,
+              res.rig.T[0], res.rig.T[1], res.rig.T[2]);
+  if (res.halves.computed)
+    std::printf("halves         rotation differs by %.4f deg (1-sigma %.4f), baseline by %.3f mm = %.2f %% (1-sigma %.3f mm): %s\n",
+                res.halves.rotation_diff_deg, res.halves.rotation_sigma_deg, res.halves.baseline_diff_mm,
+                res.halves.baseline_diff_pct, res.halves.baseline_sigma_mm,
+                res.halves.within_3sigma ? "inside 3 sigma" : "OUTSIDE 3 sigma");
+  else if (halves_asked)
+    std::printf("halves         not computed: %s\n", res.halves.reason.c_str());
+}
+
+}  // namespace
 
 Command register_calibrate(CLI::App& root) {
   struct Opts {
@@ -274,14 +248,20 @@ Command register_calibrate(CLI::App& root) {
     }
     const auto mono = expand_glob(o->mono, "--mono");
     const auto color = expand_glob(o->color, "--color");
+    if (mono.size() != color.size())
+      throw_invalid("--mono matched " + std::to_string(mono.size()) + " images but --color matched " +
+                    std::to_string(color.size()) + "; pairs are matched by order, so the counts must agree");
     ThreadScope threads(o->common.threads);
     Stopwatch total;
     Progress progress("calibrate", 3);
     RunReport report("calibrate");
     Stopwatch stage;
-    PairSet set = threads.run([&] {
-      return load_pairs(mono, color, board, false, o->common.max_pixels, !o->report_dir.empty(), &progress);
-    });
+    calibration::StereoViewOptions detection;
+    detection.max_pixels = o->common.max_pixels;
+    detection.keep_images = !o->report_dir.empty();
+    calibration::StereoViewSet set =
+        threads.run([&] { return calibration::load_stereo_views(mono, color, board, detection); });
+    progress.advance(1, "detected");
     report.add_stage_seconds("detect", stage.seconds());
     stage.reset();
     calibration::StereoCalibrationResult res =
@@ -304,33 +284,7 @@ Command register_calibrate(CLI::App& root) {
 
     // Outputs: pictures, report, rig.
     stage.reset();
-    if (!o->report_dir.empty()) {
-      std::error_code ec;
-      fs::create_directory(o->report_dir, ec);
-      if (!fs::is_directory(o->report_dir, ec)) throw_io("cannot create --report-dir '" + o->report_dir + "'");
-      const fs::path dir(o->report_dir);
-      int best = -1;
-      double best_rms = 1e300;
-      for (std::size_t i = 0; i < set.views.size(); ++i) {
-        char name[64];
-        std::snprintf(name, sizeof name, "corners_%02zu.jpg", i + 1);
-        cv::Mat pic = side_by_side(draw_detection(set.mono_images[i], set.views[i].mono, "mono " + fs::path(mono[i]).filename().string()),
-                                   draw_detection(set.color_images[i], set.views[i].color, "colour " + fs::path(color[i]).filename().string()));
-        const auto& vr = res.views[i];
-        label(pic, !vr.used ? "not used: " + vr.reason : vr.stereo ? "used" : "used, " + vr.note, {8, pic.rows - 10},
-              !vr.used ? cv::Scalar(80, 80, 255) : vr.stereo ? cv::Scalar(120, 255, 120) : cv::Scalar(80, 200, 255));
-        write_image((dir / name).string(), pic);
-        const double rv = std::max(vr.rms_mono_px, vr.rms_color_px);
-        if (vr.stereo && rv < best_rms) best_rms = rv, best = int(i);
-      }
-      write_image((dir / "residual_bars.png").string(), draw_residual_bars(res));
-      write_image((dir / "residuals_mono.png").string(), draw_residual_field(res, true, set.mono_size));
-      write_image((dir / "residuals_color.png").string(), draw_residual_field(res, false, set.color_size));
-      if (best >= 0)
-        write_image((dir / "rectified.jpg").string(),
-                    draw_rectified(res.rig, set.mono_images[std::size_t(best)], set.color_images[std::size_t(best)],
-                                   res.row_error_px));
-    }
+    if (!o->report_dir.empty()) write_pictures(o->report_dir, set, res, mono, color);
     report.add_stage_seconds("write", stage.seconds());
     if (!o->common.json_path.empty()) {
       report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"board", board.to_string()}};
@@ -346,32 +300,7 @@ Command register_calibrate(CLI::App& root) {
     write_rig(o->out, res.rig, res.rectification_matrices());
     progress.finish();
 
-    std::printf("views used     %d of %d (%d as stereo pairs)\n", res.views_used, res.views_total, res.views_stereo);
-    for (const auto& v : res.views)
-      if (!v.used) std::printf("  skipped %s: %s\n", v.name.c_str(), v.reason.c_str());
-      else if (!v.stereo) std::printf("  %s: %s\n", v.name.c_str(), v.note.c_str());
-    std::printf("corners        %d used, %d rejected as outliers\n", res.corners_used, res.corners_rejected);
-    std::printf("RMS            %.4f px (mono %.4f, colour %.4f)\n", res.rms_px, res.rms_mono_px, res.rms_color_px);
-    std::printf("row error      %.4f px (mean |dy| after rectification, stereo pairs); %.4f px over every used pair\n",
-                res.row_error_px, res.row_error_all_px);
-    std::printf("mono  f        %.2f %.2f +- %.2f %.2f px, c %.2f %.2f +- %.2f %.2f px\n", res.rig.mono.K(0, 0),
-                res.rig.mono.K(1, 1), res.sigma.mono.fx, res.sigma.mono.fy, res.rig.mono.K(0, 2), res.rig.mono.K(1, 2),
-                res.sigma.mono.cx, res.sigma.mono.cy);
-    std::printf("colour f       %.2f %.2f +- %.2f %.2f px, c %.2f %.2f +- %.2f %.2f px\n", res.rig.color.K(0, 0),
-                res.rig.color.K(1, 1), res.sigma.color.fx, res.sigma.color.fy, res.rig.color.K(0, 2),
-                res.rig.color.K(1, 2), res.sigma.color.cx, res.sigma.color.cy);
-    cv::Vec3d rv;
-    cv::Rodrigues(res.rig.R, rv);
-    std::printf("rotation       %.4f deg +- %.4f deg\n", cv::norm(rv) * 180 / M_PI, res.sigma.rotation_deg);
-    std::printf("baseline       %.3f mm +- %.3f mm  T = [%.3f %.3f %.3f] mm\n", res.rig.baseline(), res.sigma.baseline_mm,
-                res.rig.T[0], res.rig.T[1], res.rig.T[2]);
-    if (res.halves.computed)
-      std::printf("halves         rotation differs by %.4f deg (1-sigma %.4f), baseline by %.3f mm = %.2f %% (1-sigma %.3f mm): %s\n",
-                  res.halves.rotation_diff_deg, res.halves.rotation_sigma_deg, res.halves.baseline_diff_mm,
-                  res.halves.baseline_diff_pct, res.halves.baseline_sigma_mm,
-                  res.halves.within_3sigma ? "inside 3 sigma" : "OUTSIDE 3 sigma");
-    else if (co.halves)
-      std::printf("halves         not computed: %s\n", res.halves.reason.c_str());
+    print_summary(res, co.halves);
     std::printf("wrote          %s\n", o->out.c_str());
     if (!failed.empty()) {
       std::string all;

@@ -1,5 +1,6 @@
-// dualcam eval: the protocols of EVALUATION.md on Middlebury-format data, for the engine or the
-// peer a user would assemble from OpenCV. Thin: parse, bind the method, call datasets::evaluate.
+// dualcam eval: the protocols of docs/evaluation.md on Middlebury-format data, for the engine or
+// the peer a user would assemble from OpenCV. Thin: parse, take the method from eval/methods.hpp,
+// call eval::evaluate, print.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,16 +11,17 @@
 #include <filesystem>
 
 #include "common.hpp"
-#include "eval_bokeh.hpp"
-#include "dualcam/datasets/eval.hpp"
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
-#include "dualcam/fusion/peers.hpp"
-#include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/eval/bokeh_eval.hpp"
+#include "dualcam/eval/calib_eval.hpp"
+#include "dualcam/eval/methods.hpp"
 
 namespace dualcam::app {
 namespace {
@@ -29,12 +31,14 @@ struct EvalCliOptions {
   double light = 0, mono_gain = 0;
   double perturb_shift = 0, perturb_rotate = 0;  // depth: misaligned right view (EvalOptions)
   std::string rig = "rectified";                // engine: rectified (the data's own) or auto
+  bool rig_path = false;                        // p1, p2: the pair through a distorted, rotated rig
   std::uint64_t seed = 0;
   int threads = 0;
   std::string json_path;
   int rigs = 20, views = 20;  // calib-synthetic
   std::string board;          // calib-*
-  // The peer's SGBM settings that EVALUATION.md leaves open (defaults: PeerDepthOptions).
+  // The peer's SGBM settings that the design leaves open (defaults: PeerDepthOptions;
+  // docs/evaluation.md#peer-settings).
   std::string peer_border = "reflect101";
   int peer_ndisp = -1, peer_disp12 = -2, peer_prefilter = -1, peer_speckle_window = -1, peer_speckle_range = -1;
   int bokeh_scenes = 4;
@@ -42,17 +46,17 @@ struct EvalCliOptions {
   std::string save_dir;  // depth/p1/p2: write each scene's inputs and the method's output here
 };
 
-// --protocol bokeh: simulator scenes, not Middlebury data (apps/eval_bokeh.cpp, docs/bokeh.md).
+// --protocol bokeh: simulator scenes, not Middlebury data (eval/bokeh_eval.hpp, docs/bokeh.md).
 int run_bokeh_protocol(const EvalCliOptions& o) {
   check_outputs({o.json_path});
-  BokehEvalOptions eo;
+  eval::BokehEvalOptions eo;
   eo.scenes = o.bokeh_scenes;
   eo.cache_dir = o.bokeh_cache;
   if (!eo.cache_dir.empty() && !std::filesystem::is_directory(eo.cache_dir))
     throw_io("--bokeh-cache: directory '" + eo.cache_dir + "' does not exist");
   ThreadScope threads(o.threads);
   Stopwatch total;
-  const Json j = threads.run([&] { return run_bokeh_eval(eo, stdout); });
+  const Json j = threads.run([&] { return eval::run_bokeh_eval(eo, stdout); });
   for (const char* which : {"ground_truth_disparity", "engine_disparity"}) {
     const Json& m = j["mean"][which];
     std::printf("mean, %s: dualcam %.2f dB, peer %.2f dB (gain %+.2f); within 8 px of depth edges %.2f / %.2f dB "
@@ -72,6 +76,28 @@ int run_bokeh_protocol(const EvalCliOptions& o) {
   return 0;
 }
 
+// --protocol calib-synthetic | calib-real (eval/calib_eval.hpp).
+int run_calib_protocol(const EvalCliOptions& o) {
+  eval::CalibEvalOptions c;
+  c.protocol = o.protocol;
+  c.data = o.data;
+  c.method = o.method;
+  c.rigs = o.rigs;
+  c.views = o.views;
+  c.seed = unsigned(1 + o.seed);  // first rig's seed
+  c.board = o.board;
+  c.validate();
+  if (!o.json_path.empty()) check_output_path(o.json_path);
+  ThreadScope threads(o.threads);
+  RunReport report("eval " + c.protocol);
+  Stopwatch total;
+  report.json()["results"] = threads.run([&] { return eval::run_calib_eval(c, stdout); });
+  report.json()["total_s"] = total.seconds();
+  if (!o.json_path.empty()) report.write(o.json_path);
+  std::fprintf(stderr, "dualcam eval %s: %.1f s\n", c.protocol.c_str(), total.seconds());
+  return 0;
+}
+
 std::vector<double> parse_numbers(const std::string& text, const char* option, std::size_t count) {
   std::vector<double> v;
   bool ok = !text.empty() && text.back() != ',';
@@ -88,8 +114,8 @@ std::vector<double> parse_numbers(const std::string& text, const char* option, s
   return v;
 }
 
-fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
-  fusion::PeerDepthOptions p;
+eval::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
+  eval::PeerDepthOptions p;
   if (o.peer_ndisp >= 0) p.match.max_disparity = o.peer_ndisp;
   if (o.peer_disp12 >= -1) p.match.sgbm_disp12_max_diff = o.peer_disp12;
   if (o.peer_prefilter >= 0) p.match.sgbm_pre_filter_cap = o.peer_prefilter;
@@ -99,60 +125,9 @@ fusion::PeerDepthOptions peer_depth_options(const EvalCliOptions& o) {
   return p;
 }
 
-// The engine, called only through the fuse pipeline (mono on the left): told the pair is
-// rectified, or (`auto_rig`, `--rig auto`) left to estimate the rectification from the pair.
-datasets::Method engine_method(datasets::Protocol protocol, bool auto_rig) {
-  auto options = [auto_rig](fusion::Reference ref, const datasets::MethodInput& in) {
-    fusion::FuseOptions f;
-    f.rectified = !auto_rig;
-    f.auto_rig = auto_rig;
-    f.reference = ref;
-    if (in.ndisp > 0) f.match.max_disparity = in.ndisp;
-    return f;
-  };
-  switch (protocol) {
-    case datasets::Protocol::Depth:
-      return {"engine", [options](const datasets::MethodInput& in) {
-                return fusion::compute_depth({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).disparity;
-              }};
-    case datasets::Protocol::P1:
-      return {"engine", [options](const datasets::MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Mono, in)).image);
-              }};
-    case datasets::Protocol::P2:
-      return {"engine", [options](const datasets::MethodInput& in) {
-                return to_srgb8(fusion::fuse({in.mono, in.color, nullptr}, options(fusion::Reference::Color, in)).image);
-              }};
-  }
-  throw_invalid("no engine method for this protocol");
-}
-
-datasets::Method peer_method(datasets::Protocol protocol, const fusion::PeerDepthOptions& depth,
-                             fusion::PeerBorder border) {
-  switch (protocol) {
-    case datasets::Protocol::Depth:
-      return {"peer: OpenCV StereoSGBM + background fill + 5x5 median", [depth](const datasets::MethodInput& in) {
-                return fusion::peer_depth(in.mono, in.color, depth, in.ndisp);
-              }};
-    case datasets::Protocol::P1:
-      return {"peer: SGBM depth + warped colour + YCrCb with Y = linear fit of mono",
-              [depth, border](const datasets::MethodInput& in) {
-                fusion::PeerColorizeOptions c;
-                c.depth = depth;
-                c.border = border;
-                return fusion::peer_colorize(in.mono, in.color, c, in.ndisp);
-              }};
-    case datasets::Protocol::P2:
-      return {"peer: OpenCV fastNlMeansDenoisingColored(10, 10, 7, 21)", [](const datasets::MethodInput& in) {
-                return fusion::peer_denoise(in.color, fusion::PeerDenoiseOptions{});
-              }};
-  }
-  throw_invalid("no peer method for this protocol");
-}
-
 std::string protocol_list() {
   std::string s;
-  for (const auto& p : datasets::protocols()) s += std::string(s.empty() ? "" : ", ") + p.name;
+  for (const auto& p : eval::protocols()) s += std::string(s.empty() ? "" : ", ") + p.name;
   return s;
 }
 
@@ -160,9 +135,9 @@ std::string protocol_list() {
 
 Command register_eval(CLI::App& root) {
   auto o = std::make_shared<EvalCliOptions>();
-  CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (EVALUATION.md)");
+  CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (docs/evaluation.md)");
   std::string protocols_help = "protocol: " + protocol_list() + ", bokeh";
-  for (const auto& p : datasets::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
+  for (const auto& p : eval::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
   protocols_help +=
       "\n  bokeh: synthetic depth of field on simulator scenes against the thin-lens truth, with the true and the "
       "engine's disparity (docs/bokeh.md; needs no --data)";
@@ -178,7 +153,7 @@ Command register_eval(CLI::App& root) {
   app->add_option("--bokeh-cache", o->bokeh_cache, "bokeh: keep the truth images (and inputs) in this folder, reuse them");
   app->add_option("--save-dir", o->save_dir,
                   "depth, p1, p2: write each scene's simulated inputs and the method's output into this existing "
-                  "folder (SCENE_mono.png, SCENE_color.png, SCENE_output.png or .pfm)");
+                  "folder (SCENE_mono.png, SCENE_color.png, SCENE_output.png or .pfm, and SCENE_rig.yaml with --rig-path)");
   app->add_option("--method", o->method,
                   "engine (default) or peer (what a user would assemble from OpenCV); calib-*: also both")
       ->check(CLI::IsMember({"engine", "peer", "both"}));
@@ -197,6 +172,10 @@ Command register_eval(CLI::App& root) {
                   "engine: 'rectified' (default: the pair is rectified, as the data is) or 'auto' (the engine "
                   "estimates the rectification from the pair, as dualcam fuse --rig auto)")
       ->check(CLI::IsMember({"rectified", "auto"}));
+  app->add_flag("--rig-path", o->rig_path,
+                "p1, p2: see each scene's pair through a distorted, rotated rig (eval/rig_path.hpp) before the "
+                "sensors; the method gets each camera's own image and the rig, as dualcam fuse --rig, and is scored "
+                "at the cameras' own views");
   app->add_option("--perturb-right-shift", o->perturb_shift,
                   "depth: move the right (colour) view this many px down before the sensor sees it (default 0); "
                   "with --perturb-right-rotate, a module out of alignment")
@@ -224,32 +203,20 @@ Command register_eval(CLI::App& root) {
                       "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
                       "--method both"));
   Action action = [o]() {
-    if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") {
-      CalibEvalOptions c;  // apps/eval_calib.cpp
-      c.protocol = o->protocol;
-      c.data = o->data;
-      c.method = o->method;
-      c.rigs = o->rigs;
-      c.views = o->views;
-      c.seed = unsigned(1 + o->seed);  // first rig's seed
-      c.board = o->board;
-      c.json_path = o->json_path;
-      c.threads = o->threads;
-      return run_calib_eval(c);
-    }
+    if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") return run_calib_protocol(*o);
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
-    datasets::Protocol protocol;
+    eval::Protocol protocol;
     try {
-      protocol = datasets::parse_protocol(o->protocol);
+      protocol = eval::parse_protocol(o->protocol);
     } catch (const Error& e) {
       throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real");
     }
     if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
-    datasets::EvalOptions eo;
+    eval::EvalOptions eo;
     eo.light = o->light;
     eo.seed = o->seed;
-    eo.left_sensor = datasets::parse_left_sensor(o->left_sensor);
+    eo.left_sensor = eval::parse_left_sensor(o->left_sensor);
     if (!o->mono_weights.empty()) {
       const auto w = parse_numbers(o->mono_weights, "--mono-weights", 3);
       eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
@@ -257,11 +224,15 @@ Command register_eval(CLI::App& root) {
     if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
     eo.perturb_right_shift_px = o->perturb_shift;
     eo.perturb_right_rotate_deg = o->perturb_rotate;
+    if (o->rig_path) eo.rig_path.emplace();
     eo.validate(protocol);
     const bool auto_rig = o->rig == "auto";
     if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
-    const fusion::PeerDepthOptions peer_depth = peer_depth_options(*o);
-    const fusion::PeerBorder border = fusion::parse_peer_border(o->peer_border);
+    if (auto_rig && o->rig_path) throw_invalid("--rig-path gives the method the rig: it excludes --rig auto");
+    eval::PeerMethodOptions peer;
+    peer.depth = peer_depth_options(*o);
+    peer.border = eval::parse_peer_border(o->peer_border);
+    const eval::PeerDepthOptions& peer_depth = peer.depth;
     check_outputs({o->json_path});
     std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
     if (!o->scenes.empty()) {
@@ -277,16 +248,18 @@ Command register_eval(CLI::App& root) {
       std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
       scenes = picked;
     }
-    datasets::Method method = o->method == "peer" ? peer_method(protocol, peer_depth, border)
-                                                  : engine_method(protocol, auto_rig);
+    eval::Method method = o->method == "peer" ? eval::peer_method(protocol, peer)
+                                              : eval::engine_method(protocol, auto_rig ? eval::EngineRig::Auto
+                                                                                       : eval::EngineRig::Rectified);
     if (!o->save_dir.empty()) {
       if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
       const std::filesystem::path dir = o->save_dir;
-      const bool depth = protocol == datasets::Protocol::Depth;
-      method.run = [run = method.run, dir, depth](const datasets::MethodInput& in) {
+      const bool depth = protocol == eval::Protocol::Depth;
+      method.run = [run = method.run, dir, depth](const eval::MethodInput& in) {
         cv::Mat out = run(in);
         write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
         write_image((dir / (in.scene + "_color.png")).string(), in.color);
+        if (in.rig) write_rig((dir / (in.scene + "_rig.yaml")).string(), *in.rig);
         if (depth)
           write_pfm((dir / (in.scene + "_output.pfm")).string(), out);
         else
@@ -296,17 +269,18 @@ Command register_eval(CLI::App& root) {
     }
     ThreadScope threads(o->threads);
     Stopwatch total;
-    Progress progress("eval " + std::string(datasets::protocol_info(protocol).name), int(scenes.size()));
-    datasets::EvalResult res =
-        threads.run([&] { return datasets::evaluate(protocol, scenes, method, eo, &progress); });
+    Progress progress("eval " + std::string(eval::protocol_info(protocol).name), int(scenes.size()));
+    eval::EvalResult res =
+        threads.run([&] { return eval::evaluate(protocol, scenes, method, eo, &progress); });
     progress.finish();
     std::printf("dualcam eval: protocol %s, method %s, light %g, left sensor %s, mono weights %g,%g,%g gain %g, %zu scenes\n",
-                datasets::protocol_info(protocol).name, method.name.c_str(), res.light,
-                datasets::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
+                eval::protocol_info(protocol).name, method.name.c_str(), res.light,
+                eval::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
                 res.rows.size());
     if (eo.perturbed() || auto_rig)
       std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
                   eo.perturb_right_rotate_deg, o->rig.c_str());
+    if (eo.rig_path) std::printf("rig path: each pair seen through a distorted, rotated rig (eval/rig_path.hpp)\n");
     std::printf("%s", res.table().c_str());
     std::fflush(stdout);
     if (!o->json_path.empty()) {
@@ -315,15 +289,16 @@ Command register_eval(CLI::App& root) {
       report.json()["data"] = o->data;
       report.json()["method_kind"] = o->method;
       report.json()["rig"] = o->rig;
-      if (o->method == "peer" && protocol != datasets::Protocol::P2)
+      if (eo.rig_path) report.json()["rig_path"] = true;
+      if (o->method == "peer" && protocol != eval::Protocol::P2)
         report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
                                       {"use_scene_ndisp", peer_depth.use_scene_ndisp},
                                       {"disp12_max_diff", peer_depth.match.sgbm_disp12_max_diff},
                                       {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
                                       {"speckle_window", peer_depth.match.sgbm_speckle_window},
                                       {"speckle_range", peer_depth.match.sgbm_speckle_range}};
-      if (o->method == "peer" && protocol == datasets::Protocol::P1)
-        report.json()["peer_border"] = fusion::to_string(border);
+      if (o->method == "peer" && protocol == eval::Protocol::P1)
+        report.json()["peer_border"] = eval::to_string(peer.border);
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.write(o->json_path);

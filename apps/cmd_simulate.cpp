@@ -1,5 +1,6 @@
 // dualcam simulate: render a colour + mono pair of a procedural 3-D scene through a configurable
-// rig and the EVALUATION.md sensor models, with its ground truth (and optionally bokeh truth).
+// rig and the sensor models of docs/evaluation.md#sensors, with its ground truth (and optionally
+// bokeh truth).
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -28,6 +29,9 @@ struct SimulateCli {
   double light = 1.0;
   double f_number = 0, focal_mm = 0;
   bool no_bayer = false;
+  std::string sensor = "simple";
+  int adc_bits = datasets::SimulateOptions{}.adc_bits;
+  int jpeg_quality = datasets::SimulateOptions{}.jpeg_quality;
   // Options that are plain numbers of the recipe, with SimulateOptions' defaults.
   double mono_exposure = datasets::SimCamera{}.exposure, color_exposure = datasets::SimCamera{}.exposure;
   double mono_vignetting = datasets::SimCamera{}.vignetting, color_vignetting = datasets::SimCamera{}.vignetting;
@@ -96,6 +100,9 @@ Json recipe_of(const SimulateCli& c) {
   r["mono_gain"] = c.mono_gain;
   r["light"] = c.light;
   r["bayer"] = !c.no_bayer;
+  r["sensor"] = c.sensor;
+  r["adc_bits"] = c.adc_bits;
+  r["jpeg_quality"] = c.jpeg_quality;
   r["mono_exposure"] = c.mono_exposure;
   r["color_exposure"] = c.color_exposure;
   r["mono_vignetting"] = c.mono_vignetting;
@@ -165,6 +172,12 @@ Command register_simulate(CLI::App& root) {
   app->add_option("--mono-weights", c->mono_weights, "mono spectral weights wB,wG,wR (default 0.25,0.45,0.30)");
   app->add_option("--mono-gain", c->mono_gain, "mono gain over the colour camera (default 1.15)")->check(CLI::Range(0.01, 100.0));
   app->add_flag("--no-bayer", c->no_bayer, "colour camera without the RGGB mosaic and demosaic");
+  app->add_option("--sensor", c->sensor,
+                  "simple (the protocols' sensor models) or realistic (photon and read noise per Bayer site, "
+                  "quantisation at the sensor, gain, demosaic, white balance, tone curve, JPEG: docs/evaluation.md)");
+  app->add_option("--adc-bits", c->adc_bits, "realistic sensor: bits at the ADC (default 8)")->check(CLI::Range(8, 16));
+  app->add_option("--jpeg-quality", c->jpeg_quality, "realistic sensor: JPEG quality of the pictures, 0 = none (default 90)")
+      ->check(CLI::Range(0, 100));
   app->add_option("--mono-exposure", c->mono_exposure, "mono exposure multiplier (default 1)");
   app->add_option("--color-exposure,--colour-exposure", c->color_exposure, "colour exposure multiplier (default 1)");
   app->add_option("--mono-vignetting", c->mono_vignetting, "light lost at the mono image's corner, 0..0.99");

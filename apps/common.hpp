@@ -58,28 +58,10 @@ Failure describe_current_exception();
 
 }  // namespace dualcam::app
 
-// ---- calibration (cmd_calibrate.cpp, eval_calib.cpp) ----
+// ---- calibration (cmd_calibrate.cpp) ----
 namespace dualcam::app {
 
 Command register_calibrate(CLI::App& root);
 
-// Files matching a glob pattern, sorted naturally (left2 before left10); a pattern without
-// wildcards names one file. Throws Error(InvalidInput) when nothing matches.
-std::vector<std::string> expand_glob(const std::string& pattern, const std::string& option);
-
-// The calibration evaluation protocols of EVALUATION.md ("Calibration"), behind one function that
-// `dualcam eval --protocol calib-synthetic|calib-real` calls.
-struct CalibEvalOptions {
-  std::string protocol;            // calib-synthetic or calib-real
-  std::string data;                // calib-real: folder holding session*/left*.jpg, right*.jpg
-  std::string method = "both";     // engine, peer or both
-  int rigs = 20;                   // calib-synthetic: random rigs, count
-  int views = 20;                  // calib-synthetic: board views per rig, count
-  unsigned seed = 1;               // calib-synthetic: first rig's seed
-  std::string board;               // calib-synthetic: board spec (default chessboard:9x6:25mm)
-  std::string json_path;           // write the per-rig / per-session numbers as JSON
-  int threads = 0;
-};
-int run_calib_eval(const CalibEvalOptions& options);
 
 }  // namespace dualcam::app

@@ -136,6 +136,15 @@ void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vecto
   if (int(corners.size()) != pattern.width * pattern.height) throw_invalid("refine_chessboard_corners: corner count does not match the pattern");
   if (gray.type() != CV_8UC1 && gray.type() != CV_32FC1)
     throw_invalid("refine_chessboard_corners: expects an 8-bit or float single-channel image");
+  if (gray.empty()) throw_invalid("refine_chessboard_corners: the image is empty");
+  // Every corner must lie on the image (pixel centres are integers, so its area reaches -0.5).
+  for (std::size_t i = 0; i < corners.size(); ++i) {
+    const cv::Point2f& p = corners[i];
+    if (!(p.x >= -0.5f && p.y >= -0.5f && p.x <= gray.cols - 0.5f && p.y <= gray.rows - 0.5f))
+      throw_invalid("refine_chessboard_corners: corner " + std::to_string(i) + " at (" + std::to_string(p.x) + ", " +
+                    std::to_string(p.y) + ") is outside the " + std::to_string(gray.cols) + "x" +
+                    std::to_string(gray.rows) + " image");
+  }
   // cv::cornerSubPix needs the image to hold 2 half + 5 pixels in each direction.
   const int fit_half = (std::min(gray.cols, gray.rows) - 5) / 2;
   // Spacing first, from the unrefined positions (a refined neighbour must not change a corner's window).
@@ -172,6 +181,11 @@ void CornerRefineOptions::validate() const {
 
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
   spec.validate();
+  if (image.empty()) throw_invalid("detect_board: the image is empty");
+  if (image.depth() != CV_8U && image.depth() != CV_16U)
+    throw_invalid("detect_board: the image must be 8- or 16-bit, got " + cv::typeToString(image.type()));
+  if (image.channels() != 1 && image.channels() != 3)
+    throw_invalid("detect_board: the image must have 1 or 3 channels, got " + std::to_string(image.channels()));
   Detection d;
   cv::Mat gray = image;
   if (gray.channels() == 3) cv::cvtColor(gray, gray, cv::COLOR_BGR2GRAY);
@@ -185,7 +199,11 @@ Detection detect_board(const cv::Mat& image, const BoardSpec& spec) {
     // sub-pixel positions are biased on small, blurred squares).
     bool ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_ACCURACY);
     if (!ok) ok = cv::findChessboardCornersSB(gray, pattern, corners, cv::CALIB_CB_EXHAUSTIVE | cv::CALIB_CB_ACCURACY);
-    if (!ok) ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
+    // The classic detector's first adaptive-threshold window is round(0.1 x the short side) | 1
+    // pixels, which OpenCV asserts is above 1: it cannot run on a short side under 15 px (checked
+    // on 1..300 px images; no board fits there anyway).
+    if (!ok && std::min(gray.cols, gray.rows) >= 15)
+      ok = cv::findChessboardCorners(gray, pattern, corners, cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
     if (!ok) {
       d.reason = "chessboard " + std::to_string(spec.cols) + "x" + std::to_string(spec.rows) + " not found";
       return d;

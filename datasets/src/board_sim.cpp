@@ -7,7 +7,7 @@
 #include <opencv2/imgproc.hpp>
 #include <tbb/parallel_for.h>
 
-#include "dualcam/calibration/board_render.hpp"
+#include "dualcam/datasets/board_render.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
@@ -105,7 +105,7 @@ std::vector<BoardSetView> render_board_set(const StereoRig& rig, const calibrati
                                            std::uint32_t seed, const BoardSetOptions& o) {
   o.validate();
   rig.validate();
-  const calibration::BoardPattern pattern(board);
+  const BoardPattern pattern(board);
   // Board extent (squares area) in mm, and its centre in board coordinates.
   const auto pts = board.object_points();
   double xmin = 1e9, xmax = -1e9, ymin = 1e9, ymax = -1e9;
@@ -143,13 +143,13 @@ std::vector<BoardSetView> render_board_set(const StereoRig& rig, const calibrati
     BoardSetView& v = views[std::size_t(k)];
     std::mt19937 vr(seeds[std::size_t(k)]);
     std::uniform_real_distribution<double> U2(0, 1);
-    calibration::BoardRenderOptions ro;
+    BoardRenderOptions ro;
     ro.supersample = o.supersample;
     for (int cam = 0; cam < 2; ++cam) {
       const CameraModel& model = cam == 0 ? rig.mono : rig.color;
       const cv::Matx33d R = cam == 0 ? v.R_mono_from_board : rig.R * v.R_mono_from_board;
       const cv::Vec3d t = cam == 0 ? v.t_mono_from_board : rig.R * v.t_mono_from_board + rig.T;
-      cv::Mat img = calibration::render_board(pattern, model, R, t, background(vr, model.size), ro);
+      cv::Mat img = render_board(pattern, model, R, t, background(vr, model.size), ro);
       img = img.mul(lighting(vr, model.size));
       const double sigma = o.blur_min_px + (o.blur_max_px - o.blur_min_px) * U2(vr);
       if (sigma > 0) cv::GaussianBlur(img, img, cv::Size(0, 0), sigma, sigma, cv::BORDER_REPLICATE);

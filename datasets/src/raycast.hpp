@@ -6,31 +6,13 @@
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/datasets/lens.hpp"
 #include "dualcam/datasets/scene.hpp"
 
 namespace dualcam::datasets::detail {
 
-// The exact inverse of OpenCV's lens model: pixel -> undistorted normalised coordinates (x, y)
-// with projectPoints(x, y, 1) == pixel. Newton's method on the analytic Jacobian for models of
-// up to 8 coefficients (k1 k2 p1 p2 k3 k4 k5 k6); cv::undistortPoints with a tight criterion for
-// the thin-prism / tilted models. OpenCV's default undistortPoints stops after 5 fixed-point
-// iterations, which leaves errors of a few hundredths of a pixel at the corners of a strongly
-// distorted lens: too much for ground truth.
-class LensInverse {
- public:
-  explicit LensInverse(const CameraModel& model);
-  // False where the model cannot be inverted (folded distortion far outside its valid range).
-  bool operator()(double u, double v, double& x, double& y) const;
-  // The forward model (normalised -> pixel), identical to cv::projectPoints.
-  void project(double x, double y, double& u, double& v) const;
-
- private:
-  void distort(double x, double y, double& xd, double& yd, double J[4]) const;
-  double fx_, fy_, cx_, cy_, skew_;
-  double k_[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // k1 k2 p1 p2 k3 k4 k5 k6
-  bool fallback_ = false;                   // more than 8 coefficients
-  CameraModel model_;
-};
+// The lens model every ray is cast through (public: the board renderer uses it too).
+using datasets::LensInverse;
 
 // A scene with per-surface quantities precomputed for fast tracing.
 class PreparedScene {

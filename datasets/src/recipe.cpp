@@ -12,7 +12,8 @@ const std::vector<std::string>& recipe_keys() {
       "mono_focal_px", "color_focal_px",  "mono_principal", "color_principal", "mono_distortion",  "color_distortion",
       "rotation_deg",  "color_position_mm", "light",        "mono_weights",    "mono_gain",        "bayer",
       "supersample",   "near_mm",         "far_mm",         "mono_exposure",   "color_exposure",   "mono_vignetting",
-      "color_vignetting", "focus_depth_mm", "aperture_radius_mm", "bokeh_samples"};
+      "color_vignetting", "focus_depth_mm", "aperture_radius_mm", "bokeh_samples", "sensor",
+      "adc_bits", "jpeg_quality"};
   return keys;
 }
 
@@ -53,6 +54,10 @@ SimulateOptions simulate_options_from_recipe(const Json& r, const Where& w, Simu
   }
   if (r.contains("mono_gain")) o.mono_sensor.gain = number("mono_gain", 0.01, 100);
   if (r.contains("bayer")) o.color_sensor.bayer = get_bool(r["bayer"], w.at("bayer"));
+  if (r.contains("sensor"))
+    o.sensor = parse_sensor_model(get_choice(r["sensor"], w.at("sensor"), {"simple", "realistic"}));
+  if (r.contains("adc_bits")) o.adc_bits = int(get_int(r["adc_bits"], w.at("adc_bits"), 8, 16));
+  if (r.contains("jpeg_quality")) o.jpeg_quality = int(get_int(r["jpeg_quality"], w.at("jpeg_quality"), 0, 100));
   if (r.contains("supersample")) o.supersample = int(get_int(r["supersample"], w.at("supersample"), 1, 8));
   if (r.contains("near_mm")) o.near_mm = number("near_mm", 0, 1e7);
   if (r.contains("far_mm")) o.far_mm = number("far_mm", 0, 1e7);

@@ -87,7 +87,8 @@ cv::Mat mosaic_rggb(const cv::Mat& bgr8) {
 
 cv::Mat demosaic_rggb(const cv::Mat& raw8) {
   // OpenCV names Bayer patterns by the second row's first two pixels, so an RGGB sensor is
-  // COLOR_BayerBG2BGR (the conversion EVALUATION.md prescribes); tests check no channel swaps.
+  // COLOR_BayerBG2BGR (the conversion the evaluation prescribes, docs/evaluation.md#sensor-color);
+  // tests check no channel swaps.
   cv::Mat bgr;
   cv::cvtColor(raw8, bgr, cv::COLOR_BayerBG2BGR);
   return bgr;

@@ -15,6 +15,7 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/report.hpp"
+#include "noise_bands.hpp"
 
 namespace dualcam::datasets {
 namespace {
@@ -42,33 +43,14 @@ cv::Mat sensor_light(const cv::Mat& linear, const CameraModel& cam, double expos
   return out;
 }
 
-// sensor.hpp's noise generators draw from one serial random stream per image (EVALUATION.md's
-// models; the embedded sample depends on their exact bytes). At 12 MP the colour camera's 36
-// million Poisson draws take seconds on one core, so the simulator runs the same models on
-// fixed bands of rows, each with its own stream seeded from (seed, band): the same statistics,
-// and the same bytes for any thread count because the bands do not depend on it. The colour
-// camera's mosaic and demosaic then run on the whole image, so no band edge shows.
-constexpr int kNoiseBandRows = 32;
-
-std::uint64_t band_seed(std::uint64_t seed, int band) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * std::uint64_t(band + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-template <typename Fn>
-cv::Mat by_bands(const cv::Mat& light, int out_type, Fn&& fn) {
-  cv::Mat out(light.size(), out_type);
-  const int bands = (light.rows + kNoiseBandRows - 1) / kNoiseBandRows;
-  parallel_rows(bands, 1, [&](int b0, int b1) {
-    for (int b = b0; b < b1; ++b) {
-      const cv::Range rows(b * kNoiseBandRows, std::min(light.rows, (b + 1) * kNoiseBandRows));
-      fn(light.rowRange(rows), b).copyTo(out.rowRange(rows));
-    }
-  });
-  return out;
-}
+// sensor.hpp's noise generators draw from one serial random stream per image (the models of
+// docs/evaluation.md#sensors; the embedded sample depends on their exact bytes). At 12 MP the
+// colour camera's 36 million Poisson draws take seconds on one core, so the simulator runs the same
+// models on fixed bands of rows, each with its own stream seeded from (seed, band): the same
+// statistics, and the same bytes for any thread count because the bands do not depend on it. The
+// colour camera's mosaic and demosaic then run on the whole image, so no band edge shows.
+using detail::band_seed;
+using detail::by_bands;
 
 cv::Mat mono_camera_image(const cv::Mat& light, const MonoSensor& sensor, std::uint64_t seed) {
   return by_bands(light, CV_8UC1, [&](const cv::Mat& band, int b) { return simulate_mono(band, sensor, band_seed(seed, b)); });
@@ -83,7 +65,31 @@ cv::Mat color_camera_image(const cv::Mat& light, const ColorSensor& sensor, std:
   return sensor.bayer ? demosaic_rggb(mosaic_rggb(encoded)) : encoded;
 }
 
+// The realistic cameras of a simulation (camera_isp.hpp): the protocol's defaults at the colour
+// camera's light, with the mono's weights and brightness from mono_sensor.
+RealisticCamera realistic_color(const SimulateOptions& o) {
+  RealisticCamera c = realistic_color_camera(o.color_sensor.light, o.adc_bits);
+  c.jpeg_quality = o.jpeg_quality;
+  return c;
+}
+
+RealisticCamera realistic_mono(const SimulateOptions& o) {
+  RealisticCamera c = realistic_mono_camera(o.color_sensor.light, o.adc_bits);
+  c.mono_weights = cv::Vec3d(o.mono_sensor.w_b, o.mono_sensor.w_g, o.mono_sensor.w_r);
+  c.output_gain = o.mono_sensor.gain;
+  c.jpeg_quality = o.jpeg_quality;
+  return c;
+}
+
 }  // namespace
+
+const char* to_string(SensorModel m) { return m == SensorModel::Realistic ? "realistic" : "simple"; }
+
+SensorModel parse_sensor_model(const std::string& text) {
+  if (text == "simple") return SensorModel::Simple;
+  if (text == "realistic") return SensorModel::Realistic;
+  throw_invalid("the sensor model must be simple or realistic, got '" + text + "'");
+}
 
 // Disparity in canonical rectified pixels of each pixel's surface point: f_rect * B / z_rect,
 // z_rect the depth in the rectified frame of the view (world = mono frame).
@@ -167,6 +173,11 @@ void SimulateOptions::validate() const {
   check_range("SimulateOptions::supersample", supersample, 1, 8);
   mono_sensor.validate();
   color_sensor.validate();
+  if (sensor == SensorModel::Realistic) {
+    check_range("SimulateOptions::color_sensor.light (realistic sensor)", color_sensor.light, 1e-4, 1);
+    realistic_color(*this).validate();
+    realistic_mono(*this).validate();
+  }
   if (focus_depth_mm != 0 || aperture_radius_mm != 0) {
     if (!(focus_depth_mm > 0)) throw_invalid("SimulateOptions: the bokeh truth needs focus_depth_mm > 0");
     ThinLens lens;
@@ -249,10 +260,15 @@ Simulation simulate(const SimulateOptions& o, Progress* progress) {
 
   sw.reset();
   const std::uint64_t seed = std::uint64_t(o.seed) * 2654435761ull;
-  sim.mono = mono_camera_image(sensor_light(vm.linear_bgr, rig.mono, o.mono.exposure, o.mono.vignetting),
-                               o.mono_sensor, seed + 11);
-  sim.color = color_camera_image(sensor_light(vc.linear_bgr, rig.color, o.color.exposure, o.color.vignetting),
-                                 o.color_sensor, seed + 12);
+  const cv::Mat mono_light = sensor_light(vm.linear_bgr, rig.mono, o.mono.exposure, o.mono.vignetting);
+  const cv::Mat color_light = sensor_light(vc.linear_bgr, rig.color, o.color.exposure, o.color.vignetting);
+  if (o.sensor == SensorModel::Realistic) {
+    sim.mono = realistic_camera_image(mono_light, realistic_mono(o), seed + 11);
+    sim.color = realistic_camera_image(color_light, realistic_color(o), seed + 12);
+  } else {
+    sim.mono = mono_camera_image(mono_light, o.mono_sensor, seed + 11);
+    sim.color = color_camera_image(color_light, o.color_sensor, seed + 12);
+  }
   sim.timings.sensor_s = sw.seconds();
   advance("truth");
 

@@ -1,11 +1,13 @@
 #include "dualcam/engine/file_util.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +83,42 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw_io("cannot read '" + path + "': read failed");
   return bytes;
+}
+
+bool natural_less(const std::string& a, const std::string& b) {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      std::size_t i2 = i, j2 = j;
+      while (i2 < a.size() && std::isdigit(static_cast<unsigned char>(a[i2]))) ++i2;
+      while (j2 < b.size() && std::isdigit(static_cast<unsigned char>(b[j2]))) ++j2;
+      std::string na = a.substr(i, i2 - i), nb = b.substr(j, j2 - j);
+      na.erase(0, std::min(na.find_first_not_of('0'), na.size()));
+      nb.erase(0, std::min(nb.find_first_not_of('0'), nb.size()));
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = i2, j = j2;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i, ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+std::vector<std::string> expand_glob(const std::string& pattern, const std::string& what) {
+  std::vector<std::string> files;
+  glob_t g{};
+  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  if (rc == 0)
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(g.gl_pathv[i], ec)) files.emplace_back(g.gl_pathv[i]);
+    }
+  globfree(&g);
+  if (files.empty()) throw_invalid("no images match " + what + " '" + pattern + "'");
+  std::sort(files.begin(), files.end(), natural_less);
+  return files;
 }
 
 }  // namespace dualcam

@@ -1,6 +1,10 @@
 #include "dualcam/engine/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
 #include <limits>
 
 #include <opencv2/imgproc.hpp>
@@ -126,6 +130,108 @@ DisparityErrors disparity_errors(const cv::Mat& estimate, const cv::Mat& truth, 
   }
   e.mae_px = known > 0 ? abs_sum / double(known) : std::numeric_limits<double>::quiet_NaN();
   return e;
+}
+
+namespace {
+
+cv::Mat luminance8(const cv::Mat& image, const char* who) {
+  if (image.empty() || image.depth() != CV_8U || (image.channels() != 1 && image.channels() != 3))
+    throw_invalid(std::string(who) + ": expected an 8-bit grey or BGR image");
+  if (image.channels() == 1) return image;
+  cv::Mat y;
+  cv::cvtColor(image, y, cv::COLOR_BGR2GRAY);
+  return y;
+}
+
+cv::Mat band_pass(const cv::Mat& grey8) {
+  cv::Mat f, a, b;
+  grey8.convertTo(f, CV_32F);
+  cv::GaussianBlur(f, a, cv::Size(), 1.0, 1.0, cv::BORDER_REFLECT101);
+  cv::GaussianBlur(f, b, cv::Size(), 3.0, 3.0, cv::BORDER_REFLECT101);
+  return a - b;
+}
+
+}  // namespace
+
+cv::Mat flat_area_mask(const cv::Mat& guide, double share) {
+  check_range("flat_area_mask: share", share, 0.001, 1);
+  const cv::Mat g = luminance8(guide, "flat_area_mask");
+  constexpr int kB = 16;  // blocks: a flat area is a region, not scattered pixels
+  const int bw = g.cols / kB, bh = g.rows / kB;
+  if (bw < 1 || bh < 1) throw_invalid("flat_area_mask: the guide is smaller than 16x16");
+  cv::Mat f, smooth, fine;
+  g.convertTo(f, CV_32F);
+  // Shading and edges: the spread of the guide blurred (sigma 3, so noise does not count).
+  cv::GaussianBlur(f, smooth, cv::Size(), 3.0, 3.0, cv::BORDER_REFLECT101);
+  // Fine texture, which that blur hides (a grating is flat at sigma 3): the energy of the
+  // guide's high-pass, which over a flat area is the guide's noise, the same everywhere.
+  cv::GaussianBlur(f, fine, cv::Size(), 1.5, 1.5, cv::BORDER_REFLECT101);
+  fine = f - fine;
+  cv::multiply(fine, fine, fine);
+  struct Block {
+    float spread, energy, mean;
+  };
+  std::vector<Block> blocks(std::size_t(bw) * bh);
+  for (int by = 0; by < bh; ++by)
+    for (int bx = 0; bx < bw; ++bx) {
+      const cv::Rect r(bx * kB, by * kB, kB, kB);
+      cv::Scalar m, sd;
+      cv::meanStdDev(smooth(r), m, sd);
+      blocks[std::size_t(by) * bw + bx] = {float(sd[0]), float(cv::mean(fine(r))[0]), float(m[0])};
+    }
+  auto quantile = [&](float Block::*field, double q) {
+    std::vector<float> v;
+    for (const Block& b : blocks) v.push_back(b.*field);
+    const std::size_t k = std::min(v.size() - 1, std::size_t(q * double(v.size())));
+    std::nth_element(v.begin(), v.begin() + k, v.end());
+    return v[k];
+  };
+  const float spread_limit = quantile(&Block::spread, share), energy_limit = quantile(&Block::energy, 0.5);
+  cv::Mat mask(g.size(), CV_8UC1, cv::Scalar(0));
+  for (int by = 0; by < bh; ++by)
+    for (int bx = 0; bx < bw; ++bx) {
+      const Block& b = blocks[std::size_t(by) * bw + bx];
+      if (b.spread <= spread_limit && b.energy <= energy_limit && b.mean >= 6 && b.mean <= 249)
+        mask(cv::Rect(bx * kB, by * kB, kB, kB)).setTo(255);
+    }
+  return mask;
+}
+
+double flat_area_noise(const cv::Mat& image, const cv::Mat& mask) {
+  if (image.empty() || image.depth() != CV_8U) throw_invalid("flat_area_noise: expected an 8-bit image");
+  if (mask.size() != image.size() || mask.type() != CV_8UC1)
+    throw_invalid("flat_area_noise: the mask must be CV_8UC1 of the image's size");
+  if (cv::countNonZero(mask) == 0) throw_invalid("flat_area_noise: the mask is empty (no flat area)");
+  cv::Mat f, blur;
+  image.convertTo(f, CV_32F);
+  cv::GaussianBlur(f, blur, cv::Size(), 1.5, 1.5, cv::BORDER_REFLECT101);
+  cv::Scalar mean, sd;
+  cv::meanStdDev(f - blur, mean, sd, mask);
+  double sum = 0;
+  for (int c = 0; c < image.channels(); ++c) sum += sd[c];
+  return sum / image.channels();
+}
+
+double detail_correlation(const cv::Mat& image, const cv::Mat& guide, const cv::Mat& mask) {
+  const cv::Mat a = band_pass(luminance8(image, "detail_correlation")), b = band_pass(luminance8(guide, "detail_correlation"));
+  if (a.size() != b.size()) throw_invalid("detail_correlation: the image and the guide differ in size");
+  if (!mask.empty() && (mask.size() != a.size() || mask.type() != CV_8UC1))
+    throw_invalid("detail_correlation: the mask must be CV_8UC1 of the image's size");
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, n = 0;
+  for (int y = 0; y < a.rows; ++y) {
+    const float* pa = a.ptr<float>(y);
+    const float* pb = b.ptr<float>(y);
+    const std::uint8_t* m = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < a.cols; ++x) {
+      if (m && !m[x]) continue;
+      sa += pa[x], sb += pb[x], saa += double(pa[x]) * pa[x], sbb += double(pb[x]) * pb[x], sab += double(pa[x]) * pb[x];
+      n += 1;
+    }
+  }
+  if (n < 2) throw_invalid("detail_correlation: the mask is empty");
+  const double va = saa - sa * sa / n, vb = sbb - sb * sb / n;
+  if (!(va > 0 && vb > 0)) return 0;
+  return (sab - sa * sb / n) / std::sqrt(va * vb);
 }
 
 }  // namespace dualcam

@@ -107,7 +107,7 @@ CanonicalPair rectify_pair(const cv::Mat& mono8, const cv::Mat& color8, const Fu
     c.disparity_offset = sr.disparity_offset_px;
     // The features say how far the disparities reach; search at least that far.
     c.min_range = int(std::ceil(sr.max_disparity_px * 1.25)) + 8;
-    stats.row_error_px = sr.after.median_abs_px;  // median |row error| of the inlier features
+    stats.row_error_px = sr.rows.median_abs_px;  // median |row error| of the inlier features
     stats.self_rectification = sr;
   } else {
     stats.mode = AlignmentStats::Mode::Rig;

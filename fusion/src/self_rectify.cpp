@@ -1,13 +1,19 @@
 #include "dualcam/fusion/self_rectify.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <tuple>
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/features2d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
+#include "self_rectify_internal.hpp"
 
 namespace dualcam::fusion {
 
@@ -18,6 +24,13 @@ void SelfRectifyOptions::validate() const {
   check_range("SelfRectifyOptions::ransac_threshold_px", ransac_threshold_px, 0.05, 20.0);
   check_range("SelfRectifyOptions::min_inliers", min_inliers, 8, 100000);
   check_range("SelfRectifyOptions::refine_threshold_px", refine_threshold_px, 0.0, 100.0);
+  check_range("SelfRectifyOptions::auto_ratio", auto_ratio, 0.1, 1.0);
+  check_range("SelfRectifyOptions::patch_px", patch_px, 9, 201);
+  check_range("SelfRectifyOptions::min_correlation", min_correlation, -1.0, 1.0);
+  check_range("SelfRectifyOptions::prior_px_per_rad", prior_px_per_rad, 0.0, 1000.0);
+  check_range("SelfRectifyOptions::max_row_error_px", max_row_error_px, 0.01, 1000.0);
+  check_range("SelfRectifyOptions::direction_min_px", direction_min_px, 0.0, 100.0);
+  check_range("SelfRectifyOptions::max_distortion", max_distortion, 1.0, 100.0);
 }
 
 namespace {
@@ -92,6 +105,7 @@ RowError row_error(const FeatureMatches& m) {
   e.mean_abs_px = sum / abs_err.size();
   e.rms_px = std::sqrt(sum2 / abs_err.size());
   e.median_abs_px = percentile(abs_err, 0.5);
+  e.p95_abs_px = percentile(abs_err, 0.95);
   return e;
 }
 
@@ -154,86 +168,191 @@ Json DriftCheck::to_json() const {
   return j;
 }
 
+
 Json SelfRectification::to_json() const {
-  auto row = [](const RowError& e) {
-    return Json{{"matches", e.matches}, {"mean_abs_px", e.mean_abs_px}, {"median_abs_px", e.median_abs_px},
-                {"rms_px", e.rms_px}};
+  Json j{{"model", model},
+         {"baseline", baseline},
+         {"matches", matches},
+         {"refined", refined},
+         {"inliers", inliers},
+         {"row_error_px",
+          {{"rms", rows.rms_px}, {"p95", rows.p95_abs_px}, {"median", rows.median_abs_px}, {"mean", rows.mean_abs_px}}},
+         {"direction_cost_px2", {{"rows", cost_rows}, {"columns", cost_columns}}},
+         {"canonical_size", {canonical_size.width, canonical_size.height}},
+         {"disparity_px_p5_p95", {min_disparity_px, max_disparity_px}},
+         {"disparity_offset_px", disparity_offset_px}};
+  auto matrix = [](const cv::Matx33d& H) {
+    Json rows = Json::array();
+    for (int r = 0; r < 3; ++r) rows.push_back({H(r, 0), H(r, 1), H(r, 2)});
+    return rows;
   };
-  return Json{{"method", method},
-              {"matches", matches},
-              {"inliers", inliers},
-              {"canonical_size", {canonical_size.width, canonical_size.height}},
-              {"row_error_first_fit", row(before)},
-              {"row_error_after", row(after)},
-              {"disparity_px_p5_p95", {min_disparity_px, max_disparity_px}},
-              {"disparity_offset_px", disparity_offset_px}};
+  j["mono_to_canonical"] = matrix(mono_to_canonical);
+  j["color_to_canonical"] = matrix(color_to_canonical);
+  if (model == "fundamental")
+    j["quasi_euclidean"] = {
+        {"focal_px", focal_px},
+        {"focal_ratio", focal_ratio},
+        {"mono_rotation_deg", {mono_rotation_deg[0], mono_rotation_deg[1], mono_rotation_deg[2]}},
+        {"color_rotation_deg", {color_rotation_deg[0], color_rotation_deg[1], color_rotation_deg[2]}}};
+  return j;
 }
+
+namespace {
+
+std::string fixed(double v, int decimals = 2) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+[[noreturn]] void refuse(const std::string& what) {
+  throw Error(ErrorCategory::Numerical, "self-rectification (no rig): " + what + "; give a rig");
+}
+
+FeatureMatches selected(const FeatureMatches& m, const std::vector<std::uint8_t>& mask) {
+  FeatureMatches s;
+  for (std::size_t i = 0; i < mask.size() && i < m.a.size(); ++i)
+    if (mask[i]) {
+      s.a.push_back(m.a[i]);
+      s.b.push_back(m.b[i]);
+    }
+  return s;
+}
+
+std::vector<double> disparities(const FeatureMatches& m) {
+  std::vector<double> d;
+  for (std::size_t i = 0; i < m.a.size(); ++i) d.push_back(double(m.a[i].x) - m.b[i].x);
+  return d;
+}
+
+// The rotations (each view's own, its turn aside) of a quasi-Euclidean fit, degrees:
+// mono (0, yaw, roll), colour (pitch, yaw, roll).
+void record_fit(const detail::QuasiEuclidean& q, SelfRectification& s) {
+  const double deg = 180.0 / CV_PI;
+  s.focal_px = q.focal_px;
+  s.focal_ratio = q.focal_ratio;
+  s.mono_rotation_deg = cv::Vec3d(0, q.params[0] * deg, q.params[1] * deg);
+  s.color_rotation_deg = cv::Vec3d(q.params[2] * deg, q.params[3] * deg, q.params[4] * deg);
+}
+
+// Largest over smallest local scale (square root of the Jacobian's determinant) of H over the
+// corners and the centre of an image of `size`.
+double distortion(const cv::Matx33d& H, const cv::Size& size) {
+  const double w = size.width - 1, h = size.height - 1;
+  double lo = 1e300, hi = 0;
+  for (const cv::Point2d p : {cv::Point2d(0, 0), cv::Point2d(w, 0), cv::Point2d(0, h), cv::Point2d(w, h),
+                              cv::Point2d(0.5 * w, 0.5 * h)}) {
+    const cv::Vec3d v = H * cv::Vec3d(p.x, p.y, 1.0);
+    const double u = v[0] / v[2], t = v[1] / v[2];
+    const double a = (H(0, 0) - u * H(2, 0)) / v[2], b = (H(0, 1) - u * H(2, 1)) / v[2];
+    const double c = (H(1, 0) - t * H(2, 0)) / v[2], d = (H(1, 1) - t * H(2, 1)) / v[2];
+    const double scale = std::sqrt(std::abs(a * d - b * c));
+    if (!(v[2] > 0) || !std::isfinite(scale)) return std::numeric_limits<double>::infinity();  // folds the view
+    lo = std::min(lo, scale);
+    hi = std::max(hi, scale);
+  }
+  return lo > 0 ? hi / lo : std::numeric_limits<double>::infinity();
+}
+
+const char* baseline_name(int quarter_turns) {
+  static const char* names[] = {"right", "above", "left", "below"};
+  return names[((quarter_turns % 4) + 4) % 4];
+}
+
+// Strength of the prior of the two direction fits, px per rad. Strong enough that neither fit
+// can turn its rows by a quarter turn into the other's (that would cost every match pi/2 * 5 px),
+// weak against the few degrees a module is mounted off; the final fit then uses the options'
+// weak prior (5 px/rad biased the row error of simulated pairs from 0.06 to 0.3 px rms).
+constexpr double kDirectionPrior = 5.0;
+
+struct Alignment {
+  cv::Matx33d H1, H2;      // original px -> canonical px (before the canvas placement)
+  FeatureMatches inliers;  // original px
+};
+
+// The quasi-Euclidean rectification along the better direction, or the homography when the
+// matches do not tell the direction; fills the model, the fit and the direction costs of `s`.
+Alignment align_views(const FeatureMatches& refined, const cv::Size& mono_size, const cv::Size& color_size,
+                      const SelfRectifyOptions& o, SelfRectification& s) {
+  Alignment al;
+  std::vector<std::uint8_t> mask;
+  const cv::Mat F = cv::findFundamentalMat(refined.a, refined.b, cv::USAC_MAGSAC, o.ransac_threshold_px, 0.9999,
+                                           10000, mask);
+  const FeatureMatches in_f = F.rows == 3 ? selected(refined, mask) : FeatureMatches{};
+  if (int(in_f.a.size()) < o.min_inliers)
+    refuse("no epipolar geometry fits the pair (" + std::to_string(in_f.a.size()) + " inliers of " +
+           std::to_string(refined.a.size()) + " matches; need " + std::to_string(o.min_inliers) + ")");
+  // The colour's focal length over the mono's starts at the matches' scale.
+  double scale = 1.0;
+  const cv::Mat sim = cv::estimateAffinePartial2D(in_f.a, in_f.b);
+  if (!sim.empty()) scale = std::hypot(sim.at<double>(0, 0), sim.at<double>(1, 0));
+  const std::array<double, 8> start{0, 0, 0, 0, 0, 0, std::log(std::clamp(scale, 0.1, 10.0)), 0};
+  const detail::QuasiEuclidean rows = detail::fit_quasi_euclidean(in_f, mono_size, color_size, 0, start, kDirectionPrior);
+  const detail::QuasiEuclidean cols = detail::fit_quasi_euclidean(in_f, mono_size, color_size, 1, start, kDirectionPrior);
+  s.cost_rows = rows.objective;
+  s.cost_columns = cols.objective;
+  if (std::sqrt(std::abs(rows.objective - cols.objective)) >= o.direction_min_px) {
+    const int turns = rows.objective <= cols.objective ? 0 : 1;
+    const detail::QuasiEuclidean q = detail::fit_quasi_euclidean(in_f, mono_size, color_size, turns,
+                                                                 (turns ? cols : rows).params, o.prior_px_per_rad);
+    record_fit(q, s);
+    s.model = "fundamental";
+    al.H1 = q.H_mono;
+    al.H2 = q.H_color;
+    al.inliers = in_f;
+    // The mono must be the left view (positive disparities): else a half turn of the frame.
+    if (percentile(disparities(transformed(in_f, al.H1, al.H2)), 0.5) < 0) {
+      const cv::Matx33d half(-1, 0, 0, 0, -1, 0, 0, 0, 1);
+      al.H1 = half * al.H1;
+      al.H2 = half * al.H2;
+      s.baseline = baseline_name(turns + 2);
+    } else {
+      s.baseline = baseline_name(turns);
+    }
+    return al;
+  }
+  // Both directions explain the matches as well: no parallax that matters (a distant or flat
+  // scene). The colour view is mapped onto the mono; the rows are the mono's, turned towards
+  // where the colour camera's centre falls in the mono (its offset is mostly the baseline).
+  const cv::Mat H = cv::findHomography(refined.a, refined.b, cv::USAC_MAGSAC, 2.0 * o.ransac_threshold_px, mask,
+                                       10000, 0.9999);
+  al.inliers = H.rows == 3 ? selected(refined, mask) : FeatureMatches{};
+  if (int(al.inliers.a.size()) < o.min_inliers)
+    refuse("no homography fits the pair (" + std::to_string(al.inliers.a.size()) + " inliers of " +
+           std::to_string(refined.a.size()) + " matches; need " + std::to_string(o.min_inliers) + ")");
+  const cv::Matx33d to_mono = cv::Matx33d(H).inv();
+  const cv::Point2f c = apply(to_mono, cv::Point2f(0.5f * (color_size.width - 1), 0.5f * (color_size.height - 1)));
+  const double vx = c.x - 0.5 * (mono_size.width - 1), vy = c.y - 0.5 * (mono_size.height - 1);
+  const int turns = std::abs(vx) >= std::abs(vy) ? (vx >= 0 ? 0 : 2) : (vy <= 0 ? 1 : 3);
+  const cv::Matx33d turn = detail::quarter_turn(turns, mono_size);
+  al.H1 = turn;
+  al.H2 = turn * to_mono;
+  s.model = "homography";
+  s.baseline = baseline_name(turns);
+  return al;
+}
+
+}  // namespace
 
 SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, const SelfRectifyOptions& o) {
   o.validate();
+  if (mono8.type() != CV_8UC1 || color8.type() != CV_8UC1) throw_invalid("self_rectify: expects two CV_8UC1 views");
   SelfRectification s;
-  FeatureMatches m = match_features(mono8, color8, o);
-  s.matches = int(m.a.size());
-  if (s.matches < o.min_inliers)
-    throw Error(ErrorCategory::Numerical, "self-rectification (no rig): only " + std::to_string(s.matches) +
-                                              " feature matches between the views (need " +
-                                              std::to_string(o.min_inliers) + "); give a rig");
-  std::vector<std::uint8_t> mask;
-  cv::Mat F = cv::findFundamentalMat(m.a, m.b, cv::USAC_MAGSAC, o.ransac_threshold_px, 0.9999, 10000, mask);
-  FeatureMatches in;
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) {
-      in.a.push_back(m.a[i]);
-      in.b.push_back(m.b[i]);
-    }
-  s.inliers = int(in.a.size());
-  if (F.rows != 3 || s.inliers < o.min_inliers)
-    throw Error(ErrorCategory::Numerical, "self-rectification (no rig): no epipolar geometry fits the pair (" +
-                                              std::to_string(s.inliers) + " inliers of " +
-                                              std::to_string(s.matches) + " matches); give a rig");
-  // Orientation: a baseline along y is turned into one along x (transpose), and mirrored when
-  // the colour view would be left of the mono view.
-  cv::Matx33d H1 = cv::Matx33d::eye(), H2 = cv::Matx33d::eye();
-  {
-    std::vector<double> dx, dy;
-    for (std::size_t i = 0; i < in.a.size(); ++i) {
-      dx.push_back(double(in.a[i].x) - in.b[i].x);
-      dy.push_back(double(in.a[i].y) - in.b[i].y);
-    }
-    const double mx = percentile(dx, 0.5), my = percentile(dy, 0.5);
-    if (std::abs(my) > std::abs(mx)) {
-      const cv::Matx33d transpose(0, 1, 0, 1, 0, 0, 0, 0, 1);
-      H1 = transpose * H1;
-      H2 = transpose * H2;
-    }
-    if ((std::abs(my) > std::abs(mx) ? my : mx) < 0) {
-      const cv::Matx33d mirror(-1, 0, 0, 0, 1, 0, 0, 0, 1);
-      H1 = mirror * H1;
-      H2 = mirror * H2;
-    }
-  }
-  // A module is built nearly rectified: first try moving the colour view only (rotation, scale
-  // and row shift; the mono view, the usual reference, stays untouched). When that leaves row
-  // errors, the views are rectified by Hartley's homographies (cv::stereoRectifyUncalibrated).
-  s.method = "similarity";
-  const cv::Point2f centre_b = apply(H2, cv::Point2f(0.5f * (color8.cols - 1), 0.5f * (color8.rows - 1)));
-  H2 = fit_row_correction(transformed(in, H1, H2), centre_b) * H2;
-  s.before = row_error(transformed(in, H1, H2));
-  if (s.before.median_abs_px > 1.0) {
-    cv::Mat H1m, H2m;
-    if (!cv::stereoRectifyUncalibrated(in.a, in.b, F, mono8.size(), H1m, H2m, 5.0))
-      throw Error(ErrorCategory::Numerical, "self-rectification (no rig): the uncalibrated rectification failed; give a rig");
-    H1 = cv::Matx33d(H1m);
-    H2 = cv::Matx33d(H2m);
-    s.method = "hartley";
-    std::vector<double> d;
-    const FeatureMatches t = transformed(in, H1, H2);
-    for (std::size_t i = 0; i < t.a.size(); ++i) d.push_back(double(t.a[i].x) - t.b[i].x);
-    if (percentile(d, 0.5) < 0) {
-      const cv::Matx33d mirror(-1, 0, 0, 0, 1, 0, 0, 0, 1);
-      H1 = mirror * H1;
-      H2 = mirror * H2;
-    }
+  const detail::CrossSpectralMatches cs = detail::cross_spectral_matches(mono8, color8, o);
+  s.matches = cs.matches;
+  s.refined = int(cs.refined.a.size());
+  if (s.refined < o.min_inliers)
+    refuse("only " + std::to_string(s.matches) + " feature matches between the views, " + std::to_string(s.refined) +
+           " of them confirmed by correlation (need " + std::to_string(o.min_inliers) + ")");
+  Alignment al = align_views(cs.refined, mono8.size(), color8.size(), o, s);
+  s.inliers = int(al.inliers.a.size());
+  const std::string measured = std::to_string(s.inliers) + " inliers of " + std::to_string(s.refined) + " matches";
+  for (const auto& [H, size, name] : {std::make_tuple(al.H1, mono8.size(), "mono"),
+                                      std::make_tuple(al.H2, color8.size(), "colour")}) {
+    const double k = distortion(H, size);
+    if (!(k <= o.max_distortion))
+      refuse("the rectification distorts the view too much (the " + std::string(name) + " view's scale varies " +
+             fixed(k) + "x across it, limit " + fixed(o.max_distortion) + "; " + s.model + ", " + measured + ")");
   }
   // The canonical canvas: the mono image's outline through H1, moved to the origin.
   {
@@ -241,7 +360,7 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
         {0, 0}, {float(mono8.cols - 1), 0}, {float(mono8.cols - 1), float(mono8.rows - 1)}, {0, float(mono8.rows - 1)}};
     float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
     for (const auto& c : corners) {
-      const cv::Point2f p = apply(H1, c);
+      const cv::Point2f p = apply(al.H1, c);
       x0 = std::min(x0, p.x);
       y0 = std::min(y0, p.y);
       x1 = std::max(x1, p.x);
@@ -249,34 +368,35 @@ SelfRectification self_rectify(const cv::Mat& mono8, const cv::Mat& color8, cons
     }
     const double longest = std::max(mono8.cols, mono8.rows);
     if (!(x1 - x0 < 2 * longest && y1 - y0 < 2 * longest))
-      throw Error(ErrorCategory::Numerical, "self-rectification (no rig): the rectification distorts the view too much; give a rig");
+      refuse("the rectification distorts the view too much (the mono's outline spans " + fixed(x1 - x0, 0) + " x " +
+             fixed(y1 - y0, 0) + " px; " + s.model + ", " + measured + ")");
     const cv::Matx33d to_origin(1, 0, -x0, 0, 1, -y0, 0, 0, 1);
-    H1 = to_origin * H1;
-    H2 = to_origin * H2;
+    al.H1 = to_origin * al.H1;
+    al.H2 = to_origin * al.H2;
     s.canonical_size = cv::Size(int(std::lround(x1 - x0)) + 1, int(std::lround(y1 - y0)) + 1);
   }
-  // What the homographies left: an affine fit of the colour rows onto the mono rows.
-  H2 = fit_row_correction(transformed(in, H1, H2),
-                          apply(H2, cv::Point2f(0.5f * (color8.cols - 1), 0.5f * (color8.rows - 1)))) *
-       H2;
-  // Shift the colour view along the rows when some disparities would be negative (the matcher
-  // searches 0..range); the shift is reported so that disparities can be given unshifted.
-  FeatureMatches t = transformed(in, H1, H2);
-  std::vector<double> d;
-  for (std::size_t i = 0; i < t.a.size(); ++i) d.push_back(double(t.a[i].x) - t.b[i].x);
-  const double dmin = percentile(d, 0.05);
-  if (dmin < 0.0) {
-    H2 = cv::Matx33d(1, 0, dmin - 2.0, 0, 1, 0, 0, 0, 1) * H2;
-    s.disparity_offset_px = dmin - 2.0;
+  // Shift the colour view along the rows so that the disparities start a little above 0 (the
+  // matcher searches 0..range, and a constant offset between the views, a yaw the matches can
+  // hardly tell from parallax, would only widen the search); the shift is reported so that
+  // disparities are given unshifted.
+  {
+    const std::vector<double> d = disparities(transformed(al.inliers, al.H1, al.H2));
+    const double p5 = percentile(d, 0.05), p95 = percentile(d, 0.95);
+    const double shift = p5 - (2.0 + 0.25 * (p95 - p5));
+    al.H2 = cv::Matx33d(1, 0, shift, 0, 1, 0, 0, 0, 1) * al.H2;
+    s.disparity_offset_px = shift;
   }
-  t = transformed(in, H1, H2);
-  d.clear();
-  for (std::size_t i = 0; i < t.a.size(); ++i) d.push_back(double(t.a[i].x) - t.b[i].x);
+  const FeatureMatches t = transformed(al.inliers, al.H1, al.H2);
+  const std::vector<double> d = disparities(t);
   s.min_disparity_px = percentile(d, 0.05);
   s.max_disparity_px = percentile(d, 0.95);
-  s.after = row_error(t);
-  s.mono_to_canonical = H1;
-  s.color_to_canonical = H2;
+  s.rows = row_error(t);
+  s.mono_to_canonical = al.H1;
+  s.color_to_canonical = al.H2;
+  if (!(s.rows.rms_px <= o.max_row_error_px))
+    refuse("the rows still disagree after rectification: rms " + fixed(s.rows.rms_px) + " px, p95 " +
+           fixed(s.rows.p95_abs_px) + " px (limit " + fixed(o.max_row_error_px) + " px; " + s.model + ", " + measured +
+           ")");
   return s;
 }
 

@@ -49,3 +49,23 @@ TEST_CASE("A drawn chessboard is detected at its corners, a wrong size is not", 
   CHECK_FALSE(wrong.found);
   CHECK(wrong.reason.find("not found") != std::string::npos);
 }
+
+TEST_CASE("refine_chessboard_corners: a window larger than the image is shrunk, a wrong image type is an Error",
+          "[board]") {
+  // An 11x11 image holds cornerSubPix windows of half size 3 at most (2 half + 5 <= 11); the
+  // corners' spacing (8 px) asks for 4. cv::cornerSubPix asserted (cv::Exception) before.
+  cv::Mat img(11, 11, CV_8U, cv::Scalar(30));
+  img(cv::Rect(0, 0, 5, 5)).setTo(220);
+  img(cv::Rect(5, 5, 6, 6)).setTo(220);
+  cv::GaussianBlur(img, img, cv::Size(3, 3), 0.8);
+  std::vector<cv::Point2f> corners{{5.3f, 4.8f}, {10.4f, 10.4f}};  // 7.6 px apart (asks for 4), both inside
+  REQUIRE_NOTHROW(refine_chessboard_corners(img, cv::Size(2, 1), corners));
+  CHECK(std::abs(corners[0].x - 4.5f) < 0.5f);  // the corner between the squares, at 4.5
+  CHECK(std::abs(corners[0].y - 4.5f) < 0.5f);
+  // Too small for any window: the positions are kept.
+  std::vector<cv::Point2f> tiny{{2.0f, 2.0f}, {4.0f, 2.0f}};
+  REQUIRE_NOTHROW(refine_chessboard_corners(cv::Mat(6, 6, CV_8U, cv::Scalar(0)), cv::Size(2, 1), tiny));
+  CHECK(tiny[0] == cv::Point2f(2.0f, 2.0f));
+  std::vector<cv::Point2f> c16{{10, 10}, {20, 10}};
+  CHECK_THROWS_AS(refine_chessboard_corners(cv::Mat(40, 40, CV_16U, cv::Scalar(0)), cv::Size(2, 1), c16), Error);
+}

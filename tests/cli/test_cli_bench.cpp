@@ -1,4 +1,5 @@
-// dualcam bench on a tiny pair: the report has every stage with both timings and the ratio.
+// dualcam bench on a tiny pair: the report has every stage with both timings and the ratio, the rig
+// path's row included.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -12,7 +13,7 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  REQUIRE(j["stages"].size() == 4);
+  REQUIRE(j["stages"].size() == 5);
   for (const auto& s : j["stages"]) {
     CHECK(s["engine_s"].get<double>() > 0);
     CHECK(s["peer_s"].get<double>() > 0);
@@ -21,10 +22,15 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   }
   CHECK(j["threads"] == 1);
   // The fused images are compared with the simulator's truth, so a speed-up that costs quality shows.
-  for (int i : {1, 2}) {
+  for (int i : {1, 2, 3}) {
     CHECK(j["stages"][i]["engine_psnr_db"].get<double>() > 10.0);
     CHECK(j["stages"][i]["peer_psnr_db"].get<double>() > 10.0);
   }
+  // The rig path: the rectifier and the drift check are timed inside the fuse.
+  CHECK(j["stages"][3]["stage"] == "fuse, rig path");
+  CHECK(j["stages"][3]["engine_stages_s"]["rectify"].get<double>() > 0);
+  CHECK(j["stages"][3]["color_input_psnr_db"].get<double>() > 10.0);
+  CHECK(j["stages"][2]["engine_stages_s"]["rectify"].get<double>() < j["stages"][3]["engine_stages_s"]["rectify"].get<double>());
   CHECK(j["color_input_psnr_db"].get<double>() > 10.0);
 }
 

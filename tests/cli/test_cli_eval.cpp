@@ -7,6 +7,7 @@
 
 #include "datasets/synthetic_middlebury.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/rig.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
@@ -93,6 +94,28 @@ TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") 
   expect_one_line_failure("eval --protocol p1 --left-sensor color" + data, "depth protocol");
   expect_one_line_failure("eval --protocol depth --method magic" + data, "--method");
   expect_one_line_failure("eval --protocol depth --scenes zz" + data, "no scene 'zz'");
+  expect_one_line_failure("eval --protocol depth --rig-path" + data, "p1 and p2 only");
+  expect_one_line_failure("eval --protocol p1 --rig-path --rig auto" + data, "--rig auto");
+}
+
+TEST_CASE("dualcam eval --rig-path: the pair through a rig, the rig saved with the inputs", "[cli][eval]") {
+  TinySet set;
+  const std::string saved = set.dir / "saved";
+  fs::create_directories(saved);
+  const std::string json = set.dir / "p1.json";
+  auto r = run_cli("eval --protocol p1 --data \"" + set.data + "/s0\" --method peer --rig-path --threads 1 --save-dir \"" +
+                   saved + "\" --json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("rig path") != std::string::npos);
+  CHECK(r.out.find("PSNR eval dB") != std::string::npos);
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  CHECK(j["rig_path"] == true);
+  CHECK(j["eval"]["options"]["rig_path"]["mono_distortion"].size() == 5);
+  const StereoRig rig = read_rig((fs::path(saved) / "s0_rig.yaml").string());
+  const cv::Mat mono = read_image((fs::path(saved) / "s0_mono.png").string());
+  CHECK(rig.mono.size == mono.size());
+  CHECK(rig.baseline() > 0);
 }
 
 TEST_CASE("dualcam eval --save-dir writes each scene's inputs and the method's output", "[cli][eval]") {

@@ -404,7 +404,7 @@ TEST_CASE("Simulator options are validated with the field named", "[simulate][ba
   }
 }
 
-TEST_CASE("The simulator's sensor noise has EVALUATION.md's statistics", "[simulate][sensor]") {
+TEST_CASE("The simulator's sensor noise has the statistics of docs/evaluation.md's sensor models", "[simulate][sensor]") {
   SimulateOptions o = small_options();
   o.mono.size = o.color.size = {320, 240};
   o.color_sensor.bayer = false;  // the demosaic mixes neighbours; the noise model is per pixel

@@ -6,7 +6,10 @@
 #include <limits>
 #include <vector>
 
+#include <opencv2/imgproc.hpp>
+
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/srgb_tables.hpp"
 
@@ -94,4 +97,47 @@ TEST_CASE("Disparity errors count unknown estimates as bad and skip unknown trut
   CHECK(e.bad1 == Approx(3.0 / 4));
   CHECK(e.bad2 == Approx(2.0 / 4));
   CHECK(e.mae_px == Approx((0.5 + 1.5 + 3.0) / 3));
+}
+
+TEST_CASE("No-reference figures: flat-area noise reads the noise, detail correlation ranks noise and blur",
+          "[metrics]") {
+  // A scene: smooth shading with a few sharp-edged rectangles and a fine grating.
+  cv::Mat scene(240, 320, CV_32F);
+  for (int y = 0; y < scene.rows; ++y)
+    for (int x = 0; x < scene.cols; ++x) scene.at<float>(y, x) = 90.0f + 0.1f * x + 0.05f * y;
+  cv::rectangle(scene, cv::Rect(40, 40, 60, 50), cv::Scalar(200), cv::FILLED);
+  cv::rectangle(scene, cv::Rect(180, 120, 80, 70), cv::Scalar(40), cv::FILLED);
+  for (int x = 120; x < 170; x += 4) cv::rectangle(scene, cv::Rect(x, 30, 2, 60), cv::Scalar(230), cv::FILLED);
+  cv::Mat clean8;
+  scene.convertTo(clean8, CV_8U);
+  auto noisy = [&](double sigma, int seed) {
+    cv::Mat n(scene.size(), CV_32F);
+    cv::RNG rng(seed);
+    rng.fill(n, cv::RNG::NORMAL, 0, sigma);
+    cv::Mat out;
+    cv::Mat(scene + n).convertTo(out, CV_8U);
+    return out;
+  };
+  const cv::Mat mask = flat_area_mask(noisy(3.0, 1));  // a guide is never clean
+  REQUIRE(cv::countNonZero(mask) > 0.05 * mask.total());
+  // No flat pixel next to an edge: the mask stays off the rectangles' borders.
+  CHECK(mask.at<std::uint8_t>(40, 70) == 0);
+  // White noise of sigma s: the high-pass keeps sqrt(1 - 2 g0 + sum g^2) = 0.945 of it (sigma 1.5).
+  for (double s : {2.0, 6.0}) {
+    const double measured = flat_area_noise(noisy(s, 5), mask);
+    INFO("noise sigma " << s << ": flat-area noise " << measured);
+    CHECK(std::abs(measured - 0.945 * s) < 0.1 * s);
+  }
+  CHECK(flat_area_noise(clean8, mask) < 0.5);
+  // Detail: the clean scene against a noisy guide of it beats a noisier copy and a blurred one.
+  const cv::Mat guide = noisy(4.0, 9);
+  cv::Mat blurred;
+  cv::GaussianBlur(clean8, blurred, cv::Size(), 2.0);
+  const double c_clean = detail_correlation(clean8, guide), c_noisy = detail_correlation(noisy(8.0, 3), guide),
+               c_blur = detail_correlation(blurred, guide);
+  INFO("detail correlation: clean " << c_clean << ", noisy " << c_noisy << ", blurred " << c_blur);
+  CHECK(c_clean > c_noisy);
+  CHECK(c_clean > c_blur);
+  CHECK(detail_correlation(guide, guide) == Approx(1.0));
+  CHECK_THROWS_AS(flat_area_noise(clean8, cv::Mat()), Error);
 }

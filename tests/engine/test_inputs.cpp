@@ -1,12 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/inputs.hpp"
+#include "dualcam/engine/image_io.hpp"
 
 using namespace dualcam;
 
@@ -105,4 +108,60 @@ TEST_CASE("The colour rule and the pair", "[inputs]") {
   InputOptions bad;
   bad.mono_max_outlier_share = 2;
   CHECK_THROWS_WITH(camera_pair(grey, bgr, bad), Catch::Contains("InputOptions::mono_max_outlier_share"));
+}
+
+namespace {
+
+// `jpeg` with an Exif APP1 segment holding only the Orientation tag, inserted after SOI, as a
+// phone writes a photo taken with the camera turned (the pixels stay as the sensor read them).
+std::vector<std::uint8_t> with_exif_orientation(const std::vector<std::uint8_t>& jpeg, int orientation) {
+  auto be16 = [](std::vector<std::uint8_t>& v, int x) {
+    v.push_back(std::uint8_t(x >> 8));
+    v.push_back(std::uint8_t(x));
+  };
+  auto be32 = [&](std::vector<std::uint8_t>& v, std::uint32_t x) {
+    be16(v, int(x >> 16));
+    be16(v, int(x & 0xFFFF));
+  };
+  std::vector<std::uint8_t> tiff{'M', 'M', 0, 42};
+  be32(tiff, 8);   // IFD0 offset
+  be16(tiff, 1);   // one entry
+  be16(tiff, 0x0112);  // Orientation
+  be16(tiff, 3);   // SHORT
+  be32(tiff, 1);   // count
+  be16(tiff, orientation);
+  be16(tiff, 0);
+  be32(tiff, 0);   // no next IFD
+  std::vector<std::uint8_t> app1{'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), tiff.begin(), tiff.end());
+  std::vector<std::uint8_t> out(jpeg.begin(), jpeg.begin() + 2);
+  out.push_back(0xFF);
+  out.push_back(0xE1);
+  be16(out, int(app1.size()) + 2);
+  out.insert(out.end(), app1.begin(), app1.end());
+  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("A JPEG's EXIF orientation is honoured: a photo taken turned reads upright", "[inputs]") {
+  // An asymmetric image (a bright block at the top left), stored turned 90 degrees
+  // counter-clockwise with Orientation 6 ("rotate 90 CW to display"), as a phone held upright
+  // in landscape-sensor orientation writes it.
+  cv::Mat upright = grey_texture({96, 64});
+  upright(cv::Rect(0, 0, 24, 16)).setTo(255);
+  cv::Mat stored;
+  cv::rotate(upright, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+  std::vector<std::uint8_t> jpeg;
+  cv::imencode(".jpg", stored, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+  const cv::Mat plain = decode_image(jpeg.data(), jpeg.size(), "stored.jpg");
+  CHECK(plain.size() == cv::Size(64, 96));  // no tag: as stored
+  const std::vector<std::uint8_t> tagged = with_exif_orientation(jpeg, 6);
+  const cv::Mat read = decode_image(tagged.data(), tagged.size(), "tagged.jpg");
+  REQUIRE(read.size() == upright.size());
+  cv::Mat grey_read = read.channels() == 3 ? mono_from_image(read, "'tagged.jpg'", {}, nullptr) : read;
+  // The same pixels up to the JPEG's loss: the block is back at the top left.
+  CHECK(cv::mean(grey_read(cv::Rect(0, 0, 24, 16)))[0] > 240);
+  CHECK(cv::PSNR(grey_read, upright) > 30);
 }

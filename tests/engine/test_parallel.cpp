@@ -11,7 +11,7 @@ TEST_CASE("The thread count is validated and 0 means all cores", "[parallel]") {
   CHECK(effective_threads(0) >= 1);
   CHECK(effective_threads(3) == 3);
   CHECK_THROWS_AS(effective_threads(-1), Error);
-  CHECK_THROWS_WITH(effective_threads(100000), Catch::Contains("--threads"));
+  CHECK_THROWS_WITH(effective_threads(100000), Catch::Contains("the thread count must be in [0, 1024]"));
 }
 
 TEST_CASE("ThreadScope limits the concurrency of parallel_rows", "[parallel]") {

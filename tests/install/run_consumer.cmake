@@ -10,6 +10,16 @@ endif()
 if(NOT EXISTS ${WORK_DIR}/prefix/bin/dualcam)
   message(FATAL_ERROR "the dualcam binary was not installed")
 endif()
+# Installed headers must not need a library's PRIVATE dependencies (Ceres, and the glog it brings):
+# a consumer does not get their include paths. Debian's are in /usr/include, where the build
+# below would find them anyway, so look for the includes themselves.
+file(GLOB_RECURSE installed_headers ${WORK_DIR}/prefix/include/dualcam/*.hpp)
+foreach(header IN LISTS installed_headers)
+  file(STRINGS ${header} private_includes REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](ceres|glog)/")
+  if(private_includes)
+    message(FATAL_ERROR "${header} includes a private dependency: ${private_includes}")
+  endif()
+endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc)

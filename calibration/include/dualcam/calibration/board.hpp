@@ -41,9 +41,10 @@ struct Detection {
   std::vector<int> ids;               // corner ids into BoardSpec::object_points()
 };
 
-// Finds the board in an 8-bit grey or colour image. Chessboard: findChessboardCornersSB, else
+// Finds the board in an 8- or 16-bit grey or BGR image. Chessboard: findChessboardCornersSB, else
 // findChessboardCorners, then refine_chessboard_corners. ChArUco: markers, then interpolated
-// corners (a partly visible board is fine).
+// corners (a partly visible board is fine). A board that is not found (an image of any size) is a
+// Detection with its reason; Error(InvalidInput) for an empty image or another type.
 Detection detect_board(const cv::Mat& image, const BoardSpec& spec);
 
 // Sub-pixel refinement of chessboard corners (cv::cornerSubPix) with a window sized per corner
@@ -60,13 +61,17 @@ struct CornerRefineOptions {
   double max_shift_share = 0.25;  // a move beyond this share of the spacing is refused, times
   void validate() const;
 };
-// `corners` in OpenCV's row-major pattern order (pattern = inner corners per row x rows).
+// `corners` in OpenCV's row-major pattern order (pattern = inner corners per row x rows), each on
+// the image. Error(InvalidInput) for an empty image, one that is not 8-bit or float single-channel,
+// a corner count that is not the pattern's or a corner off the image.
 void refine_chessboard_corners(const cv::Mat& gray, cv::Size pattern, std::vector<cv::Point2f>& corners,
                                const CornerRefineOptions& options = {});
 
 // A chessboard's corners can be listed from either end (its 180-degree symmetry). Reverses
 // `other` when its first-to-last corner direction opposes `reference`'s, so the two cameras of a
-// stereo view number the corners alike. ChArUco ids are unique and left alone.
+// stereo view number the corners alike (the direction test assumes the two cameras' roll differs
+// by well under 90 degrees, as in a rig). ChArUco ids are unique and left alone.
+// detect_stereo_view (stereo_views.hpp) applies it.
 void match_corner_order(const Detection& reference, Detection& other);
 
 // OpenCV's id of an ArUco dictionary name (e.g. DICT_5X5_100), -1 when unknown.

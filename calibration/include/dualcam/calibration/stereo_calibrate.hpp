@@ -28,17 +28,11 @@
 #include <opencv2/core.hpp>
 
 #include "dualcam/calibration/board.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/rig.hpp"
 
 namespace dualcam::calibration {
-
-// The detections of one board view seen by both cameras.
-struct StereoView {
-  std::string name;   // e.g. the mono file name, for reports
-  Detection mono;
-  Detection color;
-};
 
 struct StereoCalibrationOptions {
   // Parameters held at their initial value, any of: fx fy cx cy k1 k2 p1 p2 k3, each for both
@@ -146,35 +140,23 @@ struct StereoCalibrationResult {
   RigMatrices rectification_matrices() const;
 };
 
-// Calibrates from the detections; throws Error(Calibration) when fewer than min_views views are
-// usable (naming how many and why), Error(InvalidInput) for bad options.
+// Calibrates from the detections (build them with stereo_views.hpp); throws Error(Calibration)
+// when fewer than min_views views are usable (naming how many and why), Error(InvalidInput) for
+// bad options, image sizes or views that break StereoView's contract (check_stereo_views).
 StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, const BoardSpec& board,
                                          cv::Size mono_size, cv::Size color_size,
                                          const StereoCalibrationOptions& options = {});
 
-// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1),
-// as EVALUATION.md's peer figures were measured (alpha = 1, the rig file's, gives smaller numbers
-// because the rectified focal length is shorter).
+// The rectification the row error is measured in: stereoRectify's default scaling (alpha = -1), as
+// the design's peer figures were measured (docs/evaluation.md#calib-real) (alpha = 1, the rig
+// file's, gives smaller numbers because the rectified focal length is shorter).
 RectifyOptions row_error_rectify();
 
 // Mean absolute row difference (column difference for a vertical rig) of the corners seen by both
 // cameras after rectification with `geometry`; `count` receives the number of corners.
+// Error(InvalidInput) for an invalid rig (StereoRig::validate) or views that break StereoView's
+// contract.
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry,
                            const std::vector<StereoView>& views, int* count = nullptr);
-
-// The OpenCV peer of EVALUATION.md: findChessboardCorners + cornerSubPix 5x5 detection (chessboard
-// only), calibrateCamera per camera, then stereoCalibrate with the intrinsics refined
-// (5-parameter distortion).
-Detection detect_board_peer(const cv::Mat& image, const BoardSpec& spec);
-struct PeerResult {
-  StereoRig rig;
-  std::vector<StereoView> used;      // the views it used
-  double rms_px = 0;
-  double row_error_px = 0;
-  int views_used = 0;
-  std::vector<std::string> skipped;  // names of the views without the board in both cameras
-};
-PeerResult calibrate_stereo_peer(const std::vector<StereoView>& views, const BoardSpec& board, cv::Size mono_size,
-                                 cv::Size color_size);
 
 }  // namespace dualcam::calibration

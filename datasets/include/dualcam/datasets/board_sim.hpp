@@ -2,7 +2,7 @@
 // Simulated calibration sets: a random phone-like mono + colour rig and board views seen by both
 // cameras through it, with blur and the sensor noise of sensor.hpp (mono: panchromatic noise;
 // colour: shot + read noise, RGGB mosaic and bilinear demosaic). The ground truth is the rig and
-// each board pose, so a calibration can be scored against it (EVALUATION.md, "Synthetic").
+// each board pose, so a calibration can be scored against it (docs/evaluation.md#calib-synthetic).
 //
 // Frames: world = mono camera frame; a board pose is mono_from_board (X_mono = R X_board + t, mm).
 #include <cstdint>

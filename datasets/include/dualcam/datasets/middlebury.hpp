@@ -1,6 +1,7 @@
 #pragma once
 // Loaders for Middlebury-format stereo scenes with ground-truth disparity (see
-// /work/shared/data/README.md and EVALUATION.md). Three ways to name the data:
+// docs/evaluation.md#data-middlebury: what the data is, where it comes from, how to lay it out).
+// Three ways to name the data:
 //   - a folder of scene folders (each detected as 2005/2006 or 2014 layout),
 //   - a single scene folder,
 //   - an index CSV (columns named in its first line, paths relative to the CSV's folder).

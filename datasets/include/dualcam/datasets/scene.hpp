@@ -9,8 +9,8 @@
 // views: the basis of the self-consistency of the truth.
 //
 // Rays are cast through the camera's full OpenCV lens model (k1 k2 p1 p2 k3 [k4 k5 k6 ...]):
-// the ray of a pixel is the exact inverse of cv::projectPoints (Newton's method, converged below
-// 1e-12 in normalised coordinates), so a rendered surface point projects back to its pixel.
+// the ray of a pixel is the exact inverse of cv::projectPoints (lens.hpp), so a rendered surface
+// point projects back to its pixel.
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 #pragma once
-// The sensor models of EVALUATION.md, used by the simulator, the embedded sample and `eval`.
+// The sensor models of docs/evaluation.md#sensors, used by the simulator, the embedded sample and
+// `eval`.
 // Inputs are CV_32FC3 linear BGR in [0,1]; outputs are what the cameras would write: 8-bit
 // sRGB-encoded images. Deterministic for a seed.
 #include <cstdint>

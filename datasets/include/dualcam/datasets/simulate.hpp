@@ -1,6 +1,7 @@
 #pragma once
 // The dual-camera simulator: a procedural 3-D scene rendered through a configurable colour +
-// mono rig and the sensor models of EVALUATION.md, with exact ground truth at both views.
+// mono rig and the sensor models of docs/evaluation.md#sensors, with exact ground truth at both
+// views.
 //
 // Frames and conventions (those of the rig, engine/rig.hpp): world = the mono camera's frame
 // (x right, y down, z forward, mm); camera 1 = mono, camera 2 = colour; X_color = R X_mono + T.
@@ -32,12 +33,17 @@
 
 #include "dualcam/datasets/defocus.hpp"
 #include "dualcam/datasets/scene.hpp"
+#include "dualcam/datasets/camera_isp.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/rig.hpp"
 
 namespace dualcam::datasets {
+
+enum class SensorModel { Simple, Realistic };
+const char* to_string(SensorModel model);
+SensorModel parse_sensor_model(const std::string& text);  // "simple" | "realistic"
 
 struct SimCamera {
   cv::Size size{1280, 960};  // pixels
@@ -68,6 +74,12 @@ struct SimulateOptions {
 
   MonoSensor mono_sensor;
   ColorSensor color_sensor;
+  // Simple: sensor.hpp's models (the protocols' sensors). Realistic: camera_isp.hpp's sensor and
+  // ISP at color_sensor.light, with the mono's weights and gain from mono_sensor, quantised to
+  // adc_bits at the sensor and stored as JPEG at jpeg_quality (0 = none).
+  SensorModel sensor = SensorModel::Simple;
+  int adc_bits = 8;
+  int jpeg_quality = 90;
 
   // Bokeh truth at the colour view: rendered when focus_depth_mm > 0.
   double focus_depth_mm = 0;

@@ -22,4 +22,12 @@ void check_output_path(const std::string& path);
 // Lower-case extension without the dot ("png"), empty when none.
 std::string lower_extension(const std::string& path);
 
+// Natural order: digit runs compare as numbers ("left2" < "left10").
+bool natural_less(const std::string& a, const std::string& b);
+
+// Files matching a glob pattern, sorted naturally (left2 before left10); a pattern without
+// wildcards names one file. Throws Error(InvalidInput) "no images match WHAT 'PATTERN'" when
+// nothing matches (`what` names the list for the message, e.g. a CLI option).
+std::vector<std::string> expand_glob(const std::string& pattern, const std::string& what);
+
 }  // namespace dualcam

@@ -35,4 +35,23 @@ struct DisparityErrors {
 // unknown) over pixels where the truth is known and mask != 0 (empty mask = all).
 DisparityErrors disparity_errors(const cv::Mat& estimate, const cv::Mat& truth, const cv::Mat& mask = cv::Mat());
 
+// No-reference figures for real captures, where there is no clean image to compare with
+// (docs/evaluation.md#real-captures). All take 8-bit images.
+//
+// The flat areas of a scene, from a guide of it (8-bit, e.g. the mono at the view, which sees
+// more light): the 16x16 blocks whose guide, blurred with a Gaussian of sigma 3, varies least
+// (the lowest `share` of blocks by standard deviation), whose fine texture (the energy of the
+// guide's high-pass) is at most the median block's, and whose mean level is in 6..249 (neither
+// black nor clipped). CV_8UC1, 255 = flat.
+cv::Mat flat_area_mask(const cv::Mat& guide, double share = 0.2);
+// Noise in flat areas: the standard deviation of the high-pass (the image minus its Gaussian blur
+// of sigma 1.5) over `mask`, in 8-bit levels, averaged over the channels. What a viewer sees as
+// grain; the scene's own texture there is small by construction of the mask.
+double flat_area_noise(const cv::Mat& image, const cv::Mat& mask);
+// Detail shared with a guide: the correlation of the band-pass luminance (difference of Gaussians
+// of sigma 1 and 3) of `image` with the guide's, over mask != 0 (empty = all), in [-1, 1]. Noise
+// in either image and detail lost to blur both lower it; it does not need the guide to be clean,
+// only independent noise.
+double detail_correlation(const cv::Mat& image, const cv::Mat& guide, const cv::Mat& mask = cv::Mat());
+
 }  // namespace dualcam

@@ -92,10 +92,4 @@ struct BokehStats {
 cv::Mat render_bokeh(const cv::Mat& image_linear, const cv::Mat& disparity, const BokehOptions& options,
                      BokehStats* stats = nullptr);
 
-// The naive peer used by `dualcam eval --protocol bokeh` and the benchmark: the image blurred
-// with Gaussians at a fixed set of radii (sigma = radius / 2, the standard deviation of a uniform
-// disc), each pixel taking the blend of the two levels around its own |radius|. No layering, no
-// occlusion handling: what a few lines of OpenCV give.
-cv::Mat naive_gaussian_bokeh(const cv::Mat& image_linear, const cv::Mat& disparity, const BokehOptions& options);
-
 }  // namespace dualcam::fusion

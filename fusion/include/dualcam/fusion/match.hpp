@@ -32,7 +32,7 @@ struct CensusSgmOptions {
   int box_radius = 0;      // Hamming costs are summed over a (2r+1)^2 box, px; 0 = none
   double prefilter_sigma = 0.0;  // Gaussian smoothing of both views before the census, px; 0 = none
   // Penalties, in Hamming bits per box pixel. Tuned with coarse_fill on the Middlebury 2005/2006
-  // dev set (mono/colour, EVALUATION.md sensor models, good light and light 0.05 together).
+  // dev set (mono/colour, docs/evaluation.md#sensors, good light and light 0.05 together).
   double p1 = 16.0;        // SGM penalty for a 1 px disparity step
   double p2 = 120.0;       // SGM penalty for larger steps
   double p2_edge = 0.2;    // P2 is multiplied by this across reference-image edges (0..1]

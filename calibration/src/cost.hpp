@@ -1,5 +1,7 @@
 #pragma once
 // Reprojection cost functors of the joint stereo refinement (Ceres autodiff, STYLE habit 4).
+// Private to the library (Ceres is linked PRIVATE, so no installed header may include it); the
+// gradient tests reach it through test_calibration's own include directory (tests/CMakeLists.txt).
 //
 // Parameter blocks (all double):
 //   intrinsics[9] = fx fy cx cy k1 k2 p1 p2 k3       OpenCV's pinhole + 5-parameter distortion

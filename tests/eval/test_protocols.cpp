@@ -10,13 +10,14 @@
 #include <opencv2/imgproc.hpp>
 
 #include "datasets/synthetic_middlebury.hpp"
-#include "dualcam/datasets/eval.hpp"
+#include "dualcam/eval/protocol.hpp"
 #include "dualcam/engine/error.hpp"
-#include "dualcam/fusion/peers.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
 using namespace dualcam::datasets;
+using namespace dualcam::eval;
 namespace fs = std::filesystem;
 
 namespace {
@@ -42,7 +43,7 @@ struct TinySet {
 
 }  // namespace
 
-TEST_CASE("DEPTH: the truth scores 0 % bad, broken methods score badly", "[datasets][eval]") {
+TEST_CASE("DEPTH: the truth scores 0 % bad, broken methods score badly", "[eval]") {
   TinySet set;
   const auto truth = set.loaded();
   Method exact{"truth", [&](const MethodInput& in) { return truth.at(in.scene).disparity_left.clone(); }};
@@ -69,10 +70,10 @@ TEST_CASE("DEPTH: the truth scores 0 % bad, broken methods score badly", "[datas
   CHECK_THROWS_AS(evaluate_depth(set.scenes, wrong_size, {}), Error);
 }
 
-TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scene", "[datasets][eval]") {
+TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scene", "[eval]") {
   TinySet set;
   Method peer{"peer", [](const MethodInput& in) {
-                return fusion::peer_depth(in.mono, in.color, fusion::PeerDepthOptions{}, 16);
+                return eval::peer_depth(in.mono, in.color, eval::PeerDepthOptions{}, 16);
               }};
   EvalResult r = evaluate_depth(set.scenes, peer, {});
   INFO(r.table());
@@ -80,13 +81,13 @@ TEST_CASE("DEPTH: the peer finds the disparity of a well-textured synthetic scen
   CHECK(r.mean_of("mae_px") < 1.0);
 }
 
-TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers", "[datasets][eval]") {
+TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers", "[eval]") {
   TinySet set;
-  CHECK(fusion::sample_num_disparities(413) == 64);
-  CHECK(fusion::sample_num_disparities(60) == 16);
-  fusion::PeerColorizeOptions c;
+  CHECK(eval::sample_num_disparities(413) == 64);
+  CHECK(eval::sample_num_disparities(60) == 16);
+  eval::PeerColorizeOptions c;
   c.depth.match.max_disparity = 16;
-  Method colorize{"peer", [&](const MethodInput& in) { return fusion::peer_colorize(in.mono, in.color, c); }};
+  Method colorize{"peer", [&](const MethodInput& in) { return eval::peer_colorize(in.mono, in.color, c); }};
   Method grey{"grey", [](const MethodInput& in) {
                 cv::Mat g;
                 cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
@@ -95,17 +96,17 @@ TEST_CASE("P1 and P2 peers: colourised and denoised images beat trivial answers"
   const double peer_db = evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db");
   CHECK(peer_db > evaluate_p1(set.scenes, grey, {}).mean_of("psnr_eval_db") + 3.0);
   CHECK(peer_db > 20.0);
-  c.border = fusion::PeerBorder::Constant;
+  c.border = eval::PeerBorder::Constant;
   CHECK(evaluate_p1(set.scenes, colorize, {}).mean_of("psnr_eval_db") == Approx(peer_db).margin(0.5));
-  CHECK_THROWS_AS(fusion::parse_peer_border("wrap"), Error);
+  CHECK_THROWS_AS(eval::parse_peer_border("wrap"), Error);
 
-  Method denoise{"nlm", [](const MethodInput& in) { return fusion::peer_denoise(in.color, {}); }};
+  Method denoise{"nlm", [](const MethodInput& in) { return eval::peer_denoise(in.color, {}); }};
   const EvalResult r = evaluate_p2(set.scenes, denoise, {});
   CHECK(std::isfinite(r.mean_of("psnr_db")));
   CHECK(r.mean_of("psnr_db") != r.mean_of("input_psnr_db"));
 }
 
-TEST_CASE("Evaluated pixels: truth known and its match inside the right image", "[datasets][eval]") {
+TEST_CASE("Evaluated pixels: truth known and its match inside the right image", "[eval]") {
   MiddleburyScene s;
   s.disparity_left = cv::Mat(2, 6, CV_32F, cv::Scalar(2.0f));
   s.disparity_left.at<float>(1, 4) = std::numeric_limits<float>::quiet_NaN();
@@ -119,7 +120,7 @@ TEST_CASE("Evaluated pixels: truth known and its match inside the right image", 
   CHECK(cv::countNonZero(evaluated_mask(s)) == 6);
 }
 
-TEST_CASE("P1 and P2: exact images score +inf, the colour input's own PSNR is reported", "[datasets][eval]") {
+TEST_CASE("P1 and P2: exact images score +inf, the colour input's own PSNR is reported", "[eval]") {
   TinySet set;
   const auto truth = set.loaded();
   Method left{"truth", [&](const MethodInput& in) { return truth.at(in.scene).left.clone(); }};
@@ -161,7 +162,7 @@ TEST_CASE("P1 and P2: exact images score +inf, the colour input's own PSNR is re
   CHECK(table.find("mean") != std::string::npos);
 }
 
-TEST_CASE("Simulated pairs: deterministic per scene and protocol, options are honoured", "[datasets][eval]") {
+TEST_CASE("Simulated pairs: deterministic per scene and protocol, options are honoured", "[eval]") {
   TinySet set;
   const MiddleburyScene s = load_scene(set.scenes[0]);
   const EvalOptions o;
@@ -188,7 +189,7 @@ TEST_CASE("Simulated pairs: deterministic per scene and protocol, options are ho
   CHECK_THROWS_AS(same.validate(Protocol::P1), Error);
 }
 
-TEST_CASE("Perturbed right view: shifted down and rotated counter-clockwise about the centre", "[datasets][eval]") {
+TEST_CASE("Perturbed right view: shifted down and rotated counter-clockwise about the centre", "[eval]") {
   // A bright square 100 px right of the centre of a 301 x 201 image; its centroid is tracked.
   cv::Mat img(201, 301, CV_8UC1, cv::Scalar(0));
   cv::rectangle(img, cv::Rect(246, 96, 9, 9), cv::Scalar(255), cv::FILLED);  // centre (250, 100)
@@ -224,7 +225,7 @@ TEST_CASE("Perturbed right view: shifted down and rotated counter-clockwise abou
   CHECK_THROWS_AS(far.validate(Protocol::Depth), Error);
 }
 
-TEST_CASE("Protocol names: the ones that exist, and a clear error for others", "[datasets][eval][bad]") {
+TEST_CASE("Protocol names: the ones that exist, and a clear error for others", "[eval][bad]") {
   CHECK(parse_protocol("DEPTH") == Protocol::Depth);
   CHECK(parse_protocol("p2") == Protocol::P2);
   try {
@@ -238,7 +239,7 @@ TEST_CASE("Protocol names: the ones that exist, and a clear error for others", "
   CHECK_THROWS_AS(o.validate(Protocol::Depth), Error);
 }
 
-TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane range", "[datasets][eval][shared]") {
+TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane range", "[eval][shared]") {
   const std::string root = test::shared_data_dir();
   const std::string dir = root.empty() ? "" : root + "/middlebury2005_2006_thirdsize";
   if (dir.empty() || !fs::is_directory(dir)) {
@@ -248,7 +249,7 @@ TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane r
   for (const auto& s : find_scenes(dir))
     if (s.name == "Art" || s.name == "Cloth1") scenes.push_back(s);
   REQUIRE(scenes.size() == 2);
-  Method peer{"peer", [](const MethodInput& in) { return fusion::peer_depth(in.mono, in.color, {}, in.ndisp); }};
+  Method peer{"peer", [](const MethodInput& in) { return eval::peer_depth(in.mono, in.color, {}, in.ndisp); }};
   EvalResult r = evaluate_depth(scenes, peer, {});
   INFO(r.table());
   CHECK(r.mean_of("bad2_pct") > 1.0);

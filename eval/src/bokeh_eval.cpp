@@ -1,5 +1,5 @@
 // The BOKEH protocol (docs/bokeh.md) and the bokeh benchmark.
-#include "eval_bokeh.hpp"
+#include "dualcam/eval/bokeh_eval.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -19,9 +19,10 @@
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
+#include "dualcam/eval/peers.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
-namespace dualcam::app {
+namespace dualcam::eval {
 namespace {
 
 constexpr double kBaselineMm = 12.0;
@@ -124,7 +125,7 @@ struct Figures {
 Figures measure(const cv::Mat& input, const cv::Mat& disparity, const fusion::BokehOptions& bo, const cv::Mat& truth8,
                 const cv::Mat& edges, const cv::Mat& focus) {
   const cv::Mat ours = to_srgb8(fusion::render_bokeh(input, disparity, bo));
-  const cv::Mat peer = to_srgb8(fusion::naive_gaussian_bokeh(input, disparity, bo));
+  const cv::Mat peer = to_srgb8(naive_gaussian_bokeh(input, disparity, bo));
   const cv::Mat input8 = to_srgb8(input);
   Figures f;
   f.ours = psnr8(ours, truth8);
@@ -309,7 +310,7 @@ Json run_bokeh_bench(const BokehBenchOptions& o, std::FILE* log) {
     cpu = std::min(cpu, double(std::clock() - c0) / CLOCKS_PER_SEC);
     sw.reset();
     c0 = std::clock();
-    scope.run([&] { fusion::naive_gaussian_bokeh(image, disparity, bo); });
+    scope.run([&] { naive_gaussian_bokeh(image, disparity, bo); });
     best_peer = std::min(best_peer, sw.seconds());
     cpu_peer = std::min(cpu_peer, double(std::clock() - c0) / CLOCKS_PER_SEC);
   }
@@ -331,4 +332,4 @@ Json run_bokeh_bench(const BokehBenchOptions& o, std::FILE* log) {
           {"reduced_layers", st.reduced_layers}};
 }
 
-}  // namespace dualcam::app
+}  // namespace dualcam::eval

@@ -1,6 +1,6 @@
 #pragma once
 // The BOKEH evaluation protocol and the bokeh benchmark (docs/bokeh.md), as plain functions so
-// that `dualcam eval --protocol bokeh` and `dualcam bench` can call them.
+// that `dualcam eval --protocol bokeh` and `dualcam bokeh --bench` can call them.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -8,7 +8,7 @@
 #include "dualcam/engine/report.hpp"
 #include "dualcam/fusion/bokeh.hpp"
 
-namespace dualcam::app {
+namespace dualcam::eval {
 
 struct BokehEvalOptions {
   int scenes = 4;                 // simulator scenes (seeds 1..scenes)
@@ -38,4 +38,4 @@ struct BokehBenchOptions {
 // the size and upsampled, image and disparity), best of `repeats`.
 Json run_bokeh_bench(const BokehBenchOptions& options, std::FILE* log);
 
-}  // namespace dualcam::app
+}  // namespace dualcam::eval

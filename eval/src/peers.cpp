@@ -1,23 +1,27 @@
-#include "dualcam/fusion/peers.hpp"
+#include "dualcam/eval/peers.hpp"
 
 #include <algorithm>
 #include <cmath>
 
+#include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/fusion/refine.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam::eval {
+
+using namespace dualcam::fusion;
 
 MatchOptions PeerDepthOptions::default_match() {
   MatchOptions m;
   m.kind = MatcherKind::Sgbm;
   m.block_size = 5;
   m.uniqueness = 10;
-  // Not stated by EVALUATION.md; OpenCV's stereo_match sample values, with a tighter speckle
-  // range, reproduce the team's DEPTH table (measured sweep in docs/evaluation.md).
+  // Not stated by the evaluation design; OpenCV's stereo_match sample values, with a tighter
+  // speckle range, reproduce the team's DEPTH table (measured sweep:
+  // docs/evaluation.md#peer-settings).
   m.max_disparity = 0;  // 0 = OpenCV sample's rule, see sample_num_disparities()
   m.sgbm_disp12_max_diff = 1;
   m.sgbm_pre_filter_cap = 63;
@@ -143,6 +147,32 @@ cv::Mat peer_colorize(const cv::Mat& mono8, const cv::Mat& color8, const PeerCol
   return out;
 }
 
+cv::Mat peer_colorize_rig(const cv::Mat& mono8, const cv::Mat& color8, const StereoRig& rig,
+                          const PeerColorizeOptions& o, int scene_ndisp, Json* stats) {
+  o.validate();
+  if (mono8.type() != CV_8UC1 || color8.type() != CV_8UC3)
+    throw_invalid("peer_colorize_rig: expects a CV_8UC1 mono and a CV_8UC3 colour image");
+  if (mono8.size() != rig.mono.size || color8.size() != rig.color.size)
+    throw_invalid("peer_colorize_rig: the images' sizes differ from the rig's");
+  if (!(std::abs(rig.T[0]) > std::abs(rig.T[1]) && rig.T[0] < 0))
+    throw_invalid("peer_colorize_rig: the colour camera must sit to the right of the mono (T_x < 0, |T_x| > |T_y|)");
+  // stereoRectify takes one image size: the mono's, as the sample's.
+  const cv::Size size = mono8.size();
+  cv::Mat R1, R2, P1, P2, Q;
+  cv::stereoRectify(cv::Mat(rig.mono.K), rig.mono.dist, cv::Mat(rig.color.K), rig.color.dist, size, cv::Mat(rig.R),
+                    cv::Mat(rig.T), R1, R2, P1, P2, Q, cv::CALIB_ZERO_DISPARITY, 0.0, size);
+  cv::Mat m1, m2, c1, c2, mono_r, color_r;
+  cv::initUndistortRectifyMap(cv::Mat(rig.mono.K), rig.mono.dist, R1, P1, size, CV_16SC2, m1, m2);
+  cv::initUndistortRectifyMap(cv::Mat(rig.color.K), rig.color.dist, R2, P2, size, CV_16SC2, c1, c2);
+  cv::remap(mono8, mono_r, m1, m2, cv::INTER_LINEAR);
+  cv::remap(color8, color_r, c1, c2, cv::INTER_LINEAR);
+  const cv::Mat fused_r = peer_colorize(mono_r, color_r, o, scene_ndisp, stats);
+  cv::Mat i1, i2, out;
+  cv::initInverseRectificationMap(cv::Mat(rig.mono.K), rig.mono.dist, R1, P1, size, CV_32FC1, i1, i2);
+  cv::remap(fused_r, out, i1, i2, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  return out;
+}
+
 cv::Mat peer_denoise(const cv::Mat& color8, const PeerDenoiseOptions& o) {
   o.validate();
   if (color8.type() != CV_8UC3) throw_invalid("peer_denoise: expects a CV_8UC3 colour image");
@@ -151,4 +181,4 @@ cv::Mat peer_denoise(const cv::Mat& color8, const PeerDenoiseOptions& o) {
   return out;
 }
 
-}  // namespace dualcam::fusion
+}  // namespace dualcam::eval

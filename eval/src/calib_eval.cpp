@@ -1,28 +1,36 @@
-// The calibration evaluation protocols of EVALUATION.md: calib-synthetic (random rigs rendered by
-// datasets/board_sim.hpp, scored against the truth) and calib-real (the stereo_calib_sourishg
-// sessions, scored by RMS, rectified row error and the odd/even halves), each for dualcam's
-// calibration ("engine") and for OpenCV's stereoCalibrate as a user would run it ("peer").
+// The calibration evaluation protocols of docs/evaluation.md#calib-synthetic and #calib-real
+// (calib_eval.hpp).
+#include "dualcam/eval/calib_eval.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 
 #include <opencv2/calib3d.hpp>
-#include <tbb/parallel_for.h>
 
-#include "calib_pairs.hpp"
-#include "common.hpp"
 #include "dualcam/calibration/stereo_calibrate.hpp"
+#include "dualcam/calibration/stereo_views.hpp"
 #include "dualcam/datasets/board_sim.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
-#include "dualcam/engine/parallel.hpp"
-#include "dualcam/engine/report.hpp"
+#include "dualcam/eval/calib_peer.hpp"
 
 namespace fs = std::filesystem;
 
-namespace dualcam::app {
+namespace dualcam::eval {
 namespace {
+
+// printf to the protocol's log, when there is one.
+void say(std::FILE* log, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void say(std::FILE* log, const char* format, ...) {
+  if (!log) return;
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(log, format, args);
+  va_end(args);
+}
 
 using calibration::StereoView;
 
@@ -81,19 +89,22 @@ void coverage(RigErrors& e, const calibration::StereoCalibrationResult& res, con
   check(res.rig.baseline() - truth.baseline(), res.sigma.baseline_mm);
 }
 
-std::vector<StereoView> detect_set(const std::vector<datasets::BoardSetView>& set, const calibration::BoardSpec& board,
-                                   bool peer) {
-  std::vector<StereoView> views(set.size());
-  tbb::parallel_for(std::size_t(0), set.size(), [&](std::size_t i) {
-    views[i].name = "view" + std::to_string(i + 1);
-    views[i].mono = peer ? calibration::detect_board_peer(set[i].mono, board) : calibration::detect_board(set[i].mono, board);
-    views[i].color = peer ? calibration::detect_board_peer(set[i].color, board) : calibration::detect_board(set[i].color, board);
-    if (!peer) calibration::match_corner_order(views[i].mono, views[i].color);
-  });
-  return views;
+// The peer (docs/evaluation.md#peer-calib) detects with OpenCV's detector and keeps its corner order.
+calibration::StereoViewOptions detection(bool peer) {
+  calibration::StereoViewOptions o;
+  o.max_pixels = 0;
+  if (peer) o.detector = detect_board_peer, o.match_corner_order = false;
+  return o;
 }
 
-int run_synthetic(const CalibEvalOptions& o, Json& out) {
+std::vector<StereoView> detect_set(const std::vector<datasets::BoardSetView>& set, const calibration::BoardSpec& board,
+                                   bool peer) {
+  std::vector<calibration::ImagePair> pairs;
+  for (const auto& v : set) pairs.push_back({"view" + std::to_string(pairs.size() + 1), v.mono, v.color});
+  return calibration::detect_stereo_views(pairs, board, detection(peer)).views;
+}
+
+int run_synthetic(const CalibEvalOptions& o, Json& out, std::FILE* log) {
   const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:25mm" : o.board);
   const bool engine = o.method != "peer", peer = o.method != "engine" && board.kind == calibration::BoardKind::Chessboard;
   datasets::BoardSetOptions so;
@@ -101,10 +112,10 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
   calibration::StereoCalibrationOptions co;
   co.halves = false;
   std::vector<RigErrors> E, P;
-  std::printf("calib-synthetic: %d rigs x %d views, board %s, mono %dx%d, colour %dx%d\n", o.rigs, o.views,
+  say(log, "calib-synthetic: %d rigs x %d views, board %s, mono %dx%d, colour %dx%d\n", o.rigs, o.views,
               board.to_string().c_str(), so.mono_size.width, so.mono_size.height, so.color_size.width,
               so.color_size.height);
-  std::printf("%4s %7s | %6s %9s %8s %8s %6s %5s | %6s %9s %8s %8s\n", "rig", "base_mm", "v/st", "rot_deg", "base_%",
+  say(log, "%4s %7s | %6s %9s %8s %8s %6s %5s | %6s %9s %8s %8s\n", "rig", "base_mm", "v/st", "rot_deg", "base_%",
               "focal_%", "pp_px", "3sig", "views", "rot_deg", "base_%", "focal_%");
   Json rigs = Json::array();
   for (int r = 0; r < o.rigs; ++r) {
@@ -126,7 +137,7 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
     }
     if (peer) {
       try {
-        auto res = calibration::calibrate_stereo_peer(detect_set(set, board, true), board, so.mono_size, so.color_size);
+        auto res = calibrate_stereo_peer(detect_set(set, board, true), board, so.mono_size, so.color_size);
         p = score(res.rig, truth);
         p.views_used = res.views_used;
       } catch (const Error& err) {
@@ -134,10 +145,10 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
       }
       P.push_back(p);
     }
-    std::printf("%4d %7.2f | %3d/%-2d %9.5f %8.4f %8.4f %6.3f %2d/%-2d | %6d %9.5f %8.4f %8.4f\n", r + 1,
+    say(log, "%4d %7.2f | %3d/%-2d %9.5f %8.4f %8.4f %6.3f %2d/%-2d | %6d %9.5f %8.4f %8.4f\n", r + 1,
                 truth.baseline(), e.views_used, e.views_stereo, e.rotation_deg, e.baseline_pct, e.focal_pct, e.principal_px, e.covered, e.tested,
                 p.views_used, p.rotation_deg, p.baseline_pct, p.focal_pct);
-    std::fflush(stdout);
+    if (log) std::fflush(log);
     rigs.push_back({{"seed", seed}, {"baseline_mm", truth.baseline()},
                     {"engine", {{"views_used", e.views_used}, {"views_stereo", e.views_stereo}, {"rotation_deg", e.rotation_deg}, {"baseline_pct", e.baseline_pct},
                                 {"focal_pct", e.focal_pct}, {"principal_px", e.principal_px}, {"covered", e.covered},
@@ -160,19 +171,19 @@ int run_synthetic(const CalibEvalOptions& o, Json& out) {
                 {"median_principal_px", median(d)}, {"covered", cov}, {"tested", tested}, {"failed_rigs", failed}};
   };
   out["rigs"] = rigs;
-  std::printf("\n%-7s %14s %14s %12s %12s %10s %s\n", "method", "median_rot_deg", "median_base_%", "median_f_%",
+  say(log, "\n%-7s %14s %14s %12s %12s %10s %s\n", "method", "median_rot_deg", "median_base_%", "median_f_%",
               "median_pp_px", "failed", "3-sigma coverage");
   for (int m = 0; m < 2; ++m) {
     if ((m == 0 && !engine) || (m == 1 && !peer)) continue;
     Json s = summary(m == 0 ? E : P);
     out[m == 0 ? "engine" : "peer"] = s;
-    std::printf("%-7s %14.5f %14.4f %12.4f %12.3f %10d", m == 0 ? "engine" : "peer", double(s["median_rotation_deg"]),
+    say(log, "%-7s %14.5f %14.4f %12.4f %12.3f %10d", m == 0 ? "engine" : "peer", double(s["median_rotation_deg"]),
                 double(s["median_baseline_pct"]), double(s["median_focal_pct"]), double(s["median_principal_px"]),
                 int(s["failed_rigs"]));
     if (m == 0)
-      std::printf(" %d of %d (%.1f %%)", int(s["covered"]), int(s["tested"]),
+      say(log, " %d of %d (%.1f %%)", int(s["covered"]), int(s["tested"]),
                   100.0 * int(s["covered"]) / std::max(1, int(s["tested"])));
-    std::printf("\n");
+    say(log, "\n");
   }
   return 0;
 }
@@ -183,12 +194,12 @@ std::pair<double, double> peer_halves_pct(const std::vector<StereoView>& used, c
                                           cv::Size ms, cv::Size cs, double baseline) {
   std::vector<StereoView> half[2];
   for (std::size_t j = 0; j < used.size(); ++j) half[j % 2].push_back(used[j]);
-  auto a = calibration::calibrate_stereo_peer(half[0], board, ms, cs);
-  auto b = calibration::calibrate_stereo_peer(half[1], board, ms, cs);
+  auto a = calibrate_stereo_peer(half[0], board, ms, cs);
+  auto b = calibrate_stereo_peer(half[1], board, ms, cs);
   return {100.0 * std::abs(a.rig.baseline() - b.rig.baseline()) / baseline, 100.0 * cv::norm(a.rig.T - b.rig.T) / baseline};
 }
 
-int run_real(const CalibEvalOptions& o, Json& out) {
+int run_real(const CalibEvalOptions& o, Json& out, std::FILE* log) {
   if (o.data.empty()) throw_invalid("calib-real needs --data DIR (e.g. ../shared/data/stereo_calib_sourishg)");
   std::error_code ec;
   if (!fs::is_directory(o.data, ec)) throw_io("calib-real: '" + o.data + "' is not a directory");
@@ -198,33 +209,32 @@ int run_real(const CalibEvalOptions& o, Json& out) {
   std::sort(sessions.begin(), sessions.end());
   if (sessions.empty()) throw_invalid("calib-real: no session folders in '" + o.data + "'");
   const calibration::BoardSpec board = calibration::parse_board_spec(o.board.empty() ? "chessboard:9x6:24.23mm" : o.board);
-  std::printf("calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
-  std::printf("(engine: dualcam's default, every pair with the board in both images used, a pair whose two images\n"
+  say(log, "calib-real: %s, board %s\n", o.data.c_str(), board.to_string().c_str());
+  say(log, "(engine: dualcam's default, every pair with the board in both images used, a pair whose two images\n"
               " disagree for the intrinsics only; all: --keep-all-views, every pair as a stereo pair; drop: --drop-outlier-views;\n"
-              " peer: OpenCV stereoCalibrate as in EVALUATION.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
+              " peer: OpenCV stereoCalibrate as in docs/evaluation.md. row_stereo: mean |dy| after stereoRectify (alpha = -1)\n"
               " over the method's own inlier corners of its stereo pairs; row_all: of every used pair; row_peerpairs: on\n"
               " the method's own detected corners of the pairs the peer used (the same pairs for every method);\n"
               " row_peerset: the rig's row error on the peer's corners of the peer's pairs (the same corners for every method);\n"
               " odd vs even used views: d|T| baseline length change, |dT| translation vector change, both in %% of the\n"
               " baseline, dR rotation change)\n");
-  std::printf("%-10s %-7s %11s %7s %8s %10s %8s %13s %11s %7s %7s %8s  %s\n", "session", "method", "pairs used",
+  say(log, "%-10s %-7s %11s %7s %8s %10s %8s %13s %11s %7s %7s %8s  %s\n", "session", "method", "pairs used",
               "stereo", "RMS_px", "row_stereo", "row_all", "row_peerpairs", "row_peerset", "d|T|_%", "|dT|_%", "dR_deg",
               "halves inside 3 sigma (of d|T|, |dT|, dR)");
   for (const auto& dir : sessions) {
     const std::string name = fs::path(dir).filename().string();
-    const auto mono = expand_glob(dir + "/left*.jpg", "--mono");
-    const auto color = expand_glob(dir + "/right*.jpg", "--color");
+    const auto mono = expand_glob(dir + "/left*.jpg", "the mono images");
+    const auto color = expand_glob(dir + "/right*.jpg", "the colour images");
     Json js;
     // The peer first: its pairs and corners are the common ground on which every rig's row error
     // is also measured (row_peerset).
-    PairSet pset = load_pairs(mono, color, board, true, 0, false, nullptr);
-    const calibration::PeerResult peer =
-        calibration::calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
+    const auto pset = calibration::load_stereo_views(mono, color, board, detection(true));
+    const PeerResult peer = calibrate_stereo_peer(pset.views, board, pset.mono_size, pset.color_size);
     auto row_on_peer_set = [&](const StereoRig& rig) {
       return calibration::rectified_row_error(rig, rectify_geometry(rig, calibration::row_error_rectify()), peer.used);
     };
     if (o.method != "peer") {
-      PairSet set = load_pairs(mono, color, board, false, 0, false, nullptr);
+      const auto set = calibration::load_stereo_views(mono, color, board, detection(false));
       // The engine's own corners of the pairs the peer used: its row error on the peer's pairs.
       std::vector<calibration::StereoView> own_on_peer_pairs;
       for (const auto& v : set.views)
@@ -241,7 +251,7 @@ int run_real(const CalibEvalOptions& o, Json& out) {
         const double peerset = row_on_peer_set(res.rig);
         const double peerpairs = calibration::rectified_row_error(
             res.rig, rectify_geometry(res.rig, calibration::row_error_rectify()), own_on_peer_pairs);
-        std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f %8.4f  %s (3 sigma: %.2f %%, "
+        say(log, "%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f %8.4f  %s (3 sigma: %.2f %%, "
                     "%.2f %%, %.3f deg)\n",
                     name.c_str(), labels[variant], res.views_used, set.views.size(), res.views_stereo, res.rms_px,
                     res.row_error_px, res.row_error_all_px, peerpairs, peerset, res.halves.baseline_diff_pct,
@@ -255,14 +265,14 @@ int run_real(const CalibEvalOptions& o, Json& out) {
     }
     if (o.method != "engine") {
       const auto halves = peer_halves_pct(peer.used, board, pset.mono_size, pset.color_size, peer.rig.baseline());
-      std::printf("%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f\n", name.c_str(), "peer",
+      say(log, "%-10s %-7s %5d of %-3zu %7d %8.4f %10.4f %8.4f %13.4f %11.4f %7.3f %7.3f\n", name.c_str(), "peer",
                   peer.views_used, pset.views.size(), peer.views_used, peer.rms_px, peer.row_error_px,
                   peer.row_error_px, peer.row_error_px, row_on_peer_set(peer.rig), halves.first, halves.second);
       js["peer"] = {{"views_used", peer.views_used}, {"rms_px", peer.rms_px}, {"row_error_px", peer.row_error_px},
                     {"baseline_mm", peer.rig.baseline()}, {"halves_baseline_pct", halves.first},
                     {"halves_translation_pct", halves.second}, {"skipped", peer.skipped}};
     }
-    std::fflush(stdout);
+    if (log) std::fflush(log);
     out[name] = js;
   }
   return 0;
@@ -270,28 +280,25 @@ int run_real(const CalibEvalOptions& o, Json& out) {
 
 }  // namespace
 
-int run_calib_eval(const CalibEvalOptions& o) {
-  if (o.method != "engine" && o.method != "peer" && o.method != "both")
-    throw_invalid("--method must be engine, peer or both, got '" + o.method + "'");
-  if (!o.json_path.empty()) check_output_path(o.json_path);
-  ThreadScope threads(o.threads);
-  RunReport report("eval " + o.protocol);
-  Json& out = report.json()["results"];
-  Stopwatch total;
-  int rc = 0;
-  if (o.protocol == "calib-synthetic") {
-    check_range("--rigs", o.rigs, 1, 10000);
-    check_range("--views", o.views, 4, 10000);
-    rc = threads.run([&] { return run_synthetic(o, out); });
-  } else if (o.protocol == "calib-real") {
-    rc = threads.run([&] { return run_real(o, out); });
-  } else {
-    throw_invalid("unknown calibration protocol '" + o.protocol + "' (calib-synthetic or calib-real)");
+void CalibEvalOptions::validate() const {
+  if (method != "engine" && method != "peer" && method != "both")
+    throw_invalid("CalibEvalOptions::method must be engine, peer or both, got '" + method + "'");
+  if (protocol == "calib-synthetic") {
+    check_range("CalibEvalOptions::rigs", rigs, 1, 10000);
+    check_range("CalibEvalOptions::views", views, 4, 10000);
+  } else if (protocol != "calib-real") {
+    throw_invalid("unknown calibration protocol '" + protocol + "' (calib-synthetic or calib-real)");
   }
-  report.json()["total_s"] = total.seconds();
-  if (!o.json_path.empty()) report.write(o.json_path);
-  std::fprintf(stderr, "dualcam eval %s: %.1f s\n", o.protocol.c_str(), total.seconds());
-  return rc;
 }
 
-}  // namespace dualcam::app
+Json run_calib_eval(const CalibEvalOptions& o, std::FILE* log) {
+  o.validate();
+  Json out;
+  if (o.protocol == "calib-synthetic")
+    run_synthetic(o, out, log);
+  else
+    run_real(o, out, log);
+  return out;
+}
+
+}  // namespace dualcam::eval

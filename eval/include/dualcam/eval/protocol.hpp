@@ -1,16 +1,16 @@
 #pragma once
-// The evaluation protocols of EVALUATION.md on Middlebury-format scenes: each scene's clean left
-// colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT view
-// from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
+// The evaluation protocols of docs/evaluation.md on Middlebury-format scenes: each scene's clean
+// left colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT
+// view from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
 // output is scored against the truth.
 //
-// A method is any callable (MethodFn): the engine pipeline, a peer built from OpenCV, the exact
-// truth or a deliberately broken one in tests. This module knows nothing of fusion; apps/ binds
-// the methods. Each protocol is one function (evaluate_depth, evaluate_p1, evaluate_p2) in its
-// own file; further protocols (calibration, bokeh) add their own function and an entry in
-// protocols().
+// A method is any callable (MethodFn): the engine pipeline or a peer built from OpenCV
+// (methods.hpp binds both), the exact truth or a deliberately broken one in tests. Each protocol
+// is one function (evaluate_depth, evaluate_p1, evaluate_p2) in its own file; the protocols on
+// other data (bokeh_eval.hpp, calib_eval.hpp) have their own entry points.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +20,10 @@
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/eval/rig_path.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
 
 enum class Protocol {
   Depth,  // disparity of the mono (left) view; bad-2.0, bad-1.0, MAE
@@ -42,16 +44,16 @@ const ProtocolInfo& protocol_info(Protocol protocol);
 Protocol parse_protocol(const std::string& name);
 
 // Which sensor takes the LEFT view. Mono is the protocol; Color passes both views through the
-// colour sensor (EVALUATION's "no cross-spectral gap" DEPTH row; the method then gets the grey of
-// the left colour image, cv::COLOR_BGR2GRAY, as its mono input).
+// colour sensor (the design's "no cross-spectral gap" DEPTH row, docs/evaluation.md#design-figures;
+// the method then gets the grey of the left colour image, cv::COLOR_BGR2GRAY, as its mono input).
 enum class LeftSensor { Mono, Color };
 const char* to_string(LeftSensor sensor);
 LeftSensor parse_left_sensor(const std::string& text);  // "mono" | "color" | "colour"
 
 struct EvalOptions {
   double light = 0;         // colour camera light level (1 = good, 0.05 = dim); 0 = protocol default
-  MonoSensor mono;          // panchromatic weights, gain and noise of the mono camera
-  ColorSensor color;        // colour camera model; its `light` is replaced by effective_light()
+  datasets::MonoSensor mono;   // panchromatic weights, gain and noise of the mono camera
+  datasets::ColorSensor color; // colour camera model; its `light` is replaced by effective_light()
   LeftSensor left_sensor = LeftSensor::Mono;  // Color only for Protocol::Depth
   std::uint64_t seed = 0;   // mixed into every (scene, protocol) seed
   // A misaligned module (depth protocol only): the right camera's view is moved by
@@ -61,22 +63,29 @@ struct EvalOptions {
   double perturb_right_shift_px = 0;    // px, vertical, |.| <= 50
   double perturb_right_rotate_deg = 0;  // degrees, |.| <= 10
   bool perturbed() const { return perturb_right_shift_px != 0 || perturb_right_rotate_deg != 0; }
+  // The rig path (P1, P2 only): each scene's pair seen through a distorted, rotated rig
+  // (rig_path.hpp) before the sensors; the method gets the rig with the pair, and the outputs are
+  // scored against the clean images at the rig's views. None: the data's rectified pair.
+  std::optional<RigPathOptions> rig_path;
   void validate(Protocol protocol) const;
   double effective_light(Protocol protocol) const;
 };
 
 // What a method gets: the simulated pair, both 8-bit sRGB-encoded as the cameras write them,
-// rectified, mono on the left (left x matches right x - d).
+// rectified, mono on the left (left x matches right x - d); on the rig path, each camera's own
+// image and the rig.
 struct MethodInput {
   std::string scene;
   cv::Mat mono;        // CV_8UC1 left view
   cv::Mat color;       // CV_8UC3 right view (colour camera)
   cv::Mat left_color;  // CV_8UC3 left view through the colour sensor (LeftSensor::Color only)
   int ndisp = 0;       // disparity range the scene declares (0 = not given)
+  std::optional<StereoRig> rig;  // the rig path: the pair's rig; none = a rectified pair
 };
 // DEPTH: returns the left view's disparity (CV_32F px, NaN = unknown, size of the input).
-// P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR.
-// P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR.
+// P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR (on the rig path: on the
+// mono camera's own pixel grid).
+// P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR (likewise).
 using MethodFn = std::function<cv::Mat(const MethodInput&)>;
 struct Method {
   std::string name;
@@ -91,11 +100,11 @@ std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint6
 cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg);
 
 // The simulated pair of a scene for a protocol (what MethodInput holds, without ndisp).
-MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
+MethodInput simulate_pair(const datasets::MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
 
 // Evaluated pixels of the left view (CV_8U 255/0): truth known, its match x - d inside the right
 // image, and the scene's non-occlusion mask where it has one.
-cv::Mat evaluated_mask(const MiddleburyScene& scene);
+cv::Mat evaluated_mask(const datasets::MiddleburyScene& scene);
 
 struct MetricColumn {
   std::string key;     // JSON key, with its unit: "bad2_pct", "psnr_db"
@@ -127,14 +136,14 @@ struct EvalResult {
 };
 
 // The protocols. `progress` (may be null) advances once per scene.
-EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_depth(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                           Progress* progress = nullptr);
-EvalResult evaluate_p1(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_p1(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress = nullptr);
-EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
+EvalResult evaluate_p2(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress = nullptr);
 // Dispatches to the function of `protocol`.
-EvalResult evaluate(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
+EvalResult evaluate(Protocol protocol, const std::vector<datasets::SceneSource>& scenes, const Method& method,
                     const EvalOptions& options, Progress* progress = nullptr);
 
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval

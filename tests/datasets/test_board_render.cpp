@@ -2,16 +2,20 @@
 // calibration protocol's ground truth rests on this).
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/calibration/board.hpp"
-#include "dualcam/calibration/board_render.hpp"
-#include "dualcam/engine/error.hpp"
+#include "dualcam/datasets/board_render.hpp"
 #include "dualcam/datasets/board_sim.hpp"
+#include "dualcam/datasets/lens.hpp"
+#include "dualcam/engine/error.hpp"
 
 using namespace dualcam;
 using namespace dualcam::calibration;
+using namespace dualcam::datasets;
 
 namespace {
 
@@ -64,24 +68,8 @@ double mean_error(const Detection& d, const std::vector<cv::Point2f>& truth, dou
 
 }  // namespace
 
-TEST_CASE("undistort_exact inverts OpenCV's distortion to far below a pixel", "[board_render]") {
-  const StereoRig rig = datasets::random_rig(7, small_set(1));
-  for (const CameraModel* cam : {&rig.mono, &rig.color}) {
-    std::vector<cv::Point3f> pts;
-    for (double y = -0.4; y <= 0.4; y += 0.2)
-      for (double x = -0.55; x <= 0.55; x += 0.11) pts.emplace_back(float(x), float(y), 1.f);
-    std::vector<cv::Point2f> px;
-    cv::projectPoints(pts, cv::Vec3d(0, 0, 0), cv::Vec3d(0, 0, 0), cv::Mat(cam->K), cam->dist, px);
-    for (std::size_t i = 0; i < pts.size(); ++i) {
-      cv::Point2d n = undistort_exact(*cam, px[i]);
-      CHECK(std::abs(n.x - pts[i].x) * cam->K(0, 0) < 1e-3);
-      CHECK(std::abs(n.y - pts[i].y) * cam->K(1, 1) < 1e-3);
-    }
-  }
-}
-
 TEST_CASE("The renderer draws each corner within 0.05 px of its projection through the true rig",
-          "[board_render]") {
+          "[datasets][board_render]") {
   // At 0.05 px from the projected corner, in the four diagonal directions of the board's image
   // axes, the renderer's pattern must show the four different squares (black, white, black,
   // white): the drawn corner is within 0.05 px of the projection. Both cameras, every view.
@@ -131,7 +119,7 @@ TEST_CASE("The renderer draws each corner within 0.05 px of its projection throu
   }
 }
 
-TEST_CASE("Rendered chessboard corners are detected where the true rig projects them", "[board_render]") {
+TEST_CASE("Rendered chessboard corners are detected where the true rig projects them", "[datasets][board_render]") {
   const BoardSpec board = parse_board_spec("chessboard:9x6:25mm");
   auto o = small_set(4);
   o.noise = false;
@@ -166,7 +154,7 @@ TEST_CASE("Rendered chessboard corners are detected where the true rig projects 
 // squares towards or away from the board's centre biases the baseline although the residuals
 // stay small. findChessboardCornersSB alone was measured 1400-2300 ppm off on such views
 // (docs/calibration.md); refine_chessboard_corners brings them to a few hundred.
-TEST_CASE("Chessboard corners of small blurred squares keep the board's scale", "[board_render]") {
+TEST_CASE("Chessboard corners of small blurred squares keep the board's scale", "[datasets][board_render]") {
   const BoardSpec board = parse_board_spec("chessboard:9x6:25mm");
   auto o = small_set(6);
   o.noise = false;
@@ -205,7 +193,7 @@ TEST_CASE("Chessboard corners of small blurred squares keep the board's scale", 
 }
 
 TEST_CASE("Rendered ChArUco boards are detected at the projected corners, also when partly outside",
-          "[board_render]") {
+          "[datasets][board_render]") {
   const BoardSpec board = parse_board_spec("charuco:DICT_5X5_100:8x6:30mm:18mm");
   auto o = small_set(8);
   o.noise = false;
@@ -234,22 +222,32 @@ TEST_CASE("Rendered ChArUco boards are detected at the projected corners, also w
   CHECK(partial);
 }
 
-TEST_CASE("refine_chessboard_corners: a window larger than the image is shrunk, a wrong image type is an Error",
-          "[board_render]") {
-  // An 11x11 image holds cornerSubPix windows of half size 3 at most (2 half + 5 <= 11); the
-  // corners' spacing (8 px) asks for 4. cv::cornerSubPix asserted (cv::Exception) before.
-  cv::Mat img(11, 11, CV_8U, cv::Scalar(30));
-  img(cv::Rect(0, 0, 5, 5)).setTo(220);
-  img(cv::Rect(5, 5, 6, 6)).setTo(220);
-  cv::GaussianBlur(img, img, cv::Size(3, 3), 0.8);
-  std::vector<cv::Point2f> corners{{5.3f, 4.8f}, {13.3f, 4.8f}};
-  REQUIRE_NOTHROW(refine_chessboard_corners(img, cv::Size(2, 1), corners));
-  CHECK(std::abs(corners[0].x - 4.5f) < 0.5f);  // the corner between the squares, at 4.5
-  CHECK(std::abs(corners[0].y - 4.5f) < 0.5f);
-  // Too small for any window: the positions are kept.
-  std::vector<cv::Point2f> tiny{{2.0f, 2.0f}, {4.0f, 2.0f}};
-  REQUIRE_NOTHROW(refine_chessboard_corners(cv::Mat(6, 6, CV_8U, cv::Scalar(0)), cv::Size(2, 1), tiny));
-  CHECK(tiny[0] == cv::Point2f(2.0f, 2.0f));
-  std::vector<cv::Point2f> c16{{10, 10}, {20, 10}};
-  CHECK_THROWS_AS(refine_chessboard_corners(cv::Mat(40, 40, CV_16U, cv::Scalar(0)), cv::Size(2, 1), c16), Error);
+TEST_CASE("render_board and the lens inverse refuse a camera they cannot use", "[datasets][board_render][bad]") {
+  auto expect_invalid = [](const std::function<void()>& f, const std::string& fragment) {
+    try {
+      f();
+      FAIL("expected an error containing '" << fragment << "'");
+    } catch (const Error& e) {
+      CHECK(e.category() == ErrorCategory::InvalidInput);
+      CHECK_THAT(e.what(), Catch::Contains(fragment));
+    }
+  };
+  const BoardPattern pattern(parse_board_spec("chessboard:9x6:25mm"));
+  CameraModel cam;
+  cam.K = cv::Matx33d(300, 0, 160, 0, 300, 120, 0, 0, 1);
+  cam.size = {320, 240};
+  const cv::Matx33d R = cv::Matx33d::eye();
+  const cv::Vec3d t(-100, -60, 500);
+  REQUIRE_NOTHROW(render_board(pattern, cam, R, t));
+  CameraModel f32 = cam;
+  f32.dist = cv::Mat::zeros(1, 5, CV_32F);
+  expect_invalid([&] { render_board(pattern, f32, R, t); }, "distortion");
+  expect_invalid([&] { LensInverse lens(f32); }, "distortion");
+  CameraModel zero = cam;
+  zero.K(0, 0) = 0;
+  expect_invalid([&] { render_board(pattern, zero, R, t); }, "focal length");
+  CameraModel nosize = cam;
+  nosize.size = {};
+  expect_invalid([&] { render_board(pattern, nosize, R, t); }, "size");
+  expect_invalid([&] { render_board(pattern, cam, R, t, cv::Mat(10, 10, CV_32F)); }, "background");
 }

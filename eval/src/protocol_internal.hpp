@@ -3,12 +3,17 @@
 #include <functional>
 #include <vector>
 
-#include "dualcam/datasets/eval.hpp"
+#include "dualcam/eval/protocol.hpp"
 
-namespace dualcam::datasets::detail {
+namespace dualcam::eval::detail {
 
-// Scores one scene: the scene, what the method got, and what it returned.
-using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const MethodInput&, const cv::Mat& output)>;
+using datasets::MiddleburyScene;
+using datasets::SceneSource;
+
+// Scores one scene: the scene at the views the method saw (the rig's on the rig path), its
+// evaluated pixels there (evaluated_mask), what the method got, and what it returned.
+using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const cv::Mat& evaluated, const MethodInput&,
+                                                 const cv::Mat& output)>;
 
 EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,
                         const EvalOptions& options, Progress* progress, std::vector<MetricColumn> columns,
@@ -17,4 +22,4 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
 // Throws Error(InvalidInput) unless `output` has `type` and the size of the input.
 void check_output(const Method& method, const MethodInput& in, const cv::Mat& output, int type, const char* what);
 
-}  // namespace dualcam::datasets::detail
+}  // namespace dualcam::eval::detail

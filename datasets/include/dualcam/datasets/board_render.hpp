@@ -4,15 +4,22 @@
 //
 // The board's pattern is an exact function of its plane coordinates (mm, the frame of
 // BoardSpec::object_points): square edges and marker bits are sharp lines. Each pixel averages
-// n x n samples; each sample is un-distorted through the camera's OpenCV model (inverted by
-// Newton's method to 1e-10 px), turned into a ray and intersected with the board plane. So a
-// board corner drawn in the image sits where cv::projectPoints puts it (tests check 0.05 px).
+// n x n samples; each sample is un-distorted through the camera's OpenCV model (the simulator's
+// exact inverse, lens.hpp: all 8 coefficients of the rational model), turned into a ray and
+// intersected with the board plane. So a board corner drawn in the image sits where
+// cv::projectPoints puts it (tests check 0.05 px).
+//
+// A simulator piece, so it lives in datasets: calibration (the product) only detects boards and
+// calibrates, and datasets depends on calibration for the board models (BoardSpec), never the
+// other way round.
 #include <opencv2/core.hpp>
 
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/engine/rig.hpp"
 
-namespace dualcam::calibration {
+namespace dualcam::datasets {
+
+using calibration::BoardSpec;
 
 // The board's reflectance as a function of its plane coordinates.
 class BoardPattern {
@@ -39,19 +46,18 @@ struct BoardRenderOptions {
   void validate() const;
 };
 
-// Un-distorts a pixel of `camera` to normalised coordinates (x/z, y/z), exactly inverting
-// OpenCV's distortion (k1 k2 p1 p2 k3) by Newton iterations.
-cv::Point2d undistort_exact(const CameraModel& camera, const cv::Point2d& pixel);
-
 // The board-plane point (mm) seen at `pixel`: the mapping render_board samples (it interpolates
-// this map bilinearly between pixel corners). Returns false when the ray misses the plane.
+// this map bilinearly between pixel corners). Returns false when the ray misses the plane or the
+// lens cannot be inverted at `pixel`.
 bool board_point_at(const CameraModel& camera, const cv::Matx33d& R_cam_from_board, const cv::Vec3d& t_cam_from_board,
                     const cv::Point2d& pixel, cv::Point2d& board_mm);
 
 // Renders the board at pose camera_from_board (X_cam = R X_board + t) into CV_32F linear light;
-// pixels that do not see the board keep `background` (CV_32F of camera.size, or empty = 0.5).
+// pixels that do not see the board keep `background` (CV_32F of camera.size, or empty = 0.5), and
+// so do samples where the lens cannot be inverted. Throws Error(InvalidInput) for a camera
+// without a size or a lens LensInverse refuses.
 cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, const cv::Matx33d& R_cam_from_board,
                      const cv::Vec3d& t_cam_from_board, const cv::Mat& background = cv::Mat(),
                      const BoardRenderOptions& options = {});
 
-}  // namespace dualcam::calibration
+}  // namespace dualcam::datasets

@@ -1,14 +1,19 @@
-#include "dualcam/calibration/board_render.hpp"
+#include "dualcam/datasets/board_render.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <opencv2/aruco/charuco.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "dualcam/datasets/lens.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 
-namespace dualcam::calibration {
+namespace dualcam::datasets {
+
+using calibration::BoardKind;
+using calibration::aruco_dictionary_id;
 
 BoardPattern::BoardPattern(const BoardSpec& spec, double margin_squares) : spec_(spec) {
   spec.validate();
@@ -80,37 +85,10 @@ void BoardRenderOptions::validate() const {
   check_range("BoardRenderOptions::white", white, 0.0, 1.0);
 }
 
-cv::Point2d undistort_exact(const CameraModel& camera, const cv::Point2d& pixel) {
-  const cv::Matx33d& K = camera.K;
-  double d[5] = {0, 0, 0, 0, 0};
-  for (int i = 0; i < 5 && i < int(camera.dist.total()); ++i) d[i] = camera.dist.at<double>(i);
-  const double k1 = d[0], k2 = d[1], p1 = d[2], p2 = d[3], k3 = d[4];
-  const double tx = (pixel.x - K(0, 2)) / K(0, 0), ty = (pixel.y - K(1, 2)) / K(1, 1);
-  double x = tx, y = ty;
-  for (int it = 0; it < 50; ++it) {
-    const double r2 = x * x + y * y;
-    const double rad = 1 + r2 * (k1 + r2 * (k2 + r2 * k3));
-    const double drad = k1 + r2 * (2 * k2 + 3 * k3 * r2);
-    const double xd = x * rad + 2 * p1 * x * y + p2 * (r2 + 2 * x * x);
-    const double yd = y * rad + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y;
-    const double a = rad + 2 * x * x * drad + 2 * p1 * y + 6 * p2 * x;
-    const double b = 2 * x * y * drad + 2 * p1 * x + 2 * p2 * y;
-    const double c = b;
-    const double e = rad + 2 * y * y * drad + 6 * p1 * y + 2 * p2 * x;
-    const double fx = xd - tx, fy = yd - ty;
-    const double det = a * e - b * c;
-    if (std::abs(det) < 1e-12) break;
-    const double dx = (e * fx - b * fy) / det, dy = (a * fy - c * fx) / det;
-    x -= dx;
-    y -= dy;
-    if (std::abs(dx) + std::abs(dy) < 1e-15) break;
-  }
-  return {x, y};
-}
-
 bool board_point_at(const CameraModel& camera, const cv::Matx33d& R, const cv::Vec3d& t, const cv::Point2d& pixel,
                     cv::Point2d& board_mm) {
-  const cv::Point2d q = undistort_exact(camera, pixel);
+  cv::Point2d q;
+  if (!LensInverse(camera)(pixel.x, pixel.y, q.x, q.y)) return false;
   const cv::Vec3d ray(q.x, q.y, 1.0), normal(R(0, 2), R(1, 2), R(2, 2));
   const double den = normal.dot(ray);
   if (std::abs(den) < 1e-12 || normal.dot(t) / den <= 0) return false;
@@ -127,14 +105,17 @@ cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, con
   if (size.empty()) throw_invalid("render_board: the camera has no image size");
   if (!background.empty() && (background.size() != size || background.type() != CV_32F))
     throw_invalid("render_board: the background must be CV_32F of the camera's size");
+  const LensInverse lens(camera);
   // Normalised coordinates at the pixel corners (x - 0.5, y - 0.5); samples inside a pixel are
   // interpolated bilinearly (the un-distortion map is smooth: the error is far below 1e-3 px).
+  // NaN where the lens cannot be inverted: those samples keep the background.
   cv::Mat grid(size.height + 1, size.width + 1, CV_64FC2);
   parallel_rows(size.height + 1, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r)
       for (int c = 0; c <= size.width; ++c) {
-        cv::Point2d n = undistort_exact(camera, cv::Point2d(c - 0.5, r - 0.5));
-        grid.at<cv::Vec2d>(r, c) = cv::Vec2d(n.x, n.y);
+        double x, y;
+        if (!lens(c - 0.5, r - 0.5, x, y)) x = y = std::numeric_limits<double>::quiet_NaN();
+        grid.at<cv::Vec2d>(r, c) = cv::Vec2d(x, y);
       }
   });
   // Board plane: X_cam = R (X, Y, 0) + t, so (x, y, 1) ~ H (X, Y, 1) with H = [r1 r2 t].
@@ -175,4 +156,4 @@ cv::Mat render_board(const BoardPattern& pattern, const CameraModel& camera, con
   return out;
 }
 
-}  // namespace dualcam::calibration
+}  // namespace dualcam::datasets

@@ -1,4 +1,4 @@
-#include "dualcam/datasets/eval.hpp"
+#include "dualcam/eval/protocol.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,9 +10,11 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
-#include "eval_internal.hpp"
+#include "protocol_internal.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
+
+using namespace dualcam::datasets;
 
 const std::vector<ProtocolInfo>& protocols() {
   static const std::vector<ProtocolInfo> list{
@@ -62,6 +64,12 @@ void EvalOptions::validate(Protocol p) const {
   check_range("EvalOptions::perturb_right_rotate_deg (--perturb-right-rotate)", perturb_right_rotate_deg, -10.0, 10.0);
   if (perturbed() && p != Protocol::Depth)
     throw_invalid("a perturbed right view (--perturb-right-shift/--perturb-right-rotate) only applies to the depth protocol");
+  if (rig_path) {
+    rig_path->validate();
+    if (p == Protocol::Depth)
+      throw_invalid("EvalOptions::rig_path (--rig-path) applies to p1 and p2 only: the depth truth is in the data's "
+                    "rectified frame");
+  }
 }
 
 cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg) {
@@ -200,6 +208,7 @@ Json EvalResult::to_json() const {
                   {"seed", options.seed},
                   {"perturb_right_shift_px", options.perturb_right_shift_px},
                   {"perturb_right_rotate_deg", options.perturb_right_rotate_deg}};
+  if (options.rig_path) j["options"]["rig_path"] = options.rig_path->to_json();
   Json cols = Json::array();
   for (const auto& c : columns) cols.push_back(c.key);
   j["columns"] = cols;
@@ -253,14 +262,22 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
   res.columns = std::move(columns);
   if (progress) progress->set_total(int(scenes.size()));
   for (const auto& source : scenes) {
-    const MiddleburyScene scene = load_scene(source);
-    const MethodInput in = simulate_pair(scene, protocol, options);
+    MiddleburyScene scene = load_scene(source);
+    cv::Mat evaluated = evaluated_mask(scene);
+    std::optional<RigPath> rig;
+    if (options.rig_path) {
+      rig = make_rig_path(scene.left.size(), *options.rig_path);
+      const cv::Mat at_rectified = evaluated;
+      scene = scene_through_rig(scene, *rig, at_rectified, &evaluated);
+    }
+    MethodInput in = simulate_pair(scene, protocol, options);
+    if (rig) in.rig = rig->rig;
     Stopwatch sw;
     const cv::Mat out = method.run(in);
     SceneRow row;
     row.method_s = sw.seconds();
     row.scene = scene.name;
-    row.values = score(scene, in, out);
+    row.values = score(scene, evaluated, in, out);
     res.rows.push_back(std::move(row));
     if (progress) progress->advance(1, scene.name);
   }
@@ -268,4 +285,4 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
 }
 
 }  // namespace detail
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval

@@ -1,17 +1,20 @@
 // Protocols P1 (colourise, reference = mono) and P2 (low light, reference = colour) of
-// EVALUATION.md: PSNR over the whole 8-bit RGB image (and, for P1, over the evaluated pixels)
-// and SSIM against the clean scene image at the output's view.
+// docs/evaluation.md#p1 and #p2: PSNR over the whole 8-bit RGB image (and, for P1, over the
+// evaluated pixels) and SSIM against the clean scene image at the output's view (on the rig path,
+// what the rig's camera sees of it).
 #include "dualcam/engine/metrics.hpp"
-#include "eval_internal.hpp"
+#include "protocol_internal.hpp"
 
-namespace dualcam::datasets {
+namespace dualcam::eval {
+
+using namespace dualcam::datasets;
 
 EvalResult evaluate_p1(const std::vector<SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress) {
   std::vector<MetricColumn> columns{{"psnr_db", "PSNR dB", 2}, {"psnr_eval_db", "PSNR eval dB", 2}, {"ssim", "SSIM", 4}};
-  auto score = [&](const MiddleburyScene& scene, const MethodInput& in, const cv::Mat& out) {
+  auto score = [&](const MiddleburyScene& scene, const cv::Mat& evaluated, const MethodInput& in, const cv::Mat& out) {
     detail::check_output(method, in, out, CV_8UC3, "colour image (CV_8UC3)");
-    return std::vector<double>{psnr8(out, scene.left), psnr8(out, scene.left, evaluated_mask(scene)),
+    return std::vector<double>{psnr8(out, scene.left), psnr8(out, scene.left, evaluated),
                                ssim8(out, scene.left)};
   };
   return detail::run_protocol(Protocol::P1, scenes, method, options, progress, std::move(columns), score);
@@ -22,7 +25,7 @@ EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& met
   // The colour input's own scores sit beside the method's: fusion must beat what it was given.
   std::vector<MetricColumn> columns{
       {"psnr_db", "PSNR dB", 2}, {"ssim", "SSIM", 4}, {"input_psnr_db", "input PSNR dB", 2}, {"input_ssim", "input SSIM", 4}};
-  auto score = [&](const MiddleburyScene& scene, const MethodInput& in, const cv::Mat& out) {
+  auto score = [&](const MiddleburyScene& scene, const cv::Mat&, const MethodInput& in, const cv::Mat& out) {
     detail::check_output(method, in, out, CV_8UC3, "colour image (CV_8UC3)");
     return std::vector<double>{psnr8(out, scene.right), ssim8(out, scene.right), psnr8(in.color, scene.right),
                                ssim8(in.color, scene.right)};
@@ -30,4 +33,4 @@ EvalResult evaluate_p2(const std::vector<SceneSource>& scenes, const Method& met
   return detail::run_protocol(Protocol::P2, scenes, method, options, progress, std::move(columns), score);
 }
 
-}  // namespace dualcam::datasets
+}  // namespace dualcam::eval
