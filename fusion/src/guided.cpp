@@ -62,8 +62,11 @@ inline void vsum(const float* const* rows, int n, int W, float scale, float* out
 // buffers (box sums of I, I^2, p_c, I p_c; then of a_c, b_c), so no full-size temporary is made
 // and the working set stays in cache. `emit(y, mean_a, mean_b)` receives each output row,
 // planar: mean_a[c * W + x].
+// `eps_map` (CV_32F of the guide's size, may be null) adds to eps at each window's centre: a
+// noisy guide's own noise variance there (its variance in a flat window is its noise, which must
+// not read as structure to transfer).
 template <typename Emit>
-void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, Emit&& emit) {
+void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, const cv::Mat* eps_map, Emit&& emit) {
   const int W = g.cols, H = g.rows, C = p.channels();
   const int Q = 2 + 2 * C;  // I, I*I, p_c, I*p_c
   const int R = 2 * r + 1;  // ring slots: row y lives in slot y % R
@@ -107,6 +110,7 @@ void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, E
       }
       const float* mi = mean.data();
       const float* mii = mi + W;
+      const float* em = eps_map ? eps_map->ptr<float>(y) : nullptr;
       for (int c = 0; c < C; ++c) {
         const float* mp = mean.data() + static_cast<std::size_t>(2 + c) * W;
         const float* mip = mean.data() + static_cast<std::size_t>(2 + C + c) * W;
@@ -115,7 +119,7 @@ void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, E
         for (int x = 0; x < W; ++x) {
           const float var = mii[x] - mi[x] * mi[x];
           const float cov = mip[x] - mi[x] * mp[x];
-          a[x] = cov / (var + eps);
+          a[x] = cov / (var + (em ? eps + em[x] : eps));
           b[x] = mp[x] - a[x] * mi[x];
         }
       }
@@ -153,11 +157,14 @@ void guided_coefficients(const cv::Mat& g, const cv::Mat& p, int r, float eps, E
 
 namespace detail {
 
-GuidedRows::GuidedRows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r, double eps, int block)
+GuidedRows::GuidedRows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r, double eps, int block,
+                       const cv::Mat* eps_map)
     : C_(p.channels()), full_width_(full.width) {
   const int C = C_, w = g.cols;
+  if (eps_map && (eps_map->type() != CV_32FC1 || eps_map->size() != g.size()))
+    throw_invalid("GuidedRows: the eps map must be CV_32FC1 of the reduced guide's size");
   coef_.create(g.size(), CV_32FC(2 * C));
-  guided_coefficients(g, p, r, float(eps), [&](int y, const float* ma, const float* mb) {
+  guided_coefficients(g, p, r, float(eps), eps_map, [&](int y, const float* ma, const float* mb) {
     float* o = coef_.ptr<float>(y);
     for (int c = 0; c < C; ++c)
       for (int x = 0; x < w; ++x) {
@@ -168,6 +175,23 @@ GuidedRows::GuidedRows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r,
   const double step = block > 0 ? 1.0 / block : 0.0;
   linear_axis(full.width, g.cols, x0_, tx_, step);
   linear_axis(full.height, g.rows, y0_, ty_, step);
+}
+
+GuidedRows GuidedRows::with_coefficients(const cv::Mat& coef) const {
+  if (coef.type() != coef_.type()) throw_invalid("GuidedRows::with_coefficients: the coefficients' layout differs");
+  GuidedRows g(*this);
+  g.coef_ = coef;
+  linear_axis(full_width_, coef.cols, g.x0_, g.tx_);
+  linear_axis(int(y0_.size()), coef.rows, g.y0_, g.ty_);
+  return g;
+}
+
+GuidedRows GuidedRows::resampled(cv::Size size) const {
+  GuidedRows g(*this);
+  g.full_width_ = size.width;
+  linear_axis(size.width, coef_.cols, g.x0_, g.tx_);
+  linear_axis(size.height, coef_.rows, g.y0_, g.ty_);
+  return g;
 }
 
 void GuidedRows::row(int y, const float* gi, float* o, std::vector<float>& row) const {
@@ -224,7 +248,7 @@ cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& src, int radius, doub
   const int C = src.channels(), W = guide.cols;
   cv::Mat out(guide.size(), src.type());
   if (s == 1) {
-    guided_coefficients(guide, src, radius, float(eps), [&](int y, const float* ma, const float* mb) {
+    guided_coefficients(guide, src, radius, float(eps), nullptr, [&](int y, const float* ma, const float* mb) {
       const float* gi = guide.ptr<float>(y);
       float* o = out.ptr<float>(y);
       for (int c = 0; c < C; ++c)

@@ -12,10 +12,17 @@ class GuidedRows {
   // The smoothed coefficients of `src_small` (CV_32FC1/3) with the guide `guide_small` (CV_32FC1),
   // both already reduced from `full` (radius in reduced pixels, eps in the guide's units squared):
   // by cv::resize INTER_AREA (block = 0), or by averaging block x block pixels (the last block of
-  // a row or column partial).
+  // a row or column partial). `eps_map` (CV_32F of the reduced size, may be null) adds to eps at
+  // each window's centre (a noisy guide's noise variance there).
   GuidedRows(const cv::Mat& guide_small, const cv::Mat& src_small, cv::Size full, int radius, double eps,
-             int block = 0);
+             int block = 0, const cv::Mat* eps_map = nullptr);
   int channels() const { return C_; }
+  // The same coefficients, evaluated at another size (the rows' guide then has that size).
+  GuidedRows resampled(cv::Size size) const;
+  // The coefficients (per reduced pixel: mean(a) of each channel, then mean(b)), and a copy that
+  // applies other ones (of any reduced size, the same layout) at the same full size.
+  const cv::Mat& coefficients() const { return coef_; }
+  GuidedRows with_coefficients(const cv::Mat& coef) const;
   // Row y of the filtered image, out[x * C + c], from the full-resolution guide's row y:
   // the coefficients upsampled bilinearly (as cv::resize INTER_LINEAR) and applied.
   // `scratch` belongs to the caller (one per thread).

@@ -1,23 +1,32 @@
-// The merge at the colour camera's view (merge.hpp): the colour transferred onto the mono's
-// detail, with the colour's own detail put back where it stands out of its noise.
+// The merge at the colour camera's view (merge.hpp): the colour transferred onto the (denoised)
+// mono's detail, the chroma smoothed over a larger reach where the colour camera's chroma noise
+// calls for it, and the colour's own detail put back where it stands out of its noise. Every
+// noise level here comes from the measured models (noise.hpp).
 #include "dualcam/fusion/merge.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc/edge_filter.hpp>
 
+#include "dualcam/engine/color.hpp"
+#include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
-#include "dualcam/fusion/guided.hpp"
+#include "dualcam/engine/srgb_tables.hpp"
+#include "guided_rows.hpp"
 #include "merge_common.hpp"
 #include "merge_fits.hpp"
+#include "resample.hpp"
 
 namespace dualcam::fusion {
 namespace {
 
 using detail::feathered;
-using detail::kth_nonneg;
 
 // Mean over a (2 radius + 1)^2 box of a CV_32F image, borders reflected (101): what cv::blur
 // gives (sums in double), rows in bands in parallel.
@@ -61,64 +70,353 @@ cv::Mat box_mean(const cv::Mat& src, int radius) {
   return out;
 }
 
-// Local linear colour transfer (He et al., guided filter, 2010): in every small window each
-// colour channel is modelled as a * mono + b, fitted to the colour image and evaluated on the
-// mono. The mono's detail and low noise come through; the colour's local tone and hue stay.
-// Local, not global: the mono's spectral response differs from any luma formula and the
-// difference depends on the surface colour (measured on the sample: a global fit loses 1.2 dB
-// to the colour input, the local model gains 1.9 dB at light 0.1).
-// The model's coefficients are fitted at half resolution and applied to the full-resolution
-// guide (the fast guided filter): the mono's detail is kept, the coefficients are smoother and
-// cost a quarter. Measured on the 27 dev scenes (P2): 31.13 dB at light 0.05 and 33.72 dB at
-// light 1.0, against 30.89 / 33.62 dB with the coefficients at full resolution.
-cv::Mat local_transfer(const cv::Mat& guide, const cv::Mat& color, const MergeOptions& o) {
-  return guided_filter(guide, color, o.transfer_radius, o.transfer_eps, 2);
+// Noise variance of Rec. 709 luminance from the channels' variances: sqrt-summed, as if the
+// channels' noise were fully correlated (a demosaic correlates them; an upper bound otherwise).
+inline float luma_variance(float vb, float vg, float vr) {
+  const float s = 0.0722f * std::sqrt(vb) + 0.7152f * std::sqrt(vg) + 0.2126f * std::sqrt(vr);
+  return s * s;
 }
 
-// What the local model cannot explain (colour detail with no trace in the mono, or noise) is
-// the residual colour - transferred. Its local energy is compared with the colour camera's noise
-// level, estimated from the residual itself (most windows hold only noise): a local Wiener
-// shrinkage keeps the residual where it stands out of the noise and drops it where it does not.
-// In good light the noise is low and the colour's own detail is kept; in dim light the residual
-// is mostly noise and goes.
+// The guide's noise variance per pixel of a reduced guide (scale 1: half, 2: quarter resolution),
+// times `scale`: the mono's where the guide is the mono (`usable_share` of the pixel), the colour
+// luminance's, brought to the mono's scale (gain^2), where it is the colour's own.
+cv::Mat guide_noise(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& usable_share, const MergeNoise& n,
+                    int level, double gain, double scale) {
+  cv::Mat out(guide.size(), CV_32F);
+  const float g2 = float(gain * gain), k = float(scale);
+  parallel_rows(guide.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* g = guide.ptr<float>(r);
+      const float* c = color.ptr<float>(r);
+      const float* u = usable_share.ptr<float>(r);
+      float* o = out.ptr<float>(r);
+      for (int x = 0; x < guide.cols; ++x) {
+        const float vm = n.mono.fine(level, 0, g[x]);
+        const float vc = luma_variance(n.color.fine(level, 0, c[3 * x]), n.color.fine(level, 1, c[3 * x + 1]),
+                                       n.color.fine(level, 2, c[3 * x + 2]));
+        o[x] = k * (u[x] * vm + (1.0f - u[x]) * g2 * vc);
+      }
+    }
+  });
+  return out;
+}
+
+// The Rec. 709 luminance of a reduced copy (the mean level is all that is needed).
+cv::Mat luma_mean_source(const cv::Mat& color) {
+  cv::Mat small, y;
+  cv::resize(color, small, cv::Size(std::max(1, color.cols / 8), std::max(1, color.rows / 8)), 0, 0, cv::INTER_AREA);
+  cv::transform(small, y, cv::Matx13f(0.0722f, 0.7152f, 0.2126f));
+  return y;
+}
+
+// Applies a one-channel GuidedRows to every row of `src` (of the rows' size).
+cv::Mat apply_rows(const detail::GuidedRows& rows, const cv::Mat& src) {
+  cv::Mat out(src.size(), CV_32F);
+  parallel_rows(src.rows, 16, [&](int r0, int r1) {
+    std::vector<float> scratch;
+    for (int r = r0; r < r1; ++r) rows.row(r, src.ptr<float>(r), out.ptr<float>(r), scratch);
+  });
+  return out;
+}
+
+// The pieces of the transfer, fitted on reduced images, applied row by row at full resolution.
+//
+// The guide is denoised first: a real mono is a high-ISO camera (on pair 0013 its noise is
+// larger than the colour camera's once mapped to the colour's scale), and its grain would come
+// through as detail. A self-guided filter (guide = source), its coefficients at half resolution,
+// eps = the denoising scale x the guide's measured noise variance there: windows whose variance
+// is within that of noise are smoothed, edges kept.
+//
+// The colour transfer (He et al., guided filter, 2010, in its fast form, He & Sun 2015): in every
+// window each colour channel is modelled as a * guide + b, fitted to the colour image and
+// evaluated on the full-resolution guide. The mono's detail and SNR come through; the colour
+// keeps local tone and hue. Local, not global: the mono's spectral response differs from any
+// luma formula and the difference depends on the surface colour (measured on the sample: a global
+// fit loses 1.2 dB to the colour input, the local model gains 1.9 dB at light 0.1). Its
+// coefficients at half resolution: +0.24 dB at light 0.05 on the dev set against full resolution.
+//
+// A real colour camera's noise is low-frequency (demosaicked, denoised in the camera: on pair 0013
+// a pixel's noise about its 16x16 block's plane is 10-20 times the high-pass's white-noise
+// equivalent), so the transfer's small windows keep its blotches in b. A second set of
+// coefficients, the first smoothed over color_chroma_radius by an edge-aware filter guided by
+// the denoised guide (domain transform, Gastal & Oliveira 2011, at 1/8 resolution: it stops at
+// the guide's edges, so a surface's tone does not bleed into the next; a guided filter of that
+// reach lost 0.6 dB on 8 dev scenes where a window holds more than two surfaces), and per pixel
+// the two are blended by a local Wiener shrinkage of their difference against its measured
+// noise (estimate_band_noise): the small windows' coefficients where the difference is colour
+// detail, the smoothed ones where it is the colour camera's noise. Blending coefficients, not
+// images, keeps the full-resolution pass to one transfer.
+struct Transfers {
+  detail::GuidedRows denoise;   // one channel: the guide's denoised value
+  detail::GuidedRows transfer;  // three channels, the blended coefficients, guided by the denoised guide
+  double keep_mean = 0;         // mean share of the small windows' coefficients
+};
+
+// Means of f x f blocks of a CV_32FC(C) image (the last blocks partial).
+cv::Mat block_means(const cv::Mat& src, int f) {
+  const int C = src.channels(), W = src.cols, H = src.rows;
+  const cv::Size size((W + f - 1) / f, (H + f - 1) / f);
+  cv::Mat out(size, src.type());
+  parallel_rows(size.height, 8, [&](int r0, int r1) {
+    std::vector<float> sum(static_cast<std::size_t>(size.width) * C);
+    for (int r = r0; r < r1; ++r) {
+      std::fill(sum.begin(), sum.end(), 0.0f);
+      const int y0 = r * f, y1 = std::min(H, y0 + f);
+      for (int y = y0; y < y1; ++y) {
+        const float* p = src.ptr<float>(y);
+        for (int x = 0; x < W; ++x)
+          for (int c = 0; c < C; ++c) sum[static_cast<std::size_t>(x / f) * C + c] += p[x * C + c];
+      }
+      float* o = out.ptr<float>(r);
+      for (int i = 0; i < size.width; ++i) {
+        const float inv = 1.0f / float((y1 - y0) * (std::min(W, (i + 1) * f) - i * f));
+        for (int c = 0; c < C; ++c) o[i * C + c] = sum[static_cast<std::size_t>(i) * C + c] * inv;
+      }
+    }
+  });
+  return out;
+}
+
+// Bilinear sampling (cv::resize INTER_LINEAR's positions) of a reduced image at the rows and
+// columns of a larger one.
+struct Upsampler {
+  std::vector<int> x0, y0;
+  std::vector<float> tx, ty;
+  Upsampler(cv::Size small, cv::Size large) {
+    detail::linear_axis(large.width, small.width, x0, tx);
+    detail::linear_axis(large.height, small.height, y0, ty);
+  }
+  // Row y of `m` (C channels, float) at every column of the large image, into out[x * C + c].
+  void row(const cv::Mat& m, int y, int C, float* out) const {
+    const float* a = m.ptr<float>(y0[y]);
+    const float* b = m.ptr<float>(std::min(y0[y] + 1, m.rows - 1));
+    const float t = ty[y];
+    for (std::size_t x = 0; x < x0.size(); ++x) {
+      const int i = x0[x] * C, j = std::min(x0[x] + 1, m.cols - 1) * C;
+      for (int c = 0; c < C; ++c) {
+        const float top = a[i + c] + tx[x] * (a[j + c] - a[i + c]);
+        const float bottom = b[i + c] + tx[x] * (b[j + c] - b[i + c]);
+        out[x * C + c] = top + t * (bottom - top);
+      }
+    }
+  }
+};
+
+// The small windows' coefficients (half resolution, CV_32FC6: a of B, G, R, then b) smoothed over
+// the large reach at 1/8 resolution (block means of them), by the domain transform guided by the
+// sRGB-encoded denoised guide. The guide's noise at 1/8 sets the edges' floor: differences
+// within 4 sigma of it must not stop the filter.
+cv::Mat smoothed_coefficients(const cv::Mat& coef, const cv::Mat& g8, const cv::Mat& c8, const cv::Mat& u8,
+                              const MergeNoise& n, double gain, const MergeOptions& o) {
+  const cv::Mat coef8 = block_means(coef, 4);
+  const cv::Size eighth = coef8.size();
+  const cv::Mat e8 = guide_noise(g8, c8, u8, n, 3, gain, 1.0);
+  const srgb_tables::CurveTable<65536>& enc = srgb_tables::encode_table();
+  cv::Mat encoded(eighth, CV_32F);
+  const float inv_gain = float(1.0 / gain);
+  double sigma = 0;  // the mean of the guide's noise sigma in encoded units
+  for (int r = 0; r < eighth.height; ++r) {
+    const float* g = g8.ptr<float>(r);
+    const float* e = e8.ptr<float>(r);
+    float* en = encoded.ptr<float>(r);
+    for (int x = 0; x < eighth.width; ++x) {
+      const float l = std::max(g[x] * inv_gain, 0.0f);
+      en[x] = enc(l);
+      const float slope = (enc(l + 1e-3f) - en[x]) * 1e3f;  // d(encoded) / d(linear)
+      sigma += double(slope) * std::sqrt(e[x]) * inv_gain;
+    }
+  }
+  sigma /= double(eighth.area());
+  cv::Mat a(eighth, CV_32FC3), b(eighth, CV_32FC3);
+  cv::Mat parts[] = {a, b};
+  const int from_to[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
+  cv::mixChannels(&coef8, 1, parts, 2, from_to, 6);
+  const double reach = std::max(1.0, o.color_chroma_radius / 8.0), edge = std::max(o.chroma_edge, 4.0 * sigma);
+  cv::Mat as, bs;
+  cv::ximgproc::dtFilter(encoded, a, as, reach, edge, cv::ximgproc::DTF_NC, 3);
+  cv::ximgproc::dtFilter(encoded, b, bs, reach, edge, cv::ximgproc::DTF_NC, 3);
+  cv::Mat out(eighth, CV_32FC(6));
+  const cv::Mat in[] = {as, bs};
+  cv::mixChannels(in, 2, &out, 1, from_to, 6);
+  return out;
+}
+
+// The blend of the two sets of coefficients (see Transfers), at half resolution: both evaluated
+// on the half-resolution guide (the smoothed ones sampled bilinearly from 1/8), their
+// difference's noise measured (estimate_band_noise), keep = max(0, 1 - chroma_noise_scale x
+// noise / the difference's local energy), coefficients = smooth + keep x (small - smooth).
+cv::Mat blend_coefficients(const cv::Mat& small, const cv::Mat& smooth8, const cv::Mat& g2, const NoiseModel& noise,
+                           const MergeOptions& o, double& keep_mean) {
+  const int W = g2.cols, H = g2.rows;
+  const Upsampler up(smooth8.size(), g2.size());
+  cv::Mat diff(g2.size(), CV_32FC3), level(g2.size(), CV_32FC3), energy(g2.size(), CV_32F);
+  parallel_rows(H, 16, [&](int r0, int r1) {
+    std::vector<float> cl(static_cast<std::size_t>(6) * W);
+    for (int r = r0; r < r1; ++r) {
+      const float* g = g2.ptr<float>(r);
+      const float* cs = small.ptr<float>(r);
+      up.row(smooth8, r, 6, cl.data());
+      float* d = diff.ptr<float>(r);
+      float* l = level.ptr<float>(r);
+      float* e = energy.ptr<float>(r);
+      for (int x = 0; x < W; ++x) {
+        const float* ps = cs + 6 * x;
+        const float* pl = cl.data() + 6 * x;
+        float sum = 0;
+        for (int k = 0; k < 3; ++k) {
+          const float qs = ps[k] * g[x] + ps[3 + k], ql = pl[k] * g[x] + pl[3 + k];
+          d[3 * x + k] = qs - ql;
+          l[3 * x + k] = std::min(std::max(ql, 0.0f), 1.0f);
+          sum += (qs - ql) * (qs - ql);
+        }
+        e[x] = sum * (1.0f / 3.0f);
+      }
+    }
+  });
+  const BandNoise band = estimate_band_noise(diff, level);
+  diff = cv::Mat();
+  energy = box_mean(energy, std::max(1, o.detail_radius));
+  const float scale = float(o.chroma_noise_scale) * (1.0f / 3.0f);
+  cv::Mat coef(g2.size(), CV_32FC(6));
+  std::vector<double> row_keep(static_cast<std::size_t>(H), 0.0);
+  parallel_rows(H, 16, [&](int r0, int r1) {
+    std::vector<float> cl(static_cast<std::size_t>(6) * W);
+    for (int r = r0; r < r1; ++r) {
+      up.row(smooth8, r, 6, cl.data());
+      const float* l = level.ptr<float>(r);
+      const float* e = energy.ptr<float>(r);
+      const float* cs = small.ptr<float>(r);
+      float* c = coef.ptr<float>(r);
+      double sum = 0;
+      for (int x = 0; x < W; ++x) {
+        float nv = 0;
+        for (int k = 0; k < 3; ++k) nv += std::min(band.variance(k, l[3 * x + k]), 4.0f * noise.fine(0, k, l[3 * x + k]));
+        nv *= scale;
+        const float keep = std::max(0.0f, 1.0f - nv / std::max(e[x], 1e-20f));
+        const float* pl = cl.data() + 6 * x;
+        for (int k = 0; k < 6; ++k) c[6 * x + k] = pl[k] + keep * (cs[6 * x + k] - pl[k]);
+        sum += keep;
+      }
+      row_keep[r] = sum / W;
+    }
+  });
+  keep_mean = 0;
+  for (double v : row_keep) keep_mean += v;
+  keep_mean /= double(H);
+  return coef;
+}
+
+Transfers make_transfers(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& usable, const MergeNoise& n,
+                         double gain, double denoise_scale, const MergeOptions& o) {
+  const cv::Size full = guide.size(), half((full.width + 1) / 2, (full.height + 1) / 2);
+  cv::Mat g2, c2, u2, share;
+  usable.convertTo(share, CV_32F, 1.0 / 255.0);
+  cv::resize(guide, g2, half, 0, 0, cv::INTER_AREA);
+  cv::resize(color, c2, half, 0, 0, cv::INTER_AREA);
+  cv::resize(share, u2, half, 0, 0, cv::INTER_AREA);
+  const cv::Mat e2 = guide_noise(g2, c2, u2, n, 1, gain, denoise_scale);
+  detail::GuidedRows denoise(g2, g2, full, std::max(1, o.guide_denoise_radius / 2), 1e-12, 0, &e2);
+  const cv::Mat gd2 = apply_rows(denoise.resampled(half), g2);
+  const detail::GuidedRows small(gd2, c2, full, std::max(1, o.transfer_radius / 2), o.transfer_eps, 0);
+  cv::Mat g4, g8, c8, u8;
+  const cv::Size quarter((half.width + 1) / 2, (half.height + 1) / 2), eighth((half.width + 3) / 4, (half.height + 3) / 4);
+  cv::resize(gd2, g4, quarter, 0, 0, cv::INTER_AREA);
+  cv::resize(g4, g8, eighth, 0, 0, cv::INTER_AREA);
+  cv::resize(c2, c8, eighth, 0, 0, cv::INTER_AREA);
+  cv::resize(u2, u8, eighth, 0, 0, cv::INTER_AREA);
+  const cv::Mat smooth = smoothed_coefficients(small.coefficients(), g8, c8, u8, n, gain, o);
+  double keep_mean = 0;
+  const cv::Mat coef = blend_coefficients(small.coefficients(), smooth, gd2, n.color, o, keep_mean);
+  return Transfers{std::move(denoise), small.with_coefficients(coef), keep_mean};
+}
+
+// One pass over the rows: the guide denoised and the colour transferred onto it into `out`, and
+// the mean over channels of the squared residual colour - out into `energy`.
+void transfer(const cv::Mat& guide, const cv::Mat& color, const Transfers& t, cv::Mat& out, cv::Mat& energy) {
+  const int W = color.cols, H = color.rows;
+  out.create(color.size(), CV_32FC3);
+  energy.create(color.size(), CV_32F);
+  parallel_rows(H, 16, [&](int r0, int r1) {
+    std::vector<float> g(static_cast<std::size_t>(W)), scratch;
+    for (int r = r0; r < r1; ++r) {
+      const float* c = color.ptr<float>(r);
+      float* o = out.ptr<float>(r);
+      float* e = energy.ptr<float>(r);
+      t.denoise.row(r, guide.ptr<float>(r), g.data(), scratch);
+      t.transfer.row(r, g.data(), o, scratch);
+      for (int x = 0; x < W; ++x) {
+        const float d0 = c[3 * x] - o[3 * x], d1 = c[3 * x + 1] - o[3 * x + 1], d2 = c[3 * x + 2] - o[3 * x + 2];
+        e[x] = (d0 * d0 + d1 * d1 + d2 * d2) * (1.0f / 3.0f);
+      }
+    }
+  });
+}
+
+// |gradient|^2 of `img` (CV_32FC3, central differences, mean over channels) times `s2`.
+cv::Mat gradient_energy(const cv::Mat& img, float s2) {
+  const int W = img.cols, H = img.rows;
+  cv::Mat g(img.size(), CV_32F);
+  parallel_rows(H, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* a = img.ptr<float>(std::max(r - 1, 0));
+      const float* b = img.ptr<float>(std::min(r + 1, H - 1));
+      const float* m = img.ptr<float>(r);
+      float* o = g.ptr<float>(r);
+      for (int x = 0; x < W; ++x) {
+        const int xl = 3 * std::max(x - 1, 0), xr = 3 * std::min(x + 1, W - 1);
+        float sum = 0;
+        for (int k = 0; k < 3; ++k) {
+          const float gx = m[xr + k] - m[xl + k], gy = b[3 * x + k] - a[3 * x + k];
+          sum += gx * gx + gy * gy;
+        }
+        o[x] = sum * (0.25f / 3.0f) * s2;
+      }
+    }
+  });
+  return g;
+}
+
+// What the transfer cannot explain (colour detail with no trace in the mono, or noise) is the
+// residual colour - transferred. Its local energy is compared with what noise and misalignment
+// would leave there: the colour camera's noise variance at the pixel's level (the measured
+// model, noise.hpp: a pixel's, its correlated part included, since the residual holds the noise
+// of every frequency) times detail_noise_scale, plus alignment_px^2 x the local |gradient|^2 (an
+// edge the warp put alignment_px off leaves that much). A local Wiener shrinkage keeps the
+// residual where it stands out and drops it where it does not. In good light the noise is low
+// and the colour's own detail is kept; in dim light the residual is mostly noise and goes.
+// (Before the model, the noise level was the median residual energy over the image, which on
+// real captures is near 0: flat, dark, quantised areas are much of the image, and the merge kept
+// the colour camera's noise as it was: 3.17 levels of flat-area noise before, 3.16 after.)
 // `transferred` is updated in place and returned; the result is clipped at 0.
-cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, const MergeOptions& o) {
+cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, cv::Mat energy, const NoiseModel& noise,
+                       const MergeOptions& o) {
   if (o.detail_radius <= 0) {
     cv::max(transferred, 0.0, transferred);
     return transferred;
   }
   const int W = color.cols;
-  cv::Mat energy(color.size(), CV_32F);  // mean over channels of the squared residual
-  parallel_rows(color.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const float* c = color.ptr<float>(r);
-      const float* t = transferred.ptr<float>(r);
-      float* e = energy.ptr<float>(r);
-      for (int x = 0; x < W; ++x) {
-        const float d0 = c[3 * x] - t[3 * x], d1 = c[3 * x + 1] - t[3 * x + 1], d2 = c[3 * x + 2] - t[3 * x + 2];
-        e[x] = (d0 * d0 + d1 * d1 + d2 * d2) * (1.0f / 3.0f);
-      }
-    }
-  });
   energy = box_mean(energy, o.detail_radius);
-  std::vector<float> samples;
-  const int sw = (energy.cols + 2) / 3;
-  samples.resize(static_cast<std::size_t>((energy.rows + 2) / 3) * sw);
-  parallel_rows((energy.rows + 2) / 3, 64, [&](int i0, int i1) {
-    for (int i = i0; i < i1; ++i) {
-      const float* e = energy.ptr<float>(3 * i);
-      for (int c = 0; c < sw; ++c) samples[static_cast<std::size_t>(i) * sw + c] = e[3 * c];
-    }
-  });
-  const float noise = float(o.detail_noise_scale) * kth_nonneg(samples, samples.size() / 2);
-  // keep = max(0, 1 - noise / energy); out = max(0, transferred + keep * residual).
+  cv::Mat misaligned;
+  if (o.alignment_px > 0)
+    misaligned = box_mean(gradient_energy(transferred, float(o.alignment_px * o.alignment_px)), o.detail_radius);
+  const float scale = float(o.detail_noise_scale) * (1.0f / 3.0f);
+  // The residual's own noise, measured on it (level sets of its flat blocks): where the transfer
+  // explains the scene (a mono's structure), little texture is left to pass for noise.
+  const BandNoise band = estimate_band_noise(color, transferred, NoiseOptions{}, transferred);
+  // keep = max(0, 1 - expected / energy); out = max(0, transferred + keep * residual).
   parallel_rows(color.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
       const float* c = color.ptr<float>(r);
       const float* e = energy.ptr<float>(r);
+      const float* m = misaligned.empty() ? nullptr : misaligned.ptr<float>(r);
       float* t = transferred.ptr<float>(r);
       for (int x = 0; x < W; ++x) {
-        const float keep = std::max(0.0f, 1.0f - noise / std::max(e[x], 1e-12f));
+        const float* p = t + 3 * x;
+        float expected = 0;
+        for (int k = 0; k < 3; ++k) expected += std::min(noise.pixel(k, p[k]), 2.0f * band.variance(k, p[k]));
+        expected *= scale;
+        if (m) expected += m[x];
+        const float keep = std::max(0.0f, 1.0f - expected / std::max(e[x], 1e-20f));
         for (int k = 3 * x; k < 3 * x + 3; ++k) t[k] = std::max(0.0f, t[k] + (c[k] - t[k]) * keep);
       }
     }
@@ -129,7 +427,7 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, const MergeOpt
 }  // namespace
 
 MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
-                                  const MergeOptions& o) {
+                                  const MergeOptions& o, const MergeNoise* noise) {
   o.validate();
   detail::check_merge_inputs("merge_reference_color", color, "color", mono_warped, "mono_warped", valid);
   MergeResult res;
@@ -149,7 +447,7 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
   const cv::Mat usable = detail::usable_mask(valid, clip, cv::Mat());
   detail::fit_linear(mono_warped, luma, usable, res.fit_gain, res.fit_offset);
   // Where the mono is unknown or clipped, the guide is the colour's own luminance brought to the
-  // mono's scale, so those pixels keep (lightly smoothed) colour-camera content.
+  // mono's scale, so those pixels keep colour-camera content, denoised by the same filters.
   cv::Mat guide(color.size(), CV_32F);
   const float gain = float(res.fit_gain), offset = float(res.fit_offset);
   parallel_rows(color.rows, 32, [&](int r0, int r1) {
@@ -161,9 +459,28 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
       for (int x = 0; x < W; ++x) g[x] = u[x] ? m[x] : y[x] * gain + offset;
     }
   });
+  luma = cv::Mat();
   res.weight = feathered(usable, o.feather_px);
-  cv::Mat transferred = local_transfer(guide, color, o);
-  res.image = restore_detail(color, transferred, o);  // clipped at 0
+  const MergeNoise measured =
+      noise ? MergeNoise{} : MergeNoise{estimate_noise_linear(color), estimate_noise_linear(mono_warped)};
+  const MergeNoise& n = noise ? *noise : measured;
+  if (n.color.channels() != 3 || n.mono.channels() != 1)
+    throw_invalid("merge_reference_color: the noise models must have 3 (colour) and 1 (mono) channels");
+  // How strongly the guide is denoised depends on how its noise compares with the colour
+  // camera's, both at the image's mean level and on one scale: a mono much cleaner than the
+  // colour (the simulator's: 1/40 of its variance) is barely touched, one as noisy (the real
+  // high-ISO mono of pair 0013: twice it) gets the full guide_denoise_scale.
+  const double y_mean = cv::mean(luma_mean_source(color))[0];
+  const double g_mean = y_mean * res.fit_gain + res.fit_offset;
+  const float vm = n.mono.fine(0, 0, float(g_mean));  // white: fine; pixel would count texture
+  const float vc = float(res.fit_gain * res.fit_gain) *
+                   luma_variance(n.color.pixel(0, float(y_mean)), n.color.pixel(1, float(y_mean)), n.color.pixel(2, float(y_mean)));
+  res.guide_noise_ratio = vc > 0 ? double(vm) / vc : 1.0;
+  const double denoise_scale = o.guide_denoise_scale * std::min(1.0, res.guide_noise_ratio);
+  const Transfers t = make_transfers(guide, color, usable, n, res.fit_gain, denoise_scale, o);
+  cv::Mat transferred, energy;
+  transfer(guide, color, t, transferred, energy);
+  res.image = restore_detail(color, std::move(transferred), std::move(energy), n.color, o);  // clipped at 0
   return res;
 }
 

@@ -28,6 +28,12 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::fill_edge", fill_edge, 1e-3, 10);
   check_range("MergeOptions::chroma_eps", chroma_eps, 1e-9, 1);
   check_range("MergeOptions::detail_noise_scale", detail_noise_scale, 0, 100);
+  check_range("MergeOptions::guide_denoise_radius", guide_denoise_radius, 1, 64);
+  check_range("MergeOptions::guide_denoise_scale", guide_denoise_scale, 0, 1000);
+  check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
+  check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);
+  check_range("MergeOptions::chroma_noise_scale", chroma_noise_scale, 0, 100);
+  check_range("MergeOptions::alignment_px", alignment_px, 0, 100);
 }
 
 namespace detail {

@@ -417,7 +417,8 @@ cv::Mat colourise(const cv::Mat& guide_e, const cv::Mat& target, const detail::G
 }  // namespace
 
 MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warped, const cv::Mat& valid,
-                                 const MergeOptions& o) {
+                                 const MergeOptions& o, const MergeNoise* noise) {
+  (void)noise;
   o.validate();
   detail::check_merge_inputs("merge_reference_mono", color_warped, "color_warped", mono, "mono", valid);
   MergeResult res;

@@ -1,6 +1,7 @@
 #include "dualcam/fusion/pipeline.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 
 #include <opencv2/imgproc.hpp>
@@ -25,6 +26,7 @@ void FuseOptions::validate() const {
   rectify.validate();
   match.validate();
   merge.validate();
+  noise.validate();
   refine.validate();
   self_rectify.validate();
   if (rectified && auto_rig) throw_invalid("FuseOptions: rectified and auto_rig exclude each other");
@@ -41,6 +43,7 @@ Json FuseStats::to_json() const {
   j["stages_s"] = {{"rectify", seconds.rectify}, {"match", seconds.match}, {"refine", seconds.refine}};
   if (merge) {
     j["stages_s"]["warp"] = seconds.warp;
+    j["stages_s"]["noise"] = seconds.noise;
     j["stages_s"]["merge"] = seconds.merge;
   }
   const AlignmentStats& a = alignment;
@@ -60,6 +63,9 @@ Json FuseStats::to_json() const {
     }
     j["mono_clip"] = {{"level", merge->mono_clip_level}, {"clipped_share", merge->mono_clipped_share}};
     j["coverage"] = merge->coverage;
+    if (merge->guide_noise_ratio > 0) j["guide_noise_ratio"] = merge->guide_noise_ratio;
+    j["alignment_px"] = merge->alignment_px;
+    j["noise"] = {{"color", merge->noise.color.to_json()}, {"mono", merge->noise.mono.to_json()}};
   }
   return j;
 }
@@ -255,16 +261,32 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   res.stats.seconds.warp = sw.seconds();
   if (progress) progress->advance(1, "merging");
   sw.reset();
-  const cv::Mat reference_lin = to_linear(ref_color ? in.color : in.mono);
-  MergeResult m = ref_color ? merge_reference_color(reference_lin, warped, valid, o.merge)
-                            : merge_reference_mono(reference_lin, warped, valid, o.merge);
-  res.stats.seconds.merge = sw.seconds();
   MergeStats ms;
+  const NoiseOptions& nopt = o.noise;
+  ms.noise.color = estimate_noise(in.color, nopt);
+  ms.noise.mono = estimate_noise(in.mono, nopt);
+  res.stats.seconds.noise = sw.seconds();
+  sw.reset();
+  // How far off an edge of the warped view may be: a pair given rectified is trusted; otherwise the
+  // row error the alignment measured and half a pixel of the working scale the disparity was
+  // matched at (pair 0013 with --rig auto: 0.8 px rows, scale 6.1: 3.1 px).
+  MergeOptions mo = o.merge;
+  if (res.stats.alignment.mode != AlignmentStats::Mode::Rectified) {
+    const double row = std::isfinite(res.stats.alignment.row_error_px) ? res.stats.alignment.row_error_px : 0.0;
+    const double match = 0.5 * res.stats.match.working_scale;
+    mo.alignment_px = std::max(mo.alignment_px, std::sqrt(row * row + match * match));
+  }
+  ms.alignment_px = mo.alignment_px;
+  const cv::Mat reference_lin = to_linear(ref_color ? in.color : in.mono);
+  MergeResult m = ref_color ? merge_reference_color(reference_lin, warped, valid, mo, &ms.noise)
+                            : merge_reference_mono(reference_lin, warped, valid, mo, &ms.noise);
+  res.stats.seconds.merge = sw.seconds();
   ms.fit_gain = m.fit_gain;
   ms.fit_offset = m.fit_offset;
   if (!ref_color) ms.mono_response_bgr = m.mono_response;
   ms.mono_clip_level = m.mono_clip_level;
   ms.mono_clipped_share = m.mono_clipped_share;
+  ms.guide_noise_ratio = m.guide_noise_ratio;
   ms.coverage = double(cv::countNonZero(valid)) / double(valid.total());
   res.stats.merge = ms;
   res.image = m.image;

@@ -9,15 +9,34 @@
 // level is found in the data (its largest value), not assumed.
 #include <opencv2/core.hpp>
 
+#include "dualcam/fusion/noise.hpp"
+
 namespace dualcam::fusion {
 
 struct MergeOptions {
   int transfer_radius = 2;    // window radius of the local linear model, px (from 2 on, fitted at half resolution: radius/2 there, so 3 acts as 2)
   double transfer_eps = 1e-5; // its regularisation (linear light squared): larger = smoother
-  // Reference = colour: colour detail the local model misses is put back where it stands out of
+  // Reference = colour: the guide (the mono) is denoised first by a self-guided filter of this
+  // radius, px (at half resolution: radius/2 there), whose eps is this scale x the guide's
+  // measured noise variance: the real mono is high-ISO, and its grain must not come through as
+  // detail.
+  int guide_denoise_radius = 4;
+  double guide_denoise_scale = 16.0;  // times min(1, the guide's noise / the colour's; see MergeResult)
+  // ... the chromaticity comes from an edge-aware filter of this reach, px (domain transform at
+  // quarter resolution: reach/4 there), guided by the denoised guide, that stops at guide edges
+  // above chroma_edge (sRGB-encoded units; never below 4x the guide's noise there):
+  int color_chroma_radius = 16;
+  double chroma_edge = 0.03;
+  // ... and the transfer's own chroma is kept where the two differ by more than this x the
+  // difference's measured noise (local Wiener shrinkage).
+  double chroma_noise_scale = 1.0;
+  // Reference = colour: colour detail the transfer misses is put back where it stands out of
   // the colour camera's noise (local Wiener shrinkage over a box of detail_radius; 0 = off).
   int detail_radius = 2;
-  double detail_noise_scale = 1.0;  // noise estimate = this x the median local residual energy
+  double detail_noise_scale = 1.0;  // the noise variance = this x the colour camera's measured model
+  // ... and out of what misalignment would leave: an edge this far off (px; the fuse pipeline
+  // sets it from the alignment it measured, 0 for a pair given rectified).
+  double alignment_px = 0;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).
@@ -37,18 +56,28 @@ struct MergeResult {
   cv::Vec3d mono_response{0, 0, 0};      // reference = mono: mono ~ B,G,R weights . colour (linear)
   double mono_clip_level = 1;            // the mono's clip level found in the data (linear light)
   double mono_clipped_share = 0;         // share of the mono's pixels at that level
+  double guide_noise_ratio = 0;          // reference = colour: the mono's noise variance / the colour's (mapped, at the mean level)
+};
+
+// The two cameras' noise (noise.hpp), each measured on its own camera's image as written (the
+// fuse pipeline does): what every decision of the merges that depends on noise reads.
+struct MergeNoise {
+  NoiseModel color;  // 3 channels, B, G, R
+  NoiseModel mono;   // 1 channel
 };
 
 // Reference = colour: `color` (CV_32FC3) is the colour camera image, `mono_warped` (CV_32FC1)
 // the mono image warped into the colour view, `valid` (CV_8U) where that warp is known.
+// `noise` null: both models are measured on the inputs (estimate_noise_linear; the warped mono's
+// outside, 0, shows as clipped and is left out).
 MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
-                                  const MergeOptions& options);
+                                  const MergeOptions& options, const MergeNoise* noise = nullptr);
 
 // Reference = mono: `mono` (CV_32FC1) is the mono camera image, `color_warped` (CV_32FC3) the
 // colour image warped into the mono view, `valid` where that warp is known. The luminance is the
 // mono's (mapped to the colour's scale); chroma comes from the warped colour, smoothed guided by
 // the mono; holes get chroma flowing in from their neighbourhood.
 MergeResult merge_reference_mono(const cv::Mat& mono, const cv::Mat& color_warped, const cv::Mat& valid,
-                                 const MergeOptions& options);
+                                 const MergeOptions& options, const MergeNoise* noise = nullptr);
 
 }  // namespace dualcam::fusion

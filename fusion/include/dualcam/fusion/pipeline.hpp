@@ -37,6 +37,7 @@ struct FuseOptions {
   RectifyOptions rectify;
   MatchOptions match;
   MergeOptions merge;
+  NoiseOptions noise;
   RefineOptions refine;
   void validate() const;
 };
@@ -76,10 +77,13 @@ struct MergeStats {
   std::optional<cv::Vec3d> mono_response_bgr;  // reference mono: the mono's fitted spectral response
   double mono_clip_level = 1, mono_clipped_share = 0;
   double coverage = 0;  // share of the reference view that the warped other view covers
+  double guide_noise_ratio = 0;  // reference colour: the mono's noise variance / the colour's (merge.hpp)
+  double alignment_px = 0;       // what the merge took as the warp's uncertainty (MergeOptions::alignment_px)
+  MergeNoise noise;     // both cameras' noise, measured on their images (noise.hpp)
 };
 
 struct StageSeconds {
-  double rectify = 0, match = 0, refine = 0, warp = 0, merge = 0;
+  double rectify = 0, match = 0, refine = 0, warp = 0, noise = 0, merge = 0;
 };
 
 // What a run measured; serialised to the JSON report's "stats" in one place (to_json).
