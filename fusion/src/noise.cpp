@@ -53,7 +53,12 @@ std::vector<Hist> histograms(const cv::Mat& img, int codes) {
 }
 
 // The lowest and the highest code used, each returned as a clip (-1 otherwise) when it holds more
-// than twice the mean count of the `k` codes next to it: a pile-up.
+// than twice the mean count of the used codes among the `k` next to it (or is the only one used
+// there), and at least 16 samples: a pile-up. Only used codes count: a frame stretched by a gain
+// uses every few codes, and its extreme code is no pile-up for the empty ones beside it. The
+// minimum count: the extreme code of a 16-bit image's sparse tail holds a sample or two, more than
+// twice the mean of 1024 mostly empty codes (tests/fusion/test_noise.cpp found such false clips on
+// every noisy 16-bit ramp).
 std::pair<int, int> clip_codes(const Hist& h, int k) {
   const int n = int(h.size());
   int lo = 0, hi = n - 1;
@@ -63,8 +68,9 @@ std::pair<int, int> clip_codes(const Hist& h, int k) {
   auto piled = [&](int c, int dir) {
     double sum = 0;
     int m = 0;
-    for (int i = 1; i <= k && c + dir * i >= 0 && c + dir * i < n; ++i, ++m) sum += double(h[c + dir * i]);
-    return m > 0 && double(h[c]) > 2.0 * sum / m;
+    for (int i = 1; i <= k && c + dir * i >= 0 && c + dir * i < n; ++i)
+      if (h[c + dir * i] > 0) sum += double(h[c + dir * i]), ++m;
+    return h[c] >= 16 && (m == 0 || double(h[c]) > 2.0 * sum / m);
   };
   return {piled(lo, +1) ? lo : -1, piled(hi, -1) ? hi : -1};
 }
@@ -93,9 +99,18 @@ std::vector<float> quantisation_floor(const std::vector<Hist>& hists, const floa
     double s = 1.0;
     if (used_any > 0) {
       const double mean = (prefix_count[b + 1] - prefix_count[a]) / used_any;
-      int used = 0;
-      for (int i = a; i <= b; ++i) used += h[i] > 0 && double(h[i]) >= 0.2 * mean;
-      s = double(b - a + 1) / std::max(1, used);
+      int used = 0, first = -1, last = -1;
+      for (int i = a; i <= b; ++i)
+        if (h[i] > 0 && double(h[i]) >= 0.2 * mean) {
+          ++used;
+          if (first < 0) first = i;
+          last = i;
+        }
+      // The mean gap between the used codes, not the window's length over their number: that
+      // counted the codes beyond the image's range at its darkest and brightest codes (a dark
+      // frame of codes 4..50 read 1.3, its floor 2.6x too high at code 50), and a window of 17
+      // codes holds 5 of every 4th (3.4 for a gain of 4).
+      s = used >= 2 ? double(last - first) / double(used - 1) : double(b - a + 1) / std::max(1, used);
     }
     for (int i = c; i < std::min(n, c + every); ++i) spacing[i] = s;
   }
@@ -307,8 +322,10 @@ NoiseCurve measure_curve(const std::vector<Block>& blocks, int level_sets, Floor
 
 // A curve's table over sqrt(level): the sets' values interpolated linearly in the level; beyond
 // the first and the last set, the end value times the affine fit's ratio (when the fit is
-// positive there), so the curve keeps growing with the level as a Poissonian one does. No set:
-// all 0.
+// positive at the end), so the curve keeps growing with the level as a Poissonian one does; where
+// the fit is not positive (a < 0, below -a / b) the ratio is 0 and the floor takes over (it was 1:
+// the end value again, a jump up from ~0 at -a / b, measured on a dark frame stretched by a gain
+// of 4). No set: all 0.
 std::vector<float> curve_table(const NoiseCurve& c) {
   const int T = NoiseModel::kTable;
   std::vector<float> t(T + 1, 0.0f);
@@ -317,7 +334,7 @@ std::vector<float> curve_table(const NoiseCurve& c) {
   auto fit = [&](double l) { return c.a + c.b * l; };
   auto extend = [&](const NoiseLevelSet& end, double l) {
     const double f0 = fit(end.level), f = fit(l);
-    return end.variance * (f0 > 0 && f > 0 ? f / f0 : 1.0);
+    return end.variance * (f0 > 0 ? std::max(f, 0.0) / f0 : 1.0);
   };
   std::size_t k = 1;
   for (int i = 0; i <= T; ++i) {
