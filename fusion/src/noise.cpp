@@ -391,11 +391,6 @@ NoiseModel estimate_typed(const cv::Mat& img, const NoiseOptions& o) {
 
 }  // namespace
 
-int NoiseModel::index(float level) {
-  const float t = std::sqrt(std::min(std::max(level, 0.0f), 1.0f)) * kTable;
-  return std::min(kTable, int(t + 0.5f));
-}
-
 float NoiseModel::fine(int scale, int channel, float level) const {
   if (fine_table_.empty()) return 0.0f;
   const int s = std::min(scale, scales() - 1);
@@ -462,10 +457,16 @@ NoiseModel estimate_noise(const cv::Mat& img, const NoiseOptions& o) {
   o.validate();
   if ((img.depth() != CV_8U && img.depth() != CV_16U) || (img.channels() != 1 && img.channels() != 3))
     throw_invalid("estimate_noise: expects an 8- or 16-bit image with 1 or 3 channels");
-  if (img.rows < 4 * o.pixel_block || img.cols < 4 * o.pixel_block)
+  // A small image (a thumbnail, a test pair) gets blocks that fit 4 times a side, down to the
+  // smallest blocks the options allow.
+  const int side = std::min(img.rows, img.cols);
+  if (side < 4 * 8)
     throw_invalid("estimate_noise: the image (" + std::to_string(img.cols) + "x" + std::to_string(img.rows) +
-                  ") is smaller than 4 blocks of " + std::to_string(o.pixel_block) + " px a side");
-  return img.depth() == CV_8U ? estimate_typed<std::uint8_t>(img, o) : estimate_typed<std::uint16_t>(img, o);
+                  ") is smaller than 4 blocks of 8 px a side");
+  NoiseOptions fit = o;
+  fit.pixel_block = std::min(o.pixel_block, side / 4);
+  fit.block = std::min(o.block, std::max(4, side / 4));
+  return img.depth() == CV_8U ? estimate_typed<std::uint8_t>(img, fit) : estimate_typed<std::uint16_t>(img, fit);
 }
 
 NoiseModel estimate_noise_linear(const cv::Mat& linear, const NoiseOptions& o) {

@@ -336,12 +336,14 @@ TEST_CASE("estimate_noise refuses images and options it cannot measure", "[fusio
   expect_invalid([] { fusion::estimate_noise(cv::Mat(128, 128, CV_8UC2, cv::Scalar(1))); }, "estimate_noise");
   expect_invalid([] { fusion::estimate_noise(cv::Mat(128, 128, CV_16UC4, cv::Scalar(1))); }, "estimate_noise");
   expect_invalid([] { fusion::estimate_noise(cv::Mat(128, 128, CV_32FC1, cv::Scalar(0.5))); }, "estimate_noise");
-  expect_invalid([] { fusion::estimate_noise(cv::Mat(127, 400, CV_8UC3, cv::Scalar(1))); }, "smaller than 4 blocks");
-  expect_invalid([] { fusion::estimate_noise(cv::Mat(400, 127, CV_16UC1, cv::Scalar(1))); }, "smaller than 4 blocks");
+  expect_invalid([] { fusion::estimate_noise(cv::Mat(31, 400, CV_8UC3, cv::Scalar(1))); }, "smaller than 4 blocks");
+  expect_invalid([] { fusion::estimate_noise(cv::Mat(400, 31, CV_16UC1, cv::Scalar(1))); }, "smaller than 4 blocks");
+  // A small image is measured with blocks that fit.
+  CHECK(fusion::estimate_noise(cv::Mat(96, 128, CV_8UC3, cv::Scalar(100))).channels() == 3);
   expect_invalid([] { fusion::estimate_noise(cv::Mat()); }, "estimate_noise");
   expect_invalid([] { fusion::estimate_noise_linear(cv::Mat(128, 128, CV_8UC1, cv::Scalar(1))); }, "estimate_noise_linear");
   expect_invalid([] { fusion::estimate_noise_linear(cv::Mat(128, 128, CV_32FC2, cv::Scalar(0.5))); }, "estimate_noise_linear");
-  expect_invalid([] { fusion::estimate_noise_linear(cv::Mat(100, 100, CV_32FC1, cv::Scalar(0.5))); }, "smaller than 4 blocks");
+  expect_invalid([] { fusion::estimate_noise_linear(cv::Mat(30, 100, CV_32FC1, cv::Scalar(0.5))); }, "smaller than 4 blocks");
   CHECK_NOTHROW(fusion::estimate_noise(ok));
 
   struct Field {

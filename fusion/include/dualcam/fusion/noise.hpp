@@ -23,7 +23,9 @@
 //   variance grows 7x less steeply at level 0.3 than at 0.01), so the model used is the measured
 //   level sets, interpolated; the affine fit is reported and carries the curve beyond the levels
 //   the image has.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -88,7 +90,10 @@ class NoiseModel {
 
   // The tables' layout: kTable + 1 entries over sqrt(level) in [0, 1], and the entry of a level.
   static constexpr int kTable = 1024;
-  static int index(float level);
+  static int index(float level) {  // inline: the merges read a table per pixel and channel
+    const float t = std::sqrt(std::min(std::max(level, 0.0f), 1.0f)) * kTable;
+    return std::min(kTable, int(t + 0.5f));
+  }
   // A model from its curves (estimate_noise builds one; tests state one): `fine` [scale][channel],
   // `pixel` [channel], `floor` the quantisation floor at the kTable + 1 levels of the tables
   // (empty: none).
@@ -106,8 +111,9 @@ class NoiseModel {
 };
 
 // Measures the noise of a camera image as it was written: CV_8U or CV_16U, 1 or 3 channels,
-// sRGB-encoded (the model is in linear light). Deterministic for any thread count. Throws
-// Error(InvalidInput) for other types or an image smaller than 4 pixel blocks a side.
+// sRGB-encoded (the model is in linear light). Deterministic for any thread count. An image
+// smaller than 4 blocks a side is measured with blocks that fit (down to 8 px pixel blocks).
+// Throws Error(InvalidInput) for other types or an image under 32 px a side.
 NoiseModel estimate_noise(const cv::Mat& encoded, const NoiseOptions& options = {});
 
 // The same for a CV_32F linear image (1 or 3 channels): it is encoded to 16-bit sRGB codes first,
