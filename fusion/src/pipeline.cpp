@@ -267,11 +267,14 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   ms.noise.mono = estimate_noise(in.mono, nopt);
   res.stats.seconds.noise = sw.seconds();
   sw.reset();
-  // How far off an edge of the warped view may be: a pair given rectified is trusted; otherwise the
-  // row error the alignment measured and half a pixel of the working scale the disparity was
-  // matched at (pair 0013 with --rig auto: 0.8 px rows, scale 6.1: 3.1 px).
+  // How far off an edge of the warped view may be. A pair given rectified, or aligned by a rig, is
+  // trusted: on P2's rig path at light 0.2 (27 scenes) counting half a working pixel there cost
+  // 0.39 dB (32.70 against 33.09 dB). An alignment estimated from the pair itself (--rig auto) is
+  // not: the row error it measured and half a pixel of the working scale the disparity was matched
+  // at (pair 0013: 0.8 px rows, scale 6.1: 3.1 px); on the real pairs this took the detail
+  // correlation with the mono from 0.61 to 0.68 at the same flat-area noise.
   MergeOptions mo = o.merge;
-  if (res.stats.alignment.mode != AlignmentStats::Mode::Rectified) {
+  if (res.stats.alignment.mode == AlignmentStats::Mode::Auto) {
     const double row = std::isfinite(res.stats.alignment.row_error_px) ? res.stats.alignment.row_error_px : 0.0;
     const double match = 0.5 * res.stats.match.working_scale;
     mo.alignment_px = std::max(mo.alignment_px, std::sqrt(row * row + match * match));
