@@ -30,6 +30,8 @@ namespace {
 struct EvalCliOptions {
   std::string protocol, data, method = "engine", left_sensor = "mono", mono_weights, scenes;
   double light = 0, mono_gain = 0;
+  std::string sensor = "simple";          // depth/p1/p2: simple or realistic (EvalOptions::sensor)
+  int adc_bits = 0, jpeg_quality = -1;    // realistic only; 0 / -1 = not given (EvalOptions defaults)
   double perturb_shift = 0, perturb_rotate = 0;  // depth: misaligned right view (EvalOptions)
   std::string rig = "rectified";                // engine: rectified (the data's own) or auto
   bool rig_path = false;                        // p1, p2: the pair through a distorted, rotated rig
@@ -185,6 +187,12 @@ Command register_eval(CLI::App& root) {
                   "calib-*: board spec (default chessboard:9x6:25mm synthetic, chessboard:9x6:24.23mm real)");
   app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2 0.05)")
       ->check(CLI::Range(1e-4, 100.0));
+  app->add_option("--sensor", o->sensor,
+                  "depth, p1, p2: sensor model of both cameras: simple (default, datasets/sensor.hpp) or realistic "
+                  "(photon and read noise per Bayer site, ADC, ISP, JPEG: datasets/camera_isp.hpp, as dualcam "
+                  "simulate --sensor realistic; --light at most 1)");
+  app->add_option("--adc-bits", o->adc_bits, "realistic sensor: bits at the ADC, 8..16 (default 8)");
+  app->add_option("--jpeg-quality", o->jpeg_quality, "realistic sensor: JPEG quality of both pictures, 0 = none (default 90)");
   app->add_option("--mono-weights", o->mono_weights, "mono response wB,wG,wR in linear light (default 0.25,0.45,0.30)");
   app->add_option("--mono-gain", o->mono_gain, "mono gain over the colour camera (default 1.15)")->check(CLI::Range(0.01, 100.0));
   app->add_option("--left-sensor", o->left_sensor,
@@ -225,6 +233,10 @@ Command register_eval(CLI::App& root) {
                       "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
                       "--method both\n  dualcam eval --protocol real --data ../shared/data/real_color_mono --json real.json"));
   Action action = [o]() {
+    const bool middlebury = o->protocol != "calib-synthetic" && o->protocol != "calib-real" && o->protocol != "bokeh" &&
+                            o->protocol != "real";
+    if (!middlebury && (o->sensor != "simple" || o->adc_bits != 0 || o->jpeg_quality != -1))
+      throw_invalid("--sensor, --adc-bits and --jpeg-quality apply to the depth, p1 and p2 protocols only");
     if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") return run_calib_protocol(*o);
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
@@ -240,6 +252,15 @@ Command register_eval(CLI::App& root) {
     eo.light = o->light;
     eo.seed = o->seed;
     eo.left_sensor = eval::parse_left_sensor(o->left_sensor);
+    try {
+      eo.sensor = datasets::parse_sensor_model(o->sensor);
+    } catch (const Error& e) {
+      throw_invalid(std::string("--sensor: ") + e.what());
+    }
+    if (eo.sensor != datasets::SensorModel::Realistic && (o->adc_bits != 0 || o->jpeg_quality != -1))
+      throw_invalid("--adc-bits and --jpeg-quality apply to --sensor realistic only");
+    if (o->adc_bits != 0) eo.adc_bits = o->adc_bits;
+    if (o->jpeg_quality != -1) eo.jpeg_quality = o->jpeg_quality;
     if (!o->mono_weights.empty()) {
       const auto w = parse_numbers(o->mono_weights, "--mono-weights", 3);
       eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
@@ -300,6 +321,9 @@ Command register_eval(CLI::App& root) {
                 eval::protocol_info(protocol).name, method.name.c_str(), res.light,
                 eval::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
                 res.rows.size());
+    if (eo.sensor == datasets::SensorModel::Realistic)
+      std::printf("sensor realistic (datasets/camera_isp.hpp): ADC %d bits, JPEG quality %d\n", eo.adc_bits,
+                  eo.jpeg_quality);
     if (eo.perturbed() || auto_rig)
       std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
                   eo.perturb_right_rotate_deg, o->rig.c_str());

@@ -16,6 +16,14 @@
 
 namespace dualcam::datasets {
 
+const char* to_string(SensorModel m) { return m == SensorModel::Realistic ? "realistic" : "simple"; }
+
+SensorModel parse_sensor_model(const std::string& text) {
+  if (text == "simple") return SensorModel::Simple;
+  if (text == "realistic") return SensorModel::Realistic;
+  throw_invalid("the sensor model must be simple or realistic, got '" + text + "'");
+}
+
 void RealisticCamera::validate() const {
   check_range("RealisticCamera::light", light, 1e-4, 1);
   check_range("RealisticCamera::electrons_at_white", electrons_at_white, 1, 1e7);
@@ -49,6 +57,13 @@ RealisticCamera realistic_mono_camera(double light, int adc_bits) {
   c.electrons_at_white = 2.5 * c.electrons_at_white;  // no colour filter
   c.read_noise_e = 6.0;                               // a high-ISO readout
   c.output_gain = MonoSensor{}.gain;                  // rendered brighter: the highlights clip
+  return c;
+}
+
+RealisticCamera realistic_mono_camera(double light, int adc_bits, const MonoSensor& response) {
+  RealisticCamera c = realistic_mono_camera(light, adc_bits);
+  c.mono_weights = cv::Vec3d(response.w_b, response.w_g, response.w_r);
+  c.output_gain = response.gain;
   return c;
 }
 

@@ -74,22 +74,12 @@ RealisticCamera realistic_color(const SimulateOptions& o) {
 }
 
 RealisticCamera realistic_mono(const SimulateOptions& o) {
-  RealisticCamera c = realistic_mono_camera(o.color_sensor.light, o.adc_bits);
-  c.mono_weights = cv::Vec3d(o.mono_sensor.w_b, o.mono_sensor.w_g, o.mono_sensor.w_r);
-  c.output_gain = o.mono_sensor.gain;
+  RealisticCamera c = realistic_mono_camera(o.color_sensor.light, o.adc_bits, o.mono_sensor);
   c.jpeg_quality = o.jpeg_quality;
   return c;
 }
 
 }  // namespace
-
-const char* to_string(SensorModel m) { return m == SensorModel::Realistic ? "realistic" : "simple"; }
-
-SensorModel parse_sensor_model(const std::string& text) {
-  if (text == "simple") return SensorModel::Simple;
-  if (text == "realistic") return SensorModel::Realistic;
-  throw_invalid("the sensor model must be simple or realistic, got '" + text + "'");
-}
 
 // Disparity in canonical rectified pixels of each pixel's surface point: f_rect * B / z_rect,
 // z_rect the depth in the rectified frame of the view (world = mono frame).

@@ -52,12 +52,34 @@ LeftSensor parse_left_sensor(const std::string& text) {
 
 double EvalOptions::effective_light(Protocol p) const { return light > 0 ? light : protocol_info(p).default_light; }
 
+RealisticCamera realistic_color_of(const EvalOptions& o, Protocol p) {
+  RealisticCamera c = realistic_color_camera(o.effective_light(p), o.adc_bits);
+  c.jpeg_quality = o.jpeg_quality;
+  return c;
+}
+
+RealisticCamera realistic_mono_of(const EvalOptions& o, Protocol p) {
+  RealisticCamera c = realistic_mono_camera(o.effective_light(p), o.adc_bits, o.mono);
+  c.jpeg_quality = o.jpeg_quality;
+  return c;
+}
+
 void EvalOptions::validate(Protocol p) const {
   if (light != 0) check_range("EvalOptions::light (--light)", light, 1e-4, 100);
+  if (sensor != SensorModel::Simple && sensor != SensorModel::Realistic)
+    throw_invalid("EvalOptions::sensor (--sensor) must be simple or realistic");
+  check_range("EvalOptions::adc_bits (--adc-bits)", adc_bits, 8, 16);
+  check_range("EvalOptions::jpeg_quality (--jpeg-quality)", jpeg_quality, 0, 100);
   mono.validate();
   ColorSensor c = color;
   c.light = effective_light(p);
   c.validate();
+  if (sensor == SensorModel::Realistic) {
+    // The realistic camera's light is a fraction of a good-light exposure: it cannot exceed it.
+    check_range("EvalOptions::light (--light, realistic sensor)", effective_light(p), 1e-4, 1.0);
+    realistic_color_of(*this, p).validate();
+    realistic_mono_of(*this, p).validate();
+  }
   if (left_sensor == LeftSensor::Color && p != Protocol::Depth)
     throw_invalid("the left view through the colour sensor (--left-sensor color) only applies to the depth protocol");
   check_range("EvalOptions::perturb_right_shift_px (--perturb-right-shift)", perturb_right_shift_px, -50.0, 50.0);
@@ -110,10 +132,19 @@ MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const
   const cv::Mat right = o.perturbed() ? perturb_right_view(scene.right, o.perturb_right_shift_px,
                                                                   o.perturb_right_rotate_deg)
                                       : scene.right;
-  in.color = simulate_color(to_linear(right), cs, splitmix64(seed + 2));
+  // The same three streams for both models: a scene's noise depends on its name, the protocol
+  // and --seed only.
+  const bool realistic = o.sensor == SensorModel::Realistic;
+  const RealisticCamera color_camera = realistic ? realistic_color_of(o, protocol) : RealisticCamera{};
+  auto color_image = [&](const cv::Mat& srgb8, std::uint64_t s) {
+    return realistic ? realistic_camera_image(to_linear(srgb8), color_camera, s) : simulate_color(to_linear(srgb8), cs, s);
+  };
+  in.color = color_image(right, splitmix64(seed + 2));
   if (o.left_sensor == LeftSensor::Color) {
-    in.left_color = simulate_color(to_linear(scene.left), cs, splitmix64(seed + 3));
+    in.left_color = color_image(scene.left, splitmix64(seed + 3));
     cv::cvtColor(in.left_color, in.mono, cv::COLOR_BGR2GRAY);
+  } else if (realistic) {
+    in.mono = realistic_camera_image(to_linear(scene.left), realistic_mono_of(o, protocol), splitmix64(seed + 1));
   } else {
     in.mono = simulate_mono(to_linear(scene.left), o.mono, splitmix64(seed + 1));
   }
@@ -198,6 +229,7 @@ Json EvalResult::to_json() const {
   j["protocol"] = protocol_info(protocol).name;
   j["method"] = method;
   j["options"] = {{"light", light},
+                  {"sensor", datasets::to_string(options.sensor)},
                   {"left_sensor", to_string(options.left_sensor)},
                   {"mono_weights_bgr", {options.mono.w_b, options.mono.w_g, options.mono.w_r}},
                   {"mono_gain", options.mono.gain},
@@ -208,6 +240,25 @@ Json EvalResult::to_json() const {
                   {"seed", options.seed},
                   {"perturb_right_shift_px", options.perturb_right_shift_px},
                   {"perturb_right_rotate_deg", options.perturb_right_rotate_deg}};
+  if (options.sensor == SensorModel::Realistic) {
+    // The simple model's noise settings above do not apply; the cameras that made the pair do.
+    auto camera = [](const RealisticCamera& c) {
+      return Json{{"light", c.light},
+                  {"electrons_at_white", c.electrons_at_white},
+                  {"read_noise_e", c.read_noise_e},
+                  {"max_analog_gain", c.max_analog_gain},
+                  {"adc_bits", c.adc_bits},
+                  {"black_level_dn", c.black_level_dn},
+                  {"adc_noise_dn", c.adc_noise_dn},
+                  {"output_gain", c.output_gain},
+                  {"chroma_blur_px", c.chroma_blur_px},
+                  {"jpeg_quality", c.jpeg_quality}};
+    };
+    j["options"]["adc_bits"] = options.adc_bits;
+    j["options"]["jpeg_quality"] = options.jpeg_quality;
+    j["options"]["realistic_color_camera"] = camera(realistic_color_of(options, protocol));
+    j["options"]["realistic_mono_camera"] = camera(realistic_mono_of(options, protocol));
+  }
   if (options.rig_path) j["options"]["rig_path"] = options.rig_path->to_json();
   Json cols = Json::array();
   for (const auto& c : columns) cols.push_back(c.key);

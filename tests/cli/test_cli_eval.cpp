@@ -96,6 +96,34 @@ TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") 
   expect_one_line_failure("eval --protocol depth --scenes zz" + data, "no scene 'zz'");
   expect_one_line_failure("eval --protocol depth --rig-path" + data, "p1 and p2 only");
   expect_one_line_failure("eval --protocol p1 --rig-path --rig auto" + data, "--rig auto");
+  expect_one_line_failure("eval --protocol p2 --sensor fancy" + data, "--sensor");
+  expect_one_line_failure("eval --protocol p2 --sensor realistic --adc-bits 7" + data, "adc_bits");
+  expect_one_line_failure("eval --protocol p2 --sensor realistic --adc-bits many" + data, "--adc-bits");
+  expect_one_line_failure("eval --protocol p2 --adc-bits 10" + data, "--sensor realistic only");
+  expect_one_line_failure("eval --protocol depth --sensor realistic --light 2" + data, "realistic");
+  expect_one_line_failure("eval --protocol bokeh --sensor realistic", "depth, p1 and p2 protocols only");
+}
+
+TEST_CASE("dualcam eval --sensor realistic: the pair through the realistic cameras, recorded in the report",
+          "[cli][eval]") {
+  TinySet set;
+  const std::string json = set.dir / "p2r.json";
+  auto r = run_cli("eval --protocol p2 --data \"" + set.data + "\" --method peer --sensor realistic --adc-bits 10 "
+                   "--json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("sensor realistic") != std::string::npos);
+  CHECK(r.out.find("ADC 10 bits") != std::string::npos);
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  CHECK(j["eval"]["options"]["sensor"] == "realistic");
+  CHECK(j["eval"]["options"]["adc_bits"] == 10);
+  CHECK(j["eval"]["options"]["realistic_color_camera"]["adc_bits"] == 10);
+  auto simple = run_cli("eval --protocol p2 --data \"" + set.data + "\" --method peer --json \"" + json + "\"");
+  REQUIRE(simple.exit_code == 0);
+  const auto js = nlohmann::json::parse(test::read_text(json));
+  CHECK(js["eval"]["options"]["sensor"] == "simple");
+  // Another pair: the input's PSNR differs.
+  CHECK(js["eval"]["mean"]["input_psnr_db"].get<double>() != j["eval"]["mean"]["input_psnr_db"].get<double>());
 }
 
 TEST_CASE("dualcam eval --rig-path: the pair through a rig, the rig saved with the inputs", "[cli][eval]") {

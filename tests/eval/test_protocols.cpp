@@ -2,6 +2,7 @@
 // score badly, seeds are deterministic, results serialise.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -11,7 +12,9 @@
 
 #include "datasets/synthetic_middlebury.hpp"
 #include "dualcam/eval/protocol.hpp"
+#include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/metrics.hpp"
 #include "dualcam/eval/peers.hpp"
 #include "support.hpp"
 
@@ -255,4 +258,114 @@ TEST_CASE("Shared data: the peer's DEPTH on two Middlebury scenes is in a sane r
   CHECK(r.mean_of("bad2_pct") > 1.0);
   CHECK(r.mean_of("bad2_pct") < 50.0);
   CHECK(r.mean_of("evaluated_pct") > 70.0);
+}
+
+namespace {
+int distinct_levels(const cv::Mat& gray8) {
+  std::vector<bool> seen(256, false);
+  for (int r = 0; r < gray8.rows; ++r)
+    for (int c = 0; c < gray8.cols; ++c) seen[gray8.at<std::uint8_t>(r, c)] = true;
+  return int(std::count(seen.begin(), seen.end(), true));
+}
+}  // namespace
+
+TEST_CASE("Realistic sensor: the pair through camera_isp.hpp, deterministic, noisier, quantised", "[eval]") {
+  TinySet set;
+  const MiddleburyScene s = load_scene(set.scenes[0]);
+  EvalOptions simple, real;
+  real.sensor = SensorModel::Realistic;
+  const MethodInput a = simulate_pair(s, Protocol::P2, real), b = simulate_pair(s, Protocol::P2, real);
+  REQUIRE(a.mono.type() == CV_8UC1);
+  REQUIRE(a.color.type() == CV_8UC3);
+  CHECK(a.mono.size() == s.left.size());
+  // Deterministic for a seed; --seed draws other noise.
+  CHECK(cv::norm(a.mono, b.mono, cv::NORM_INF) == 0);
+  CHECK(cv::norm(a.color, b.color, cv::NORM_INF) == 0);
+  EvalOptions reseeded = real;
+  reseeded.seed = 7;
+  CHECK(cv::norm(simulate_pair(s, Protocol::P2, reseeded).color, a.color, cv::NORM_L1) > 0);
+
+  // Another pair than the simple model's. The realistic mono takes the protocol's light (the
+  // simple one does not depend on it), so at light 0.05 its photon + read noise is far above the
+  // simple model's 0.004 at 18 % grey: against the noiseless mono (the expected value of both
+  // models) it scores several dB lower.
+  const MethodInput si = simulate_pair(s, Protocol::P2, simple);
+  CHECK(cv::norm(si.color, a.color, cv::NORM_L1) > 0);
+  CHECK(cv::norm(si.mono, a.mono, cv::NORM_L1) > 0);
+  const cv::Mat clean_mono = to_srgb8(mono_response(to_linear(s.left), MonoSensor{}));
+  const double mono_simple = psnr8(si.mono, clean_mono), mono_real = psnr8(a.mono, clean_mono);
+  INFO("mono PSNR against the noiseless mono: simple " << mono_simple << " dB, realistic " << mono_real << " dB");
+  CHECK(mono_real < mono_simple - 3.0);
+  CHECK(mono_real > 15.0);  // still a picture of the scene
+  CHECK(psnr8(a.color, s.right) > 15.0);
+
+  // The mono is the camera_isp.hpp picture: its ADC's levels show. At light 0.02 an 8-bit ADC
+  // spans white with ~19 DN, so the picture (no JPEG, which would smear the levels) has few grey
+  // levels; a 12-bit ADC has 16x more.
+  EvalOptions dark8 = real;
+  dark8.light = 0.02;
+  dark8.jpeg_quality = 0;
+  EvalOptions dark12 = dark8;
+  dark12.adc_bits = 12;
+  const int levels8 = distinct_levels(simulate_pair(s, Protocol::P2, dark8).mono);
+  const int levels12 = distinct_levels(simulate_pair(s, Protocol::P2, dark12).mono);
+  INFO("mono grey levels: 8-bit ADC " << levels8 << ", 12-bit ADC " << levels12);
+  CHECK(levels8 <= 40);
+  CHECK(levels12 > 2 * levels8);
+
+  // Both views through the realistic colour camera; the mono input is its grey.
+  EvalOptions both = real;
+  both.left_sensor = LeftSensor::Color;
+  const MethodInput c = simulate_pair(s, Protocol::Depth, both);
+  REQUIRE(c.left_color.type() == CV_8UC3);
+  cv::Mat g;
+  cv::cvtColor(c.left_color, g, cv::COLOR_BGR2GRAY);
+  CHECK(cv::norm(g, c.mono, cv::NORM_INF) == 0);
+}
+
+TEST_CASE("Realistic sensor: the protocols score against the clean images and record the model", "[eval]") {
+  TinySet set;
+  EvalOptions o;
+  o.sensor = SensorModel::Realistic;
+  Method input{"colour input", [](const MethodInput& in) { return in.color.clone(); }};
+  const EvalResult r = evaluate_p2(set.scenes, input, o);
+  CHECK(r.mean_of("psnr_db") == Approx(r.mean_of("input_psnr_db")));
+  CHECK(std::isfinite(r.mean_of("psnr_db")));
+  const Json j = r.to_json();
+  CHECK(j["options"]["sensor"] == "realistic");
+  CHECK(j["options"]["adc_bits"] == 8);
+  CHECK(j["options"]["realistic_color_camera"]["light"] == 0.05);
+  CHECK(j["options"]["realistic_mono_camera"]["output_gain"] == MonoSensor{}.gain);
+  CHECK(evaluate_p2(set.scenes, input, {}).to_json()["options"]["sensor"] == "simple");
+}
+
+TEST_CASE("Realistic sensor: bad option values throw", "[eval][bad]") {
+  EvalOptions o;
+  o.sensor = SensorModel::Realistic;
+  CHECK_NOTHROW(o.validate(Protocol::Depth));
+  CHECK_NOTHROW(o.validate(Protocol::P2));
+  for (int bits : {7, 17, 0}) {
+    EvalOptions b = o;
+    b.adc_bits = bits;
+    CHECK_THROWS_AS(b.validate(Protocol::P1), Error);
+  }
+  EvalOptions q = o;
+  q.jpeg_quality = 101;
+  CHECK_THROWS_AS(q.validate(Protocol::P1), Error);
+  // Light above a good-light exposure: the simple model takes it, the realistic camera cannot.
+  EvalOptions bright = o;
+  bright.light = 2;
+  try {
+    bright.validate(Protocol::Depth);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("realistic") != std::string::npos);
+  }
+  bright.sensor = SensorModel::Simple;
+  CHECK_NOTHROW(bright.validate(Protocol::Depth));
+  EvalOptions nonsense = o;
+  nonsense.sensor = static_cast<SensorModel>(7);
+  CHECK_THROWS_AS(nonsense.validate(Protocol::Depth), Error);
+  CHECK(parse_sensor_model("realistic") == SensorModel::Realistic);
+  CHECK_THROWS_AS(parse_sensor_model("fancy"), Error);
 }

@@ -20,10 +20,20 @@
 // The expected value of the picture is the scene's light x output_gain through the sRGB curve:
 // the clean image the protocols compare with is the same light without noise.
 #include <cstdint>
+#include <string>
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/datasets/sensor.hpp"
+
 namespace dualcam::datasets {
+
+// Which camera model makes a picture from light: Simple = sensor.hpp's models, Realistic = this
+// file's sensor and ISP. `dualcam simulate --sensor` and `dualcam eval --sensor` take the same
+// choice.
+enum class SensorModel { Simple, Realistic };
+const char* to_string(SensorModel model);
+SensorModel parse_sensor_model(const std::string& text);  // "simple" | "realistic"; else Error(InvalidInput)
 
 struct RealisticCamera {
   bool mono = false;                 // no colour filter; the picture is 1-channel
@@ -48,6 +58,9 @@ struct RealisticCamera {
 // real pairs.
 RealisticCamera realistic_color_camera(double light, int adc_bits = 8);
 RealisticCamera realistic_mono_camera(double light, int adc_bits = 8);
+// The same mono camera with the response (weights) and brightness (gain) of a simple-model mono,
+// so that --mono-weights / --mono-gain mean the same for both sensor models (simulate and eval).
+RealisticCamera realistic_mono_camera(double light, int adc_bits, const MonoSensor& response);
 
 // The camera's picture of `linear_bgr` (CV_32FC3, linear BGR in [0,1] at a good-light exposure):
 // CV_8UC3 sRGB BGR, or CV_8UC1 for a mono camera. Deterministic for a seed and the same for any

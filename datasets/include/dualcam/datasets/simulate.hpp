@@ -41,9 +41,6 @@
 
 namespace dualcam::datasets {
 
-enum class SensorModel { Simple, Realistic };
-const char* to_string(SensorModel model);
-SensorModel parse_sensor_model(const std::string& text);  // "simple" | "realistic"
 
 struct SimCamera {
   cv::Size size{1280, 960};  // pixels

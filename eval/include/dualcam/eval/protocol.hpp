@@ -1,8 +1,9 @@
 #pragma once
 // The evaluation protocols of docs/evaluation.md on Middlebury-format scenes: each scene's clean
 // left colour L, right colour R and left truth become a simulated dual-camera pair (mono = LEFT
-// view from L, colour = RIGHT view from R, through sensor.hpp), a method runs on the pair, and its
-// output is scored against the truth.
+// view from L, colour = RIGHT view from R, through sensor.hpp's simple models or camera_isp.hpp's
+// realistic cameras), a method runs on the pair, and its output is scored against the truth (the
+// clean images, whichever sensor model made the pair).
 //
 // A method is any callable (MethodFn): the engine pipeline or a peer built from OpenCV
 // (methods.hpp binds both), the exact truth or a deliberately broken one in tests. Each protocol
@@ -16,6 +17,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/datasets/camera_isp.hpp"
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
@@ -52,6 +54,13 @@ LeftSensor parse_left_sensor(const std::string& text);  // "mono" | "color" | "c
 
 struct EvalOptions {
   double light = 0;         // colour camera light level (1 = good, 0.05 = dim); 0 = protocol default
+  // Simple: `mono` and `color` below (sensor.hpp). Realistic: camera_isp.hpp's
+  // realistic_color_camera and realistic_mono_camera, both at effective_light() (at most 1), the
+  // mono with `mono`'s weights and gain (its `noise` and all of `color` unused), quantised to
+  // adc_bits and stored as JPEG at jpeg_quality; docs/evaluation.md#realistic-protocol.
+  datasets::SensorModel sensor = datasets::SensorModel::Simple;
+  int adc_bits = 8;         // realistic: bits at the ADC, 8..16
+  int jpeg_quality = 90;    // realistic: JPEG quality of both pictures, 1..100; 0 = none
   datasets::MonoSensor mono;   // panchromatic weights, gain and noise of the mono camera
   datasets::ColorSensor color; // colour camera model; its `light` is replaced by effective_light()
   LeftSensor left_sensor = LeftSensor::Mono;  // Color only for Protocol::Depth
@@ -98,6 +107,10 @@ std::uint64_t scene_seed(const std::string& scene, Protocol protocol, std::uint6
 // The right view moved as EvalOptions::perturb_right_* say (linear interpolation, border
 // replicated): x' = R (x - c) + c + (0, shift_px), c the image centre. Any type OpenCV warps.
 cv::Mat perturb_right_view(const cv::Mat& image, double shift_px, double rotate_deg);
+
+// The realistic cameras of the options at the protocol's light (EvalOptions::sensor Realistic).
+datasets::RealisticCamera realistic_color_of(const EvalOptions& options, Protocol protocol);
+datasets::RealisticCamera realistic_mono_of(const EvalOptions& options, Protocol protocol);
 
 // The simulated pair of a scene for a protocol (what MethodInput holds, without ndisp).
 MethodInput simulate_pair(const datasets::MiddleburyScene& scene, Protocol protocol, const EvalOptions& options);
