@@ -109,16 +109,6 @@ cv::Mat luma_mean_source(const cv::Mat& color) {
   return y;
 }
 
-// Applies a one-channel GuidedRows to every row of `src` (of the rows' size).
-cv::Mat apply_rows(const detail::GuidedRows& rows, const cv::Mat& src) {
-  cv::Mat out(src.size(), CV_32F);
-  parallel_rows(src.rows, 16, [&](int r0, int r1) {
-    std::vector<float> scratch;
-    for (int r = r0; r < r1; ++r) rows.row(r, src.ptr<float>(r), out.ptr<float>(r), scratch);
-  });
-  return out;
-}
-
 // The pieces of the transfer, fitted on reduced images, applied row by row at full resolution.
 //
 // The guide is denoised first: a real mono is a high-ISO camera (on pair 0013 its noise is
@@ -316,7 +306,7 @@ Transfers make_transfers(const cv::Mat& guide, const cv::Mat& color, const cv::M
   cv::resize(share, u2, half, 0, 0, cv::INTER_AREA);
   const cv::Mat e2 = guide_noise(g2, c2, u2, n, 1, gain, denoise_scale);
   detail::GuidedRows denoise(g2, g2, full, std::max(1, o.guide_denoise_radius / 2), 1e-12, 0, &e2);
-  const cv::Mat gd2 = apply_rows(denoise.resampled(half), g2);
+  const cv::Mat gd2 = detail::apply_rows(denoise.resampled(half), g2);
   const detail::GuidedRows small(gd2, c2, full, std::max(1, o.transfer_radius / 2), o.transfer_eps, 0);
   cv::Mat g4, g8, c8, u8;
   const cv::Size quarter((half.width + 1) / 2, (half.height + 1) / 2), eighth((half.width + 3) / 4, (half.height + 3) / 4);

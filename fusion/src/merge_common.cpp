@@ -30,6 +30,7 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::detail_noise_scale", detail_noise_scale, 0, 100);
   check_range("MergeOptions::guide_denoise_radius", guide_denoise_radius, 1, 64);
   check_range("MergeOptions::guide_denoise_scale", guide_denoise_scale, 0, 1000);
+  check_range("MergeOptions::mono_denoise_scale", mono_denoise_scale, 0, 1000);
   check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
   check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);
   check_range("MergeOptions::chroma_noise_scale", chroma_noise_scale, 0, 100);
@@ -188,6 +189,30 @@ cv::Mat feathered(const cv::Mat& mask, int feather) {
     }
   });
   return w;
+}
+
+cv::Mat apply_rows(const GuidedRows& rows, const cv::Mat& src) {
+  cv::Mat out(src.size(), CV_32F);
+  parallel_rows(src.rows, 16, [&](int r0, int r1) {
+    std::vector<float> scratch;
+    for (int r = r0; r < r1; ++r) rows.row(r, src.ptr<float>(r), out.ptr<float>(r), scratch);
+  });
+  return out;
+}
+
+GuidedRows self_denoiser(const cv::Mat& image, const NoiseModel& model, int radius, double scale) {
+  const cv::Size half((image.cols + 1) / 2, (image.rows + 1) / 2);
+  cv::Mat m2, e2(half, CV_32F);
+  cv::resize(image, m2, half, 0, 0, cv::INTER_AREA);
+  const float k = float(scale);
+  parallel_rows(half.height, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* m = m2.ptr<float>(r);
+      float* e = e2.ptr<float>(r);
+      for (int x = 0; x < half.width; ++x) e[x] = k * model.fine(1, 0, m[x]);
+    }
+  });
+  return GuidedRows(m2, m2, image.size(), std::max(1, radius / 2), 1e-12, 0, &e2);
 }
 
 }  // namespace detail

@@ -6,6 +6,9 @@
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/fusion/noise.hpp"
+#include "guided_rows.hpp"
+
 namespace dualcam::fusion::detail {
 
 // Throws Error(InvalidInput), naming `function` and the arguments, unless `three` is CV_32FC3,
@@ -26,5 +29,15 @@ float kth_nonneg(const std::vector<float>& v, std::size_t k);
 // inside the mask), box-averaged over the same size (borders reflected, 101), times the mask:
 // what cv::erode + cv::blur + a product give, in one parallel pass over bands of rows.
 cv::Mat feathered(const cv::Mat& mask, int feather);
+
+// Applies a one-channel GuidedRows to every row of `src` (of the rows' size).
+cv::Mat apply_rows(const GuidedRows& rows, const cv::Mat& src);
+
+// A one-channel linear image (CV_32F) denoised by a self-guided filter (guide = source, He et al.
+// 2010) in its fast form: coefficients fitted at half resolution over windows of radius/2, eps at
+// each window = `scale` x the image's measured noise variance there (`model`, one channel, at
+// scale 1: 2x2 means), applied to the full-resolution image. A window whose variance is within
+// that of noise is flattened, an edge kept. What both merges do to a noisy mono.
+GuidedRows self_denoiser(const cv::Mat& image, const NoiseModel& model, int radius, double scale);
 
 }  // namespace dualcam::fusion::detail
