@@ -166,3 +166,38 @@ TEST_CASE("dualcam eval --save-dir writes each scene's inputs and the method's o
     CHECK(cv::norm(output, color, cv::NORM_L1) > 0);  // the peer's denoised image, not the input
   }
 }
+
+TEST_CASE("dualcam eval --protocol real: per pair and view the input, NLM and the engine, without a reference",
+          "[cli][eval][real]") {
+  test::TempDir dir;
+  const std::string pair = dir / "pair_a";
+  auto sim = run_cli("simulate -o \"" + pair + "\" --size 480x360 --light 0.1 --seed 5");
+  REQUIRE(sim.exit_code == 0);
+  const std::string json = dir / "real.json";
+  auto r = run_cli("eval --protocol real --data \"" + dir.path().string() + "\" --threads 2 --json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("pair_a") != std::string::npos);
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  REQUIRE(j["eval"]["pairs"].size() == 1);
+  const auto& color = j["eval"]["pairs"][0]["color"];
+  REQUIRE(color.contains("methods"));  // the simulated pair self-rectifies
+  for (const char* m : {"input", "nlm", "engine"}) REQUIRE(color["methods"].contains(m));
+  // The simulated colour camera at light 0.1 is noisy; the engine and NLM both clean it.
+  const double input = color["methods"]["input"]["flat_noise"].get<double>();
+  CHECK(color["methods"]["engine"]["flat_noise"].get<double>() < 0.8 * input);
+  CHECK(color["methods"]["nlm"]["flat_noise"].get<double>() < input);
+  CHECK(color["alignment"]["row_error_rms_px"].get<double>() < 1.0);
+  const auto& mono = j["eval"]["pairs"][0]["mono"];
+  REQUIRE(mono.contains("methods"));
+  CHECK(mono["methods"]["engine"]["detail_correlation"].get<double>() > 0.5);
+  CHECK(j["eval"]["mean"].contains("color/engine"));
+}
+
+TEST_CASE("dualcam eval --protocol real: bad data gets one clear line", "[cli][eval][real][bad]") {
+  test::TempDir dir;
+  expect_one_line_failure("eval --protocol real --data \"" + dir.path().string() + "\"", "no folder under");
+  expect_one_line_failure("eval --protocol real --data \"" + std::string(dir / "missing") + "\"", "is not a folder");
+  expect_one_line_failure("eval --protocol real", "--data is required");
+  expect_one_line_failure("eval --protocol real --data \"" + dir.path().string() + "\" --method peer", "protocol real runs every method");
+}
