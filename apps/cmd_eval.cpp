@@ -153,10 +153,7 @@ std::string protocol_list() {
   return s;
 }
 
-}  // namespace
-
-Command register_eval(CLI::App& root) {
-  auto o = std::make_shared<EvalCliOptions>();
+CLI::App* add_eval_options(CLI::App& root, EvalCliOptions* o) {
   CLI::App* app = root.add_subcommand("eval", "measure the engine or its OpenCV peer on Middlebury-format data (docs/evaluation.md)");
   std::string protocols_help = "protocol: " + protocol_list() + ", bokeh";
   for (const auto& p : eval::protocols()) protocols_help += std::string("\n  ") + p.name + ": " + p.summary;
@@ -232,6 +229,128 @@ Command register_eval(CLI::App& root) {
                       "--json depth.json\n  dualcam eval --protocol depth --data ../shared/data/middlebury2005_2006_thirdsize "
                       "--perturb-right-shift 3 --perturb-right-rotate 0.3 --rig auto\n  dualcam eval --protocol calib-real --data ../shared/data/stereo_calib_sourishg "
                       "--method both\n  dualcam eval --protocol real --data ../shared/data/real_color_mono --json real.json"));
+  return app;
+}
+
+// depth, p1, p2: Middlebury-format scenes through the simulated sensors (eval/eval.hpp).
+int run_middlebury_protocol(const EvalCliOptions& o) {
+  eval::Protocol protocol;
+  try {
+    protocol = eval::parse_protocol(o.protocol);
+  } catch (const Error& e) {
+    throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real, real");
+  }
+  if (o.data.empty()) throw_invalid("--data is required for protocol " + o.protocol);
+  eval::EvalOptions eo;
+  eo.light = o.light;
+  eo.seed = o.seed;
+  eo.left_sensor = eval::parse_left_sensor(o.left_sensor);
+  try {
+    eo.sensor = datasets::parse_sensor_model(o.sensor);
+  } catch (const Error& e) {
+    throw_invalid(std::string("--sensor: ") + e.what());
+  }
+  if (eo.sensor != datasets::SensorModel::Realistic && (o.adc_bits != 0 || o.jpeg_quality != -1))
+    throw_invalid("--adc-bits and --jpeg-quality apply to --sensor realistic only");
+  if (o.adc_bits != 0) eo.adc_bits = o.adc_bits;
+  if (o.jpeg_quality != -1) eo.jpeg_quality = o.jpeg_quality;
+  if (!o.mono_weights.empty()) {
+    const auto w = parse_numbers(o.mono_weights, "--mono-weights", 3);
+    eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
+  }
+  if (o.mono_gain > 0) eo.mono.gain = o.mono_gain;
+  eo.perturb_right_shift_px = o.perturb_shift;
+  eo.perturb_right_rotate_deg = o.perturb_rotate;
+  if (o.rig_path) eo.rig_path.emplace();
+  eo.validate(protocol);
+  const bool auto_rig = o.rig == "auto";
+  if (auto_rig && o.method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
+  if (auto_rig && o.rig_path) throw_invalid("--rig-path gives the method the rig: it excludes --rig auto");
+  eval::PeerMethodOptions peer;
+  peer.depth = peer_depth_options(o);
+  peer.border = eval::parse_peer_border(o.peer_border);
+  const eval::PeerDepthOptions& peer_depth = peer.depth;
+  check_outputs({o.json_path});
+  std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o.data);
+  if (!o.scenes.empty()) {
+    std::vector<datasets::SceneSource> picked;
+    std::stringstream ss(o.scenes);
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      bool found = false;
+      for (const auto& s : scenes)
+        if (s.name == name) picked.push_back(s), found = true;
+      if (!found) throw_invalid("--scenes: no scene '" + name + "' in '" + o.data + "'");
+    }
+    std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    scenes = picked;
+  }
+  eval::Method method = o.method == "peer" ? eval::peer_method(protocol, peer)
+                                            : eval::engine_method(protocol, auto_rig ? eval::EngineRig::Auto
+                                                                                     : eval::EngineRig::Rectified);
+  if (!o.save_dir.empty()) {
+    if (!std::filesystem::is_directory(o.save_dir)) throw_io("--save-dir: directory '" + o.save_dir + "' does not exist");
+    const std::filesystem::path dir = o.save_dir;
+    const bool depth = protocol == eval::Protocol::Depth;
+    method.run = [run = method.run, dir, depth](const eval::MethodInput& in) {
+      cv::Mat out = run(in);
+      write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
+      write_image((dir / (in.scene + "_color.png")).string(), in.color);
+      if (in.rig) write_rig((dir / (in.scene + "_rig.yaml")).string(), *in.rig);
+      if (depth)
+        write_pfm((dir / (in.scene + "_output.pfm")).string(), out);
+      else
+        write_image((dir / (in.scene + "_output.png")).string(), out);
+      return out;
+    };
+  }
+  ThreadScope threads(o.threads);
+  Stopwatch total;
+  Progress progress("eval " + std::string(eval::protocol_info(protocol).name), int(scenes.size()));
+  eval::EvalResult res =
+      threads.run([&] { return eval::evaluate(protocol, scenes, method, eo, &progress); });
+  progress.finish();
+  std::printf("dualcam eval: protocol %s, method %s, light %g, left sensor %s, mono weights %g,%g,%g gain %g, %zu scenes\n",
+              eval::protocol_info(protocol).name, method.name.c_str(), res.light,
+              eval::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
+              res.rows.size());
+  if (eo.sensor == datasets::SensorModel::Realistic)
+    std::printf("sensor realistic (datasets/camera_isp.hpp): ADC %d bits, JPEG quality %d\n", eo.adc_bits,
+                eo.jpeg_quality);
+  if (eo.perturbed() || auto_rig)
+    std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
+                eo.perturb_right_rotate_deg, o.rig.c_str());
+  if (eo.rig_path) std::printf("rig path: each pair seen through a distorted, rotated rig (eval/rig_path.hpp)\n");
+  std::printf("%s", res.table().c_str());
+  std::fflush(stdout);
+  if (!o.json_path.empty()) {
+    RunReport report("eval");
+    report.json()["eval"] = res.to_json();
+    report.json()["data"] = o.data;
+    report.json()["method_kind"] = o.method;
+    report.json()["rig"] = o.rig;
+    if (eo.rig_path) report.json()["rig_path"] = true;
+    if (o.method == "peer" && protocol != eval::Protocol::P2)
+      report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
+                                    {"use_scene_ndisp", peer_depth.use_scene_ndisp},
+                                    {"disp12_max_diff", peer_depth.match.sgbm_disp12_max_diff},
+                                    {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
+                                    {"speckle_window", peer_depth.match.sgbm_speckle_window},
+                                    {"speckle_range", peer_depth.match.sgbm_speckle_range}};
+    if (o.method == "peer" && protocol == eval::Protocol::P1)
+      report.json()["peer_border"] = eval::to_string(peer.border);
+    report.json()["threads"] = threads.threads();
+    report.json()["total_s"] = total.seconds();
+    report.write(o.json_path);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command register_eval(CLI::App& root) {
+  auto o = std::make_shared<EvalCliOptions>();
+  CLI::App* app = add_eval_options(root, o.get());
   Action action = [o]() {
     const bool middlebury = o->protocol != "calib-synthetic" && o->protocol != "calib-real" && o->protocol != "bokeh" &&
                             o->protocol != "real";
@@ -241,116 +360,7 @@ Command register_eval(CLI::App& root) {
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);
     if (o->protocol == "real") return run_real_protocol(*o);
-    eval::Protocol protocol;
-    try {
-      protocol = eval::parse_protocol(o->protocol);
-    } catch (const Error& e) {
-      throw_invalid(std::string(e.what()) + ", bokeh, calib-synthetic, calib-real, real");
-    }
-    if (o->data.empty()) throw_invalid("--data is required for protocol " + o->protocol);
-    eval::EvalOptions eo;
-    eo.light = o->light;
-    eo.seed = o->seed;
-    eo.left_sensor = eval::parse_left_sensor(o->left_sensor);
-    try {
-      eo.sensor = datasets::parse_sensor_model(o->sensor);
-    } catch (const Error& e) {
-      throw_invalid(std::string("--sensor: ") + e.what());
-    }
-    if (eo.sensor != datasets::SensorModel::Realistic && (o->adc_bits != 0 || o->jpeg_quality != -1))
-      throw_invalid("--adc-bits and --jpeg-quality apply to --sensor realistic only");
-    if (o->adc_bits != 0) eo.adc_bits = o->adc_bits;
-    if (o->jpeg_quality != -1) eo.jpeg_quality = o->jpeg_quality;
-    if (!o->mono_weights.empty()) {
-      const auto w = parse_numbers(o->mono_weights, "--mono-weights", 3);
-      eo.mono.w_b = w[0], eo.mono.w_g = w[1], eo.mono.w_r = w[2];
-    }
-    if (o->mono_gain > 0) eo.mono.gain = o->mono_gain;
-    eo.perturb_right_shift_px = o->perturb_shift;
-    eo.perturb_right_rotate_deg = o->perturb_rotate;
-    if (o->rig_path) eo.rig_path.emplace();
-    eo.validate(protocol);
-    const bool auto_rig = o->rig == "auto";
-    if (auto_rig && o->method != "engine") throw_invalid("--rig auto is for --method engine (the peer matches the pair as given)");
-    if (auto_rig && o->rig_path) throw_invalid("--rig-path gives the method the rig: it excludes --rig auto");
-    eval::PeerMethodOptions peer;
-    peer.depth = peer_depth_options(*o);
-    peer.border = eval::parse_peer_border(o->peer_border);
-    const eval::PeerDepthOptions& peer_depth = peer.depth;
-    check_outputs({o->json_path});
-    std::vector<datasets::SceneSource> scenes = datasets::find_scenes(o->data);
-    if (!o->scenes.empty()) {
-      std::vector<datasets::SceneSource> picked;
-      std::stringstream ss(o->scenes);
-      std::string name;
-      while (std::getline(ss, name, ',')) {
-        bool found = false;
-        for (const auto& s : scenes)
-          if (s.name == name) picked.push_back(s), found = true;
-        if (!found) throw_invalid("--scenes: no scene '" + name + "' in '" + o->data + "'");
-      }
-      std::sort(picked.begin(), picked.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-      scenes = picked;
-    }
-    eval::Method method = o->method == "peer" ? eval::peer_method(protocol, peer)
-                                              : eval::engine_method(protocol, auto_rig ? eval::EngineRig::Auto
-                                                                                       : eval::EngineRig::Rectified);
-    if (!o->save_dir.empty()) {
-      if (!std::filesystem::is_directory(o->save_dir)) throw_io("--save-dir: directory '" + o->save_dir + "' does not exist");
-      const std::filesystem::path dir = o->save_dir;
-      const bool depth = protocol == eval::Protocol::Depth;
-      method.run = [run = method.run, dir, depth](const eval::MethodInput& in) {
-        cv::Mat out = run(in);
-        write_image((dir / (in.scene + "_mono.png")).string(), in.mono);
-        write_image((dir / (in.scene + "_color.png")).string(), in.color);
-        if (in.rig) write_rig((dir / (in.scene + "_rig.yaml")).string(), *in.rig);
-        if (depth)
-          write_pfm((dir / (in.scene + "_output.pfm")).string(), out);
-        else
-          write_image((dir / (in.scene + "_output.png")).string(), out);
-        return out;
-      };
-    }
-    ThreadScope threads(o->threads);
-    Stopwatch total;
-    Progress progress("eval " + std::string(eval::protocol_info(protocol).name), int(scenes.size()));
-    eval::EvalResult res =
-        threads.run([&] { return eval::evaluate(protocol, scenes, method, eo, &progress); });
-    progress.finish();
-    std::printf("dualcam eval: protocol %s, method %s, light %g, left sensor %s, mono weights %g,%g,%g gain %g, %zu scenes\n",
-                eval::protocol_info(protocol).name, method.name.c_str(), res.light,
-                eval::to_string(eo.left_sensor), eo.mono.w_b, eo.mono.w_g, eo.mono.w_r, eo.mono.gain,
-                res.rows.size());
-    if (eo.sensor == datasets::SensorModel::Realistic)
-      std::printf("sensor realistic (datasets/camera_isp.hpp): ADC %d bits, JPEG quality %d\n", eo.adc_bits,
-                  eo.jpeg_quality);
-    if (eo.perturbed() || auto_rig)
-      std::printf("right view shifted %g px down, rotated %g deg; rig %s\n", eo.perturb_right_shift_px,
-                  eo.perturb_right_rotate_deg, o->rig.c_str());
-    if (eo.rig_path) std::printf("rig path: each pair seen through a distorted, rotated rig (eval/rig_path.hpp)\n");
-    std::printf("%s", res.table().c_str());
-    std::fflush(stdout);
-    if (!o->json_path.empty()) {
-      RunReport report("eval");
-      report.json()["eval"] = res.to_json();
-      report.json()["data"] = o->data;
-      report.json()["method_kind"] = o->method;
-      report.json()["rig"] = o->rig;
-      if (eo.rig_path) report.json()["rig_path"] = true;
-      if (o->method == "peer" && protocol != eval::Protocol::P2)
-        report.json()["peer_sgbm"] = {{"num_disparities", peer_depth.match.max_disparity},
-                                      {"use_scene_ndisp", peer_depth.use_scene_ndisp},
-                                      {"disp12_max_diff", peer_depth.match.sgbm_disp12_max_diff},
-                                      {"pre_filter_cap", peer_depth.match.sgbm_pre_filter_cap},
-                                      {"speckle_window", peer_depth.match.sgbm_speckle_window},
-                                      {"speckle_range", peer_depth.match.sgbm_speckle_range}};
-      if (o->method == "peer" && protocol == eval::Protocol::P1)
-        report.json()["peer_border"] = eval::to_string(peer.border);
-      report.json()["threads"] = threads.threads();
-      report.json()["total_s"] = total.seconds();
-      report.write(o->json_path);
-    }
-    return 0;
+    return run_middlebury_protocol(*o);
   };
   return {app, action};
 }
