@@ -234,6 +234,132 @@ void print_table(const std::vector<Row>& rows, cv::Size size, const BenchOptions
   std::printf(".\n");
 }
 
+const char* const kDepthPeer = "StereoSGBM 3-way + hole fill + median, full resolution";
+const char* const kFusePeer = "SGBM depth + warp + YCrCb global-linear merge";
+
+// 8-bit PSNR of a fused image (linear CV_32FC3 or sRGB CV_8UC3) against the clean truth.
+double psnr_vs(const cv::Mat& image, const cv::Mat& truth_linear) {
+  return psnr8(image.depth() == CV_8U ? image : to_srgb8(image), to_srgb8(truth_linear));
+}
+
+// One bench run: the simulated pair, the engine's and the peer's options, and a method per stage
+// that appends its rows.
+struct BenchRun {
+  const BenchOptions& o;
+  ThreadScope& threads;
+  cv::Size size;
+  datasets::Simulation sim;
+  fusion::FuseOptions fo;
+  eval::PeerColorizeOptions peer;
+  std::vector<Row> rows;
+  Timing peer_fuse;
+  double peer_fuse_psnr = -1;
+  bool peer_fuse_timed = false;
+
+  BenchRun(const BenchOptions& options, ThreadScope& scope, cv::Size sz) : o(options), threads(scope), size(sz) {
+    // An ideal rectified rig: both the engine and the peer take the pair as it is.
+    sim = threads.run([&] { return datasets::simulate(bench_scene(size, o.max_disparity, false)); });
+    fo.rectified = true;
+    fo.match.max_disparity = o.max_disparity;
+    peer.depth.match.max_disparity = o.max_disparity;
+    peer.depth.use_scene_ndisp = false;
+  }
+
+  fusion::FuseInput input() const { return {sim.mono, sim.color, nullptr}; }
+  Timing run(const std::function<void()>& f) { return time_stage(o.repeat, [&] { threads.run(f); }); }
+
+  void depth(Progress& progress) {
+    fusion::FuseOptions depth_o = fo;
+    depth_o.reference = fusion::Reference::Mono;
+    Row depth{"depth", "dualcam depth (mono view)", kDepthPeer, {}, {}, threads.threads()};
+    std::vector<Json> stage_runs;
+    depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input(), depth_o).stats.to_json()["stages_s"]); });
+    depth.engine_stages = median_stages(stage_runs, o.repeat);
+    progress.advance(1, "peer depth");
+    depth.peer = run([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
+    rows.push_back(depth);
+    if (threads.threads() != 1 && !o.no_single_thread) {
+      ThreadScope one(1);
+      Row single{"depth, 1 thread", "dualcam depth (mono view)", kDepthPeer, {}, {}, 1};
+      auto run1 = [&](const std::function<void()>& f) { return time_stage(o.repeat, [&] { one.run(f); }); };
+      single.engine = run1([&] { fusion::compute_depth(input(), depth_o); });
+      single.peer = run1([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
+      rows.push_back(single);
+    }
+  }
+
+  // The peer's fuse is the same for both reference rows: timed once.
+  void time_peer_fuse() {
+    if (peer_fuse_timed) return;
+    cv::Mat out;
+    peer_fuse = run([&] { out = eval::peer_colorize(sim.mono, sim.color, peer); });
+    peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
+    peer_fuse_timed = true;
+  }
+
+  // An engine fuse row: timed runs, the median of each stage, the PSNR against the truth at the
+  // reference view, next to the peer's fuse.
+  void fuse(Row row, fusion::Reference reference, const cv::Mat& truth) {
+    fusion::FuseOptions ro = fo;
+    ro.reference = reference;
+    cv::Mat out;
+    std::vector<Json> stage_runs;
+    row.engine = run([&] {
+      fusion::FuseResult res = fusion::fuse(input(), ro);
+      stage_runs.push_back(res.stats.to_json()["stages_s"]);
+      out = res.image;
+    });
+    row.engine_stages = median_stages(stage_runs, o.repeat);
+    row.engine_psnr = psnr_vs(out, truth);
+    time_peer_fuse();
+    row.peer = peer_fuse;
+    row.peer_psnr = peer_fuse_psnr;
+    rows.push_back(row);
+  }
+
+  // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check, the
+  // warp through the rig, the output at the colour camera's own (distorted) view.
+  void fuse_rig() {
+    const datasets::Simulation rs = threads.run([&] { return datasets::simulate(bench_scene(size, o.max_disparity, true)); });
+    fusion::FuseOptions ro = fo;
+    ro.rectified = false;
+    ro.reference = fusion::Reference::Color;
+    Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
+            std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
+    cv::Mat out, peer_out;
+    std::vector<Json> stage_runs;
+    rig.engine = run([&] {
+      fusion::FuseResult res = fusion::fuse({rs.mono, rs.color, &rs.rig}, ro);
+      stage_runs.push_back(res.stats.to_json()["stages_s"]);
+      out = res.image;
+    });
+    rig.engine_stages = median_stages(stage_runs, o.repeat);
+    rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
+    rig.peer = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
+    rig.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
+    rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
+    rows.push_back(rig);
+  }
+
+  // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
+  // radius 48 px (issue 7's setting).
+  void bokeh(Progress& progress) {
+    const cv::Mat bokeh_image = sim.clean_color_at_color;
+    cv::Mat bokeh_disparity = sim.disparity_color.clone();
+    fusion::fill_holes_background(bokeh_disparity, 0.0f);
+    fusion::BokehOptions bo;
+    bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
+    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
+    bo.max_blur_px = 48.0;
+    Row row{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)",
+            "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
+    row.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
+    progress.advance(1, "peer bokeh");
+    row.peer = run([&] { eval::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
+    rows.push_back(row);
+  }
+};
+
 }  // namespace
 
 Command register_bench(CLI::App& root) {
@@ -261,151 +387,34 @@ Command register_bench(CLI::App& root) {
     if (!o->json_path.empty()) check_output_path(o->json_path);
     ThreadScope threads(o->threads);
     Progress progress("bench", 9);
-    // An ideal rectified rig: both the engine and the peer take the pair as it is.
     progress.advance(0, "simulating the pair");
-    datasets::Simulation sim = threads.run([&] { return datasets::simulate(bench_scene(size, o->max_disparity, false)); });
-    progress.advance(1, "engine depth");
-
-    fusion::FuseOptions fo;
-    fo.rectified = true;
-    fo.match.max_disparity = o->max_disparity;
-    const fusion::FuseInput input{sim.mono, sim.color, nullptr};
-    eval::PeerColorizeOptions peer;
-    peer.depth.match.max_disparity = o->max_disparity;
-    peer.depth.use_scene_ndisp = false;
-
-    std::vector<Row> rows;
+    BenchRun b(*o, threads, size);
     auto has = [&](const char* name) { return std::find(stages.begin(), stages.end(), name) != stages.end(); };
-    auto run = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { threads.run(f); }); };
-    // 8-bit PSNR of a fused image (linear CV_32FC3 or sRGB CV_8UC3) against the clean truth.
-    auto psnr_vs = [](const cv::Mat& image, const cv::Mat& truth_linear) {
-      return psnr8(image.depth() == CV_8U ? image : to_srgb8(image), to_srgb8(truth_linear));
-    };
-
-    fusion::FuseOptions depth_o = fo;
-    depth_o.reference = fusion::Reference::Mono;
-    const std::string depth_peer = "StereoSGBM 3-way + hole fill + median, full resolution";
-    if (has("depth")) {
-      Row depth{"depth", "dualcam depth (mono view)", depth_peer, {}, {}, threads.threads()};
-      std::vector<Json> stage_runs;
-      depth.engine = run([&] { stage_runs.push_back(fusion::compute_depth(input, depth_o).stats.to_json()["stages_s"]); });
-      depth.engine_stages = median_stages(stage_runs, o->repeat);
-      progress.advance(1, "peer depth");
-      depth.peer = run([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
-      rows.push_back(depth);
-      if (threads.threads() != 1 && !o->no_single_thread) {
-        ThreadScope one(1);
-        Row single{"depth, 1 thread", "dualcam depth (mono view)", depth_peer, {}, {}, 1};
-        auto run1 = [&](const std::function<void()>& f) { return time_stage(o->repeat, [&] { one.run(f); }); };
-        single.engine = run1([&] { fusion::compute_depth(input, depth_o); });
-        single.peer = run1([&] { eval::peer_depth(sim.mono, sim.color, peer.depth); });
-        rows.push_back(single);
-      }
-    }
+    progress.advance(1, "engine depth");
+    if (has("depth")) b.depth(progress);
     progress.advance(1, "engine fuse");
-
-    const std::string fuse_peer = "SGBM depth + warp + YCrCb global-linear merge";
-    Timing peer_fuse;
-    double peer_fuse_psnr = -1;
-    bool peer_fuse_timed = false;
-    auto time_peer_fuse = [&] {
-      if (peer_fuse_timed) return;
-      cv::Mat out;
-      peer_fuse = run([&] { out = eval::peer_colorize(sim.mono, sim.color, peer); });
-      peer_fuse_psnr = psnr_vs(out, sim.clean_color_at_mono);
-      peer_fuse_timed = true;
-    };
-    // An engine fuse row: timed runs, the median of each stage, the PSNR against the truth at the
-    // reference view.
-    auto engine_fuse = [&](Row row, fusion::Reference reference, const cv::Mat& truth) {
-      fusion::FuseOptions ro = fo;
-      ro.reference = reference;
-      cv::Mat out;
-      std::vector<Json> stage_runs;
-      row.engine = run([&] {
-        fusion::FuseResult res = fusion::fuse(input, ro);
-        stage_runs.push_back(res.stats.to_json()["stages_s"]);
-        out = res.image;
-      });
-      row.engine_stages = median_stages(stage_runs, o->repeat);
-      row.engine_psnr = psnr_vs(out, truth);
-      return row;
-    };
-    if (has("fuse-mono")) {
-      Row p1 = engine_fuse(Row{"fuse, reference mono", "dualcam fuse --reference mono", fuse_peer, {}, {}, threads.threads()},
-                           fusion::Reference::Mono, sim.clean_color_at_mono);
-      progress.advance(1, "peer fuse");
-      time_peer_fuse();
-      p1.peer = peer_fuse;
-      p1.peer_psnr = peer_fuse_psnr;
-      rows.push_back(p1);
-    }
+    if (has("fuse-mono"))
+      b.fuse(Row{"fuse, reference mono", "dualcam fuse --reference mono", kFusePeer, {}, {}, threads.threads()},
+             fusion::Reference::Mono, b.sim.clean_color_at_mono);
+    progress.advance(1, "peer fuse");
     progress.advance(1, "engine fuse (colour)");
-
-    if (has("fuse-color")) {
-      Row p2 = engine_fuse(Row{"fuse, reference colour", "dualcam fuse --reference color",
-                               fuse_peer + " (at the mono view)", {}, {}, threads.threads()},
-                           fusion::Reference::Color, sim.clean_color_at_color);
-      time_peer_fuse();
-      p2.peer = peer_fuse;
-      p2.peer_psnr = peer_fuse_psnr;
-      rows.push_back(p2);
-    }
+    if (has("fuse-color"))
+      b.fuse(Row{"fuse, reference colour", "dualcam fuse --reference color",
+                 std::string(kFusePeer) + " (at the mono view)", {}, {}, threads.threads()},
+             fusion::Reference::Color, b.sim.clean_color_at_color);
     progress.advance(1, "engine fuse (rig path)");
-
-    if (has("fuse-rig")) {
-      // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check,
-      // the warp through the rig, the output at the colour camera's own (distorted) view.
-      const datasets::Simulation rs =
-          threads.run([&] { return datasets::simulate(bench_scene(size, o->max_disparity, true)); });
-      fusion::FuseOptions ro = fo;
-      ro.rectified = false;
-      ro.reference = fusion::Reference::Color;
-      Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
-              "OpenCV stereoRectify + " + fuse_peer + " + back to the mono view", {}, {}, threads.threads()};
-      cv::Mat out, peer_out;
-      std::vector<Json> stage_runs;
-      rig.engine = run([&] {
-        fusion::FuseResult res = fusion::fuse({rs.mono, rs.color, &rs.rig}, ro);
-        stage_runs.push_back(res.stats.to_json()["stages_s"]);
-        out = res.image;
-      });
-      rig.engine_stages = median_stages(stage_runs, o->repeat);
-      rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
-      rig.peer = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
-      rig.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
-      rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
-      rows.push_back(rig);
-    }
+    if (has("fuse-rig")) b.fuse_rig();
     progress.advance(1, "engine bokeh");
-
-    if (has("bokeh")) {
-      // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
-      // radius 48 px (issue 7's setting).
-      const cv::Mat bokeh_image = sim.clean_color_at_color;
-      cv::Mat bokeh_disparity = sim.disparity_color.clone();
-      fusion::fill_holes_background(bokeh_disparity, 0.0f);
-      fusion::BokehOptions bo;
-      bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
-      bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
-      bo.max_blur_px = 48.0;
-      Row bokeh{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)",
-                "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
-      bokeh.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
-      progress.advance(1, "peer bokeh");
-      bokeh.peer = run([&] { eval::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
-      rows.push_back(bokeh);
-    }
+    if (has("bokeh")) b.bokeh(progress);
     progress.advance(1, "done");
     progress.finish();
     // The colour camera's own image against the truth at its view: what fusion has to beat.
-    const double input_psnr = psnr_vs(sim.color, sim.clean_color_at_color);
-
-    const Json j = bench_json(rows, size, *o, threads.threads(), input_psnr);
+    const double input_psnr = psnr_vs(b.sim.color, b.sim.clean_color_at_color);
+    const Json j = bench_json(b.rows, size, *o, threads.threads(), input_psnr);
     if (o->json_stdout)
       std::printf("%s\n", j.dump(2).c_str());
     else
-      print_table(rows, size, *o, threads.threads(), input_psnr, depth_peer, fuse_peer);
+      print_table(b.rows, size, *o, threads.threads(), input_psnr, kDepthPeer, kFusePeer);
     if (!o->json_path.empty()) write_file_atomic(o->json_path, j.dump(2) + "\n");
     return 0;
   };
