@@ -37,6 +37,35 @@ double psnr8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
   return 10.0 * std::log10(255.0 * 255.0 / (sse / double(n)));
 }
 
+double chroma_rms8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
+  if (a.size() != b.size() || a.type() != CV_8UC3 || b.type() != CV_8UC3)
+    throw_invalid("chroma_rms8: images must be 8-bit BGR (CV_8UC3) of the same size");
+  if (!mask.empty() && (mask.size() != a.size() || mask.type() != CV_8UC1))
+    throw_invalid("chroma_rms8: the mask must be CV_8UC1 of the images' size");
+  auto chroma = [](const std::uint8_t* p, double& cb, double& cr) {
+    const double y = 0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2];
+    cb = 0.564 * (p[0] - y);
+    cr = 0.713 * (p[2] - y);
+  };
+  double sse = 0;
+  long long n = 0;
+  for (int r = 0; r < a.rows; ++r) {
+    const std::uint8_t* pa = a.ptr<std::uint8_t>(r);
+    const std::uint8_t* pb = b.ptr<std::uint8_t>(r);
+    const std::uint8_t* pm = mask.empty() ? nullptr : mask.ptr<std::uint8_t>(r);
+    for (int c = 0; c < a.cols; ++c) {
+      if (pm && !pm[c]) continue;
+      double cba, cra, cbb, crb;
+      chroma(pa + 3 * c, cba, cra);
+      chroma(pb + 3 * c, cbb, crb);
+      sse += (cba - cbb) * (cba - cbb) + (cra - crb) * (cra - crb);
+      n += 2;
+    }
+  }
+  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+  return std::sqrt(sse / double(n));
+}
+
 double ssim8(const cv::Mat& a, const cv::Mat& b) {
   if (a.size() != b.size() || a.type() != b.type() || a.depth() != CV_8U)
     throw_invalid("ssim8: images must be 8-bit and of the same size and type");

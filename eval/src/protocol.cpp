@@ -167,6 +167,29 @@ cv::Mat evaluated_mask(const MiddleburyScene& scene) {
   return m;
 }
 
+cv::Mat unseen_mask(const MiddleburyScene& scene) {
+  const cv::Mat& d = scene.disparity_left;
+  cv::Mat m(d.size(), CV_8U, cv::Scalar(0));
+  for (int r = 0; r < d.rows; ++r) {
+    const float* p = d.ptr<float>(r);
+    std::uint8_t* o = m.ptr<std::uint8_t>(r);
+    // nearest: the leftmost landing x' - d' in the right view of the known pixels right of x.
+    // x is hidden there when it lands at or behind it (half a pixel of slack for slanted surfaces).
+    double nearest = std::numeric_limits<double>::infinity();
+    for (int c = d.cols - 1; c >= 0; --c) {
+      const bool known = std::isfinite(p[c]) && p[c] > 0;
+      if (!known) {
+        o[c] = 255;
+        continue;
+      }
+      const double land = double(c) - double(p[c]);
+      o[c] = (land < 0.0 || land >= nearest - 0.5) ? 255 : 0;
+      nearest = std::min(nearest, land);
+    }
+  }
+  return m;
+}
+
 // ---- results -------------------------------------------------------------------------------
 
 std::vector<double> EvalResult::mean() const {
@@ -314,12 +337,13 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
   if (progress) progress->set_total(int(scenes.size()));
   for (const auto& source : scenes) {
     MiddleburyScene scene = load_scene(source);
-    cv::Mat evaluated = evaluated_mask(scene);
+    ScoreMasks masks{evaluated_mask(scene), unseen_mask(scene)};
     std::optional<RigPath> rig;
     if (options.rig_path) {
       rig = make_rig_path(scene.left.size(), *options.rig_path);
-      const cv::Mat at_rectified = evaluated;
-      scene = scene_through_rig(scene, *rig, at_rectified, &evaluated);
+      masks.unseen = view_through_rig(masks.unseen, rig->mono, true);
+      const cv::Mat at_rectified = masks.evaluated;
+      scene = scene_through_rig(scene, *rig, at_rectified, &masks.evaluated);
     }
     MethodInput in = simulate_pair(scene, protocol, options);
     if (rig) in.rig = rig->rig;
@@ -328,7 +352,7 @@ EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scene
     SceneRow row;
     row.method_s = sw.seconds();
     row.scene = scene.name;
-    row.values = score(scene, evaluated, in, out);
+    row.values = score(scene, masks, in, out);
     res.rows.push_back(std::move(row));
     if (progress) progress->advance(1, scene.name);
   }

@@ -14,8 +14,9 @@ EvalResult evaluate_depth(const std::vector<SceneSource>& scenes, const Method& 
                                     {"bad1_pct", "bad-1.0 %", 2},
                                     {"mae_px", "MAE px", 3},
                                     {"evaluated_pct", "eval %", 1}};
-  auto score = [&](const MiddleburyScene& scene, const cv::Mat& mask, const MethodInput& in, const cv::Mat& d) {
+  auto score = [&](const MiddleburyScene& scene, const detail::ScoreMasks& masks, const MethodInput& in, const cv::Mat& d) {
     detail::check_output(method, in, d, CV_32FC1, "disparity (CV_32F)");
+    const cv::Mat& mask = masks.evaluated;
     const DisparityErrors e = disparity_errors(d, scene.disparity_left, mask);
     return std::vector<double>{100.0 * e.bad2, 100.0 * e.bad1, e.mae_px,
                                100.0 * double(e.evaluated) / double(mask.total())};

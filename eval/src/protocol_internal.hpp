@@ -10,9 +10,18 @@ namespace dualcam::eval::detail {
 using datasets::MiddleburyScene;
 using datasets::SceneSource;
 
-// Scores one scene: the scene at the views the method saw (the rig's on the rig path), its
-// evaluated pixels there (evaluated_mask), what the method got, and what it returned.
-using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const cv::Mat& evaluated, const MethodInput&,
+// The pixels of the left (mono) view a score looks at, at the view the method saw (CV_8U, 255 =
+// in): `evaluated` (evaluated_mask: known truth, seen by both views, inside the mask the data
+// gives) and `unseen` (unseen_mask: what the right (colour) camera does not see: occluded by a
+// nearer surface, outside its image, or without truth, which in this data is where the
+// left-right check of its authors failed, mostly occlusions).
+struct ScoreMasks {
+  cv::Mat evaluated, unseen;
+};
+
+// Scores one scene: the scene at the views the method saw (the rig's on the rig path), the
+// masks there, what the method got, and what it returned.
+using Scorer = std::function<std::vector<double>(const MiddleburyScene&, const ScoreMasks& masks, const MethodInput&,
                                                  const cv::Mat& output)>;
 
 EvalResult run_protocol(Protocol protocol, const std::vector<SceneSource>& scenes, const Method& method,

@@ -89,6 +89,21 @@ TEST_CASE("PSNR and SSIM behave on known cases", "[metrics]") {
   CHECK(ssim8(a, noise) < 0.2);
 }
 
+TEST_CASE("chroma_rms8 measures hue, not brightness, over a mask", "[metrics]") {
+  const cv::Mat grey(8, 8, CV_8UC3, cv::Scalar(100, 100, 100));
+  CHECK(chroma_rms8(grey, cv::Mat(grey + cv::Scalar(50, 50, 50))) == Approx(0.0).margin(1e-9));
+  // Blue 100 -> 200 at G = R = 100: Y = 111.4, Cb = 0.564 x 88.6, Cr = 0.713 x -11.4.
+  cv::Mat blue = grey.clone();
+  blue(cv::Rect(0, 0, 4, 8)).setTo(cv::Scalar(200, 100, 100));
+  const double cb = 0.564 * (200 - 111.4), cr = 0.713 * (100 - 111.4);
+  cv::Mat left = cv::Mat::zeros(8, 8, CV_8U);
+  left(cv::Rect(0, 0, 4, 8)).setTo(255);
+  CHECK(chroma_rms8(grey, blue, left) == Approx(std::sqrt((cb * cb + cr * cr) / 2)).epsilon(1e-6));
+  CHECK(chroma_rms8(grey, blue) == Approx(std::sqrt((cb * cb + cr * cr) / 4)).epsilon(1e-6));
+  CHECK(std::isnan(chroma_rms8(grey, blue, cv::Mat::zeros(8, 8, CV_8U))));
+  CHECK_THROWS_AS(chroma_rms8(grey, cv::Mat(4, 4, CV_8UC3)), Error);
+}
+
 TEST_CASE("Disparity errors count unknown estimates as bad and skip unknown truth", "[metrics]") {
   cv::Mat truth = (cv::Mat_<float>(1, 5) << 10, 10, 10, 0, 10);
   cv::Mat est = (cv::Mat_<float>(1, 5) << 10.5f, 11.5f, NAN, 99, 13);

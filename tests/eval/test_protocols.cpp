@@ -123,6 +123,37 @@ TEST_CASE("Evaluated pixels: truth known and its match inside the right image", 
   CHECK(cv::countNonZero(evaluated_mask(s)) == 6);
 }
 
+TEST_CASE("unseen_mask: pixels the right camera cannot see (occluded, outside, no truth)", "[eval]") {
+  // One row: background at disparity 2, a nearer object (disparity 5) at x = 8..11. In the right
+  // view the object lands at 3..6 and covers the background that would land there: background
+  // pixels x = 5..7 (landing 3..5) are hidden; x = 0, 1 land outside; x = 13 has no truth.
+  MiddleburyScene s;
+  s.disparity_left = cv::Mat(1, 16, CV_32F, cv::Scalar(2.0f));
+  for (int x = 8; x < 12; ++x) s.disparity_left.at<float>(0, x) = 5.0f;
+  s.disparity_left.at<float>(0, 13) = std::numeric_limits<float>::quiet_NaN();
+  const cv::Mat m = unseen_mask(s);
+  std::string row;
+  for (int x = 0; x < 16; ++x) row += m.at<std::uint8_t>(0, x) ? 'u' : '.';
+  CHECK(row == "uu...uuu.....u..");
+}
+
+TEST_CASE("P1's chroma figures: grey scores the colour's chroma, the truth zero, apart for seen and unseen pixels",
+          "[eval]") {
+  TinySet set;
+  const auto truth = set.loaded();
+  Method left{"truth", [&](const MethodInput& in) { return truth.at(in.scene).left.clone(); }};
+  const EvalResult exact = evaluate_p1(set.scenes, left, {});
+  CHECK(exact.mean_of("chroma_seen") == 0.0);
+  Method grey{"grey", [](const MethodInput& in) {
+                cv::Mat g;
+                cv::cvtColor(in.mono, g, cv::COLOR_GRAY2BGR);
+                return g;
+              }};
+  const EvalResult bad = evaluate_p1(set.scenes, grey, {});
+  CHECK(bad.mean_of("chroma_seen") > 5.0);
+  CHECK(bad.mean_of("unseen_pct") > 0.0);
+}
+
 TEST_CASE("P1 and P2: exact images score +inf, the colour input's own PSNR is reported", "[eval]") {
   TinySet set;
   const auto truth = set.loaded();

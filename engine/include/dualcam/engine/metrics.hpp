@@ -12,6 +12,12 @@ double psnr8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = cv::Mat()
 // over channels.
 double ssim8(const cv::Mat& a, const cv::Mat& b);
 
+// Root mean square difference of the chroma of two 8-bit BGR images over `mask`'s non-zero
+// pixels (all when empty), in 8-bit levels: Cb = 0.564 (B - Y), Cr = 0.713 (R - Y) with Rec. 601
+// Y on the stored (sRGB) values. A wrong hue costs here whatever the luminance does; grey against
+// a colour costs that colour's chroma. NaN when the mask selects nothing.
+double chroma_rms8(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask = cv::Mat());
+
 // Everything a regression check or a person comparing two images wants to know.
 struct ImageComparison {
   double psnr_db = 0;          // 8-bit PSNR (+inf when identical)

@@ -119,6 +119,12 @@ MethodInput simulate_pair(const datasets::MiddleburyScene& scene, Protocol proto
 // image, and the scene's non-occlusion mask where it has one.
 cv::Mat evaluated_mask(const datasets::MiddleburyScene& scene);
 
+// Pixels of the left view the right camera does not see (CV_8U 255/0): truth unknown (in
+// Middlebury's data, where its authors' left-right check failed: mostly occlusions), the match
+// x - d outside the right image, or hidden there by a nearer surface (a known pixel to its right
+// lands at or left of where it lands, half a pixel of slack). P1 scores colourisation there.
+cv::Mat unseen_mask(const datasets::MiddleburyScene& scene);
+
 struct MetricColumn {
   std::string key;     // JSON key, with its unit: "bad2_pct", "psnr_db"
   std::string header;  // table header
