@@ -26,6 +26,8 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::detail_radius", detail_radius, 0, 64);
   check_range("MergeOptions::chroma_radius", chroma_radius, 1, 64);
   check_range("MergeOptions::fill_edge", fill_edge, 1e-3, 10);
+  check_range("MergeOptions::fill_neutral", fill_neutral, 0, 10);
+  check_range("MergeOptions::chroma_consistency", chroma_consistency, 0, 100);
   check_range("MergeOptions::chroma_eps", chroma_eps, 1e-9, 1);
   check_range("MergeOptions::detail_noise_scale", detail_noise_scale, 0, 100);
   check_range("MergeOptions::guide_denoise_radius", guide_denoise_radius, 1, 64);

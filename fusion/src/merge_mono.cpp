@@ -99,19 +99,22 @@ cv::Mat declipped_mono(const cv::Mat& mono, const cv::Mat& color, const cv::Mat&
 // Edge-aware normalised convolution (domain transform, Gastal & Oliveira 2011) on reduced images:
 // `vw` holds C values x weight and the weight (CV_32FC(C+1), block means), `guide` (CV_32F) the
 // guide at the same size; `reach_px` in reduced pixels. What flows into holes is smooth, and the
-// reach (tens of pixels) would cost seconds at 12 MP full resolution. Returns the C filled values
+// reach (tens of pixels) would cost seconds at 12 MP full resolution. `neutral` is the weight of
+// a value 0 (grey) everywhere: where the known weight reaching a pixel is small beside it, the
+// value fades to 0 instead of carrying what the nearest known pixels hold. Returns the C values
 // at the reduced size: the caller samples them (bilinearly, as cv::resize) only where needed.
-cv::Mat fill_reduced(const cv::Mat& guide, const cv::Mat& vw, double reach_px, double edge) {
+cv::Mat fill_reduced(const cv::Mat& guide, const cv::Mat& vw, double reach_px, double edge, double neutral) {
   const int C = vw.channels() - 1;
   cv::Mat nd;
   cv::ximgproc::dtFilter(guide, vw, nd, reach_px, edge, cv::ximgproc::DTF_NC, 3);
   cv::Mat filled(nd.size(), CV_32FC(C));
+  const float prior = float(neutral);  // grey's weight: the values are chroma, 0 = grey
   parallel_rows(nd.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
       const float* s = nd.ptr<float>(r);
       float* o = filled.ptr<float>(r);
       for (int x = 0; x < nd.cols; ++x) {
-        const float den = std::max(s[x * (C + 1) + C], 1e-6f);
+        const float den = std::max(s[x * (C + 1) + C] + prior, 1e-6f);
         for (int c = 0; c < C; ++c) o[x * C + c] = s[x * (C + 1) + c] / den;
       }
     }
@@ -282,20 +285,20 @@ void blend_half(const BlockSums& sums, const cv::Mat& weight, const cv::Mat& fil
 // chroma x weight, weight and guide, so the full-resolution chroma is never stored; the fill
 // works on their 4x4 sums, and the blend of the filled chroma is summed per block.
 HalfChroma half_chroma_blocks(const cv::Mat& target, const cv::Mat& color, const cv::Mat& usable,
-                              const cv::Mat& weight, double fill_radius, double fill_edge) {
+                              const cv::Mat& weight, double fill_radius, double fill_edge, double fill_neutral) {
   HalfChroma out;
   out.block = 2;
   BlockSums sums = block_sums(target, color, usable, weight, out);
   cv::Mat vw_q, guide_q;
   quarter_means(sums.half, target.size(), vw_q, guide_q);
-  const cv::Mat filled = fill_reduced(guide_q, vw_q, fill_radius / 4.0, fill_edge);
+  const cv::Mat filled = fill_reduced(guide_q, vw_q, fill_radius / 4.0, fill_edge, fill_neutral);
   blend_half(sums, weight, filled, out);
   return out;
 }
 
 // Any size: the same with full-resolution chroma and cv::resize INTER_AREA reductions.
 HalfChroma half_chroma_area(const cv::Mat& target, const cv::Mat& color, const cv::Mat& usable, const cv::Mat& weight,
-                            double fill_radius, double fill_edge) {
+                            double fill_radius, double fill_edge, double fill_neutral) {
   HalfChroma out;
   const int W = target.cols, H = target.rows;
   const srgb_tables::CurveTable<65536>& enc = srgb_tables::encode_table();
@@ -336,7 +339,7 @@ HalfChroma half_chroma_area(const cv::Mat& target, const cv::Mat& color, const c
   cv::resize(vw, vw_q, quarter, 0, 0, cv::INTER_AREA);
   cv::resize(out.guide_e, guide_q, quarter, 0, 0, cv::INTER_AREA);
   vw = cv::Mat();
-  const cv::Mat filled = fill_reduced(guide_q, vw_q, fill_radius / 4.0, fill_edge);
+  const cv::Mat filled = fill_reduced(guide_q, vw_q, fill_radius / 4.0, fill_edge, fill_neutral);
   // chroma * w + filled * (1 - w), the filled chroma upsampled bilinearly where w < 1 only.
   std::vector<int> fx, fy;
   std::vector<float> tx, ty;
@@ -415,6 +418,45 @@ cv::Mat colourise(const cv::Mat& guide_e, const cv::Mat& target, const detail::G
   return image;
 }
 
+// Where the warped colour is the surface the mono saw: `valid` pixels whose 5x5 mean of the
+// mono's fitted response to the warped colour is within `threshold` x (the 5x5 mean of `target`
+// + 0.02) of it (linear light). An occluded pixel warped with the background's disparity fetches
+// the occluding surface, which seldom has the same brightness in the mono (figures:
+// MergeOptions::chroma_consistency). Chroma only from pixels the matcher found (confidence > 0)
+// or not occluded in its left-right check was tried and lost 1.9-4.9 dB: the matcher leaves
+// 20-40 % of the dev scenes' pixels unknown, and a fill at 1/4 resolution cannot replace what
+// their warped colour gets right.
+cv::Mat consistent_colour(const cv::Mat& valid, const cv::Mat& target, const cv::Mat& color, const cv::Matx13f& response,
+                          float threshold) {
+  const int H = target.rows, W = target.cols;
+  constexpr int kBox = 5, kHalo = kBox / 2;
+  cv::Mat predicted(target.size(), CV_32F);
+  parallel_rows(H, 32, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      const float* c = color.ptr<float>(y);
+      float* p = predicted.ptr<float>(y);
+      for (int x = 0; x < W; ++x) p[x] = response(0) * c[3 * x] + response(1) * c[3 * x + 1] + response(2) * c[3 * x + 2];
+    }
+  });
+  cv::Mat out(target.size(), CV_8U);
+  // Bands with a halo: cv::blur of a band of the whole image reads the rows around it, so the
+  // result is the whole image's.
+  parallel_rows(H, 32, [&](int r0, int r1) {
+    const int h0 = std::max(0, r0 - kHalo), h1 = std::min(H, r1 + kHalo);
+    cv::Mat bp, bt;
+    cv::blur(predicted.rowRange(h0, h1), bp, cv::Size(kBox, kBox));
+    cv::blur(target.rowRange(h0, h1), bt, cv::Size(kBox, kBox));
+    for (int y = r0; y < r1; ++y) {
+      const float* p = bp.ptr<float>(y - h0);
+      const float* t = bt.ptr<float>(y - h0);
+      const std::uint8_t* v = valid.ptr<std::uint8_t>(y);
+      std::uint8_t* o = out.ptr<std::uint8_t>(y);
+      for (int x = 0; x < W; ++x) o[x] = (v[x] && std::abs(p[x] - t[x]) <= threshold * (t[x] + 0.02f)) ? 255 : 0;
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 MergeResult merge_reference_mono(const cv::Mat& mono_read, const cv::Mat& color_warped, const cv::Mat& valid,
@@ -470,10 +512,18 @@ MergeResult merge_reference_mono(const cv::Mat& mono_read, const cv::Mat& color_
   // fast guided filter, coefficients at 1/2 resolution), so chroma edges follow the mono's and
   // chroma noise averages out. The weight is 1 away from the warp's holes, 0 in them, feathered
   // between.
-  res.weight = detail::feathered(valid, o.feather_px);
+  // Chroma only from pixels whose warped colour is the mono's surface (consistent_colour): where
+  // it is not (occlusions the refine stage filled with the background's disparity, wrong matches)
+  // the fill brings chroma from the same surface instead.
+  const cv::Mat chroma_valid =
+      o.chroma_consistency > 0 ? consistent_colour(valid, target, color_warped, response, float(o.chroma_consistency))
+                               : valid;
+  res.weight = detail::feathered(chroma_valid, o.feather_px);
   HalfChroma hc = W % 4 == 0 && H % 4 == 0
-                      ? half_chroma_blocks(target, color_warped, usable, res.weight, o.fill_radius, o.fill_edge)
-                      : half_chroma_area(target, color_warped, usable, res.weight, o.fill_radius, o.fill_edge);
+                      ? half_chroma_blocks(target, color_warped, usable, res.weight, o.fill_radius, o.fill_edge,
+                                           o.fill_neutral)
+                      : half_chroma_area(target, color_warped, usable, res.weight, o.fill_radius, o.fill_edge,
+                                         o.fill_neutral);
   detail::fit_linear_samples(hc.samples, res.fit_gain, res.fit_offset);
   hc.samples = {};
   const detail::GuidedRows smooth(hc.guide_s, hc.chroma_s, mono.size(), std::max(1, o.chroma_radius / 2),

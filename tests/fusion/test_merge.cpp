@@ -133,6 +133,74 @@ TEST_CASE("merge_reference_mono: holes take their neighbours' colour, the same f
   }
 }
 
+TEST_CASE("merge_reference_mono: a warped colour of another surface lends no chroma, even where the warp says valid",
+          "[fusion][merge]") {
+  // As at an occlusion the refine stage filled with the background's disparity: the warp is
+  // "valid" there but fetched the occluding surface, brighter and of another hue. The
+  // consistency check (the mono's response to it against what the mono read) finds it, and the
+  // fill brings the surrounding surface's chroma; without the check the wrong hue stays.
+  const cv::Mat truth = make_scene();
+  const cv::Mat mono = mono_of(truth, cv::Vec3f(0.25f, 0.45f, 0.30f), 1.15f);
+  const cv::Mat valid(truth.size(), CV_8U, cv::Scalar(255));
+  const cv::Rect wrong(20, 10, 12, 20);  // inside the first patch, away from its edges
+  cv::Mat warped = truth.clone();
+  warped(wrong).setTo(cv::Scalar(0.8, 0.1, 0.8));
+  cv::Mat inner = cv::Mat::zeros(truth.size(), CV_8U);
+  inner(cv::Rect(wrong.x + 3, wrong.y + 3, wrong.width - 6, wrong.height - 6)).setTo(255);
+  fusion::MergeOptions on, off;
+  off.chroma_consistency = 0;
+  const fusion::MergeResult checked = fusion::merge_reference_mono(mono, warped, valid, on);
+  const fusion::MergeResult trusted = fusion::merge_reference_mono(mono, warped, valid, off);
+  // The best the check can do: the warp itself marking the area a hole.
+  cv::Mat hole = valid.clone();
+  hole(wrong).setTo(0);
+  const fusion::MergeResult ideal = fusion::merge_reference_mono(mono, warped, hole, off);
+  const double checked_chroma = chroma_rms8(to_srgb8(checked.image), to_srgb8(truth), inner);
+  const double trusted_chroma = chroma_rms8(to_srgb8(trusted.image), to_srgb8(truth), inner);
+  const double ideal_chroma = chroma_rms8(to_srgb8(ideal.image), to_srgb8(truth), inner);
+  INFO("chroma error inside: checked " << checked_chroma << ", trusted " << trusted_chroma << ", a hole "
+                                       << ideal_chroma);
+  CHECK(cv::mean(checked.weight(wrong))[0] < 0.1);  // its rim is feathered
+  CHECK(cv::mean(trusted.weight(wrong))[0] == 1.0);
+  CHECK(trusted_chroma > 3.0 * ideal_chroma);
+  CHECK(checked_chroma < 1.25 * ideal_chroma);
+  // Away from it, the check changes nothing the warp got right.
+  cv::Mat away(truth.size(), CV_8U, cv::Scalar(255));
+  away(cv::Rect(wrong.x - 12, wrong.y - 12, wrong.width + 24, wrong.height + 24) & cv::Rect(cv::Point(), truth.size()))
+      .setTo(0);
+  CHECK(psnr8(to_srgb8(checked.image), to_srgb8(trusted.image), away) > 45.0);
+}
+
+TEST_CASE("merge_reference_mono: far from any chroma the fill fades to grey rather than carry a hue",
+          "[fusion][merge]") {
+  // A green ramp whose chroma is known at its left end only (32 px): without the neutral weight
+  // the fill carries the green 90-130 px into the hole; with it, that far the output is nearly
+  // grey (beyond ~120 px the fill's reach ends and both are grey).
+  cv::Mat truth(96, 256, CV_32FC3);
+  for (int r = 0; r < truth.rows; ++r)
+    for (int c = 0; c < truth.cols; ++c)
+      truth.at<cv::Vec3f>(r, c) =
+          cv::Vec3f(0.2f, 0.5f, 0.25f) * (0.5f + 0.5f * float(c) / 255.0f + ((r / 3) % 2 ? 0.03f : -0.03f));
+  const cv::Mat mono = mono_of(truth, cv::Vec3f(0.25f, 0.45f, 0.30f), 1.15f);
+  cv::Mat valid(truth.size(), CV_8U, cv::Scalar(0));
+  valid(cv::Rect(0, 0, 32, 96)).setTo(255);
+  fusion::MergeOptions neutral, carry;
+  carry.fill_neutral = 0;
+  auto chroma_far = [&](const fusion::MergeOptions& o) {
+    const cv::Mat out = to_srgb8(fusion::merge_reference_mono(mono, truth, valid, o).image);
+    cv::Mat g, grey;
+    cv::cvtColor(out, g, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(g, grey, cv::COLOR_GRAY2BGR);
+    cv::Mat far = cv::Mat::zeros(truth.size(), CV_8U);
+    far(cv::Rect(120, 0, 40, 96)).setTo(255);
+    return chroma_rms8(out, grey, far);  // the output's own chroma there
+  };
+  const double with = chroma_far(neutral), without = chroma_far(carry);
+  INFO("chroma far from the known patch: neutral " << with << ", carried " << without);
+  CHECK(without > 10.0);
+  CHECK(with < 0.5 * without);
+}
+
 TEST_CASE("The merges refuse images of the wrong type, size or none at all, naming the function",
           "[fusion][merge][bad]") {
   const cv::Mat bgr(40, 60, CV_32FC3, cv::Scalar(0.2, 0.3, 0.4)), grey(40, 60, CV_32FC1, cv::Scalar(0.3));
