@@ -5,6 +5,7 @@
 #include "dualcam/fusion/merge.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -49,11 +50,21 @@ cv::Mat box_mean(const cv::Mat& src, int radius) {
     for (int y = lo; y < hi; ++y) {
       const float* s = src.ptr<float>(y);
       double* h = hs.data() + static_cast<std::size_t>(y - lo) * W;
-      for (int x = 0; x < W; ++x) {
+      // The same sums in the same order; away from the borders without the reflection table.
+      const int x0 = std::min(radius, W), x1 = std::max(x0, W - radius);
+      const auto reflected = [&](int x) {
         double sum = 0;
         for (int i = 0; i < k; ++i) sum += s[xs[x + i]];
         h[x] = sum;
+      };
+      for (int x = 0; x < x0; ++x) reflected(x);
+      for (int x = x0; x < x1; ++x) {
+        const float* q = s + (x - radius);
+        double sum = 0;
+        for (int i = 0; i < k; ++i) sum += q[i];
+        h[x] = sum;
       }
+      for (int x = x1; x < W; ++x) reflected(x);
     }
     std::vector<double> col(static_cast<std::size_t>(W));
     for (int y = r0; y < r1; ++y) {
@@ -231,6 +242,27 @@ cv::Mat smoothed_coefficients(const cv::Mat& coef, const cv::Mat& g8, const cv::
   return out;
 }
 
+// Two of the merge's noise tables combined into one per channel, over NoiseModel's levels, so that
+// a per-pixel loop reads one entry per channel (one index, one square root) where it read two.
+// `f(channel, level)` is evaluated at the level of every table entry (index() of it is the entry).
+class LevelTable {
+ public:
+  template <class F>
+  explicit LevelTable(F f) {
+    for (int k = 0; k < 3; ++k) {
+      t_[k].resize(NoiseModel::kTable + 1);
+      for (int i = 0; i <= NoiseModel::kTable; ++i) {
+        const float s = float(i) / NoiseModel::kTable;
+        t_[k][i] = f(k, s * s);
+      }
+    }
+  }
+  float operator()(int channel, float level) const { return t_[channel][NoiseModel::index(level)]; }
+
+ private:
+  std::array<std::vector<float>, 3> t_;
+};
+
 // The blend of the two sets of coefficients (see Transfers), at half resolution: both evaluated
 // on the half-resolution guide (the smoothed ones sampled bilinearly from 1/8), their
 // difference's noise measured (estimate_band_noise), keep = max(0, 1 - chroma_noise_scale x
@@ -267,6 +299,8 @@ cv::Mat blend_coefficients(const cv::Mat& small, const cv::Mat& smooth8, const c
   diff = cv::Mat();
   energy = box_mean(energy, std::max(1, o.detail_radius));
   const float scale = float(o.chroma_noise_scale) * (1.0f / 3.0f);
+  const LevelTable expected(
+      [&](int k, float l) { return std::min(band.variance(k, l), 4.0f * noise.fine(0, k, l)); });
   cv::Mat coef(g2.size(), CV_32FC(6));
   std::vector<double> row_keep(static_cast<std::size_t>(H), 0.0);
   parallel_rows(H, 16, [&](int r0, int r1) {
@@ -280,7 +314,7 @@ cv::Mat blend_coefficients(const cv::Mat& small, const cv::Mat& smooth8, const c
       double sum = 0;
       for (int x = 0; x < W; ++x) {
         float nv = 0;
-        for (int k = 0; k < 3; ++k) nv += std::min(band.variance(k, l[3 * x + k]), 4.0f * noise.fine(0, k, l[3 * x + k]));
+        for (int k = 0; k < 3; ++k) nv += expected(k, l[3 * x + k]);
         nv *= scale;
         const float keep = std::max(0.0f, 1.0f - nv / std::max(e[x], 1e-20f));
         const float* pl = cl.data() + 6 * x;
@@ -393,6 +427,7 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, cv::Mat energy
   // The residual's own noise, measured on it (level sets of its flat blocks): where the transfer
   // explains the scene (a mono's structure), little texture is left to pass for noise.
   const BandNoise band = estimate_band_noise(color, transferred, NoiseOptions{}, transferred);
+  const LevelTable pixel_noise([&](int k, float l) { return std::min(noise.pixel(k, l), 2.0f * band.variance(k, l)); });
   // keep = max(0, 1 - expected / energy); out = max(0, transferred + keep * residual).
   parallel_rows(color.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
@@ -403,7 +438,7 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, cv::Mat energy
       for (int x = 0; x < W; ++x) {
         const float* p = t + 3 * x;
         float expected = 0;
-        for (int k = 0; k < 3; ++k) expected += std::min(noise.pixel(k, p[k]), 2.0f * band.variance(k, p[k]));
+        for (int k = 0; k < 3; ++k) expected += pixel_noise(k, p[k]);
         expected *= scale;
         if (m) expected += m[x];
         const float keep = std::max(0.0f, 1.0f - expected / std::max(e[x], 1e-20f));
