@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -26,6 +27,36 @@ TEST_CASE("sRGB transfer curve matches the standard and round-trips 8-bit codes"
   cv::Mat codes16(1, 65536, CV_16U);
   for (int i = 0; i < 65536; ++i) codes16.at<std::uint16_t>(i) = std::uint16_t(i);
   CHECK(cv::norm(to_srgb16(to_linear(codes16)), codes16, cv::NORM_INF) <= 1);
+}
+
+TEST_CASE("to_srgb8 / to_srgb16 give lround(linear_to_srgb(v) * max) for every value, around every step", "[color]") {
+  // The encoders read the code from thresholds (color.cpp); the reference is the formula.
+  std::vector<float> v = {0.0f, -0.0f, -1.0f, 1.0f, 2.0f, std::nextafter(1.0f, 0.0f), std::numeric_limits<float>::denorm_min(),
+                          std::numeric_limits<float>::min(), std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+  // Every 4099th float in [0, 1], and 64 floats either side of the middle of every code's step.
+  for (std::uint32_t b = 0; b <= 0x3f800000u; b += 4099) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    v.push_back(f);
+  }
+  for (int max : {255, 65535})
+    for (int k = 0; k < max; ++k) {
+      float f = srgb_to_linear((float(k) + 0.5f) / float(max));
+      for (int i = 0; i < 64; ++i) f = std::nextafter(f, 0.0f);
+      for (int i = 0; i < 129; ++i, f = std::nextafter(f, 2.0f)) v.push_back(f);
+    }
+  const cv::Mat in(1, int(v.size()), CV_32F, v.data());
+  const cv::Mat e8 = to_srgb8(in), e16 = to_srgb16(in);
+  long bad8 = 0, bad16 = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const float x = std::isfinite(v[i]) ? v[i] : 0.0f;
+    bad8 += e8.at<std::uint8_t>(int(i)) != std::lround(linear_to_srgb(x) * 255.0f);
+    bad16 += e16.at<std::uint16_t>(int(i)) != std::lround(linear_to_srgb(x) * 65535.0f);
+  }
+  INFO(v.size() << " values");
+  CHECK(bad8 == 0);
+  CHECK(bad16 == 0);
 }
 
 TEST_CASE("The sRGB tables follow the curves, and apply() gives what one value at a time gives", "[color]") {
