@@ -1,7 +1,9 @@
 #include "dualcam/fusion/rectify.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
@@ -115,20 +117,58 @@ Rectifier::Maps Rectifier::forward_maps(const CameraModel& cam, const cv::Matx33
 
 Rectifier::Maps Rectifier::inverse_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const {
   // For every pixel of the original camera: where it lands in the canonical rectified image.
+  // cv::undistortPoints (an iterative inverse of the distortion) on a grid of every step-th
+  // pixel, both last ones included, and bilinear between: the map is smooth, and per pixel it
+  // was 0.9 s of a 4 s fuse at 12 MP (2 cores). Bilinear's error is h^2 / 8 times the map's
+  // second derivative, which falls with the focal length: h = focal / 100 px, at most 8, keeps
+  // it below 0.01 px for strong distortion (k1 = -0.28; tests/fusion/test_rectify.cpp measures
+  // it against the per-pixel inverse).
+  const double focal = std::min(cam.K(0, 0), cam.K(1, 1));
+  const int step = std::max(1, std::min(8, int(focal / 100.0)));
+  const int W = cam.size.width, H = cam.size.height;
+  const auto axis = [step](int n) {
+    std::vector<int> g;
+    for (int i = 0; i < n - 1; i += step) g.push_back(i);
+    g.push_back(n - 1);
+    return g;
+  };
+  const std::vector<int> gx = axis(W), gy = axis(H);
+  const int GW = int(gx.size()), GH = int(gy.size());
+  cv::Mat grid(GH, GW, CV_32FC2);
+  parallel_rows(GH, 4, [&](int j0, int j1) {
+    std::vector<cv::Point2f> src(static_cast<std::size_t>(GW)), dst;
+    for (int j = j0; j < j1; ++j) {
+      for (int i = 0; i < GW; ++i) src[i] = cv::Point2f(float(gx[i]), float(gy[j]));
+      cv::undistortPoints(src, dst, cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P));
+      std::copy(dst.begin(), dst.end(), grid.ptr<cv::Point2f>(j));
+    }
+  });
+  // Each pixel's grid cell and its position inside it.
+  std::vector<int> cx(static_cast<std::size_t>(W));
+  std::vector<float> tx(static_cast<std::size_t>(W));
+  for (int c = 0, i = 0; c < W; ++c) {
+    while (i + 2 < GW && gx[i + 1] <= c) ++i;
+    cx[c] = i;
+    tx[c] = GW > 1 ? float(c - gx[i]) / float(gx[i + 1] - gx[i]) : 0.0f;
+  }
   Maps m;
   m.x.create(cam.size, CV_32F);
   m.y.create(cam.size, CV_32F);
   const cv::Size canon = geometry_.canonical_size();
-  parallel_rows(cam.size.height, 16, [&](int r0, int r1) {
-    std::vector<cv::Point2f> src, dst;
+  parallel_rows(H, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
-      src.resize(cam.size.width);
-      for (int c = 0; c < cam.size.width; ++c) src[c] = cv::Point2f(float(c), float(r));
-      cv::undistortPoints(src, dst, cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P));
+      int j = std::min(r / step, GH - 1);
+      if (j + 1 >= GH) j = std::max(0, GH - 2);
+      const float ty = GH > 1 ? float(r - gy[j]) / float(gy[j + 1] - gy[j]) : 0.0f;
+      const cv::Point2f* a = grid.ptr<cv::Point2f>(j);
+      const cv::Point2f* b = grid.ptr<cv::Point2f>(std::min(j + 1, GH - 1));
       float* mx = m.x.ptr<float>(r);
       float* my = m.y.ptr<float>(r);
-      for (int c = 0; c < cam.size.width; ++c) {
-        float x = dst[c].x, y = dst[c].y;
+      for (int c = 0; c < W; ++c) {
+        const int i = cx[c], k = std::min(i + 1, GW - 1);
+        const float t = tx[c];
+        const cv::Point2f top = a[i] + t * (a[k] - a[i]), bottom = b[i] + t * (b[k] - b[i]);
+        float x = top.x + ty * (bottom.x - top.x), y = top.y + ty * (bottom.y - top.y);
         if (geometry_.vertical) std::swap(x, y);
         if (geometry_.flip) x = float(canon.width - 1) - x;
         mx[c] = x;

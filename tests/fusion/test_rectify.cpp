@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/datasets/sample.hpp"
@@ -46,6 +49,41 @@ TEST_CASE("Un-rectifying a rectified image gives every pixel back at its own pos
       }
   INFO(off << " of " << n << " pixels off by more than 0.05 px");
   CHECK(off < 0.01 * n);
+}
+
+TEST_CASE("The inverse maps (interpolated on a grid) match the per-pixel inverse of the distortion", "[rectify]") {
+  // A strongly distorted rig, cameras one above the other (transposed canonical frame): every
+  // pixel's canonical position from canonical_from_color() against cv::undistortPoints at it.
+  datasets::Sample s = small_sample();
+  StereoRig rig = s.rig;
+  rig.color.dist = (cv::Mat_<double>(1, 5) << -0.28, 0.12, 0.0015, -0.0008, -0.02);
+  rig.mono.dist = (cv::Mat_<double>(1, 5) << 0.15, -0.05, -0.001, 0.0005, 0.0);
+  rig.T = cv::Vec3d(rig.T[1], rig.T[0], rig.T[2]);
+  fusion::Rectifier rect(rig);
+  const RectifyGeometry& g = rect.geometry();
+  REQUIRE(g.vertical);
+  const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
+                         const fusion::Rectifier::Maps& m) {
+    REQUIRE(m.x.size() == cam.size);
+    double worst = 0;
+    for (int r = 0; r < cam.size.height; ++r) {
+      std::vector<cv::Point2f> src, dst;
+      for (int c = 0; c < cam.size.width; ++c) src.emplace_back(float(c), float(r));
+      cv::undistortPoints(src, dst, cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P));
+      for (int c = 0; c < cam.size.width; ++c) {
+        float x = dst[c].x, y = dst[c].y;
+        if (g.vertical) std::swap(x, y);
+        if (g.flip) x = float(g.canonical_size().width - 1) - x;
+        worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - x, m.y.at<float>(r, c) - y)));
+      }
+    }
+    return worst;
+  };
+  const double color = check(rig.color, g.R2, g.P2, rect.canonical_from_color());
+  const double mono = check(rig.mono, g.R1, g.P1, rect.canonical_from_mono());
+  INFO("largest difference, colour " << color << " px, mono " << mono << " px");
+  CHECK(color < 0.01);
+  CHECK(mono < 0.01);
 }
 
 TEST_CASE("Simulator truth is self-consistent: warping the colour view by the true disparity gives the mono view",
