@@ -29,50 +29,44 @@ namespace {
 
 using detail::feathered;
 
-// Mean over a (2 radius + 1)^2 box of a CV_32F image, borders reflected (101): what cv::blur
-// gives (sums in double), rows in bands in parallel.
+// Mean over a (2 radius + 1)^2 box of a CV_32F image, borders reflected (101), as cv::blur gives
+// it, with running sums in double along each row and down each column (a box's sum from its
+// neighbour's: 4 additions a pixel whatever the radius, where summing every box took 2k), rows
+// in bands in parallel.
 cv::Mat box_mean(const cv::Mat& src, int radius) {
   const int H = src.rows, W = src.cols, k = 2 * radius + 1;
   const double scale = 1.0 / (double(k) * k);
   cv::Mat out(src.size(), CV_32F);
   std::vector<int> xs(static_cast<std::size_t>(W + 2 * radius));
   for (int i = 0; i < W + 2 * radius; ++i) xs[i] = cv::borderInterpolate(i - radius, W, cv::BORDER_REFLECT_101);
+  const auto row_of = [&](int y) { return cv::borderInterpolate(y, H, cv::BORDER_REFLECT_101); };
   parallel_rows(H, 32, [&](int r0, int r1) {
-    const int h0 = std::max(0, r0 - radius), h1 = std::min(H, r1 + radius);
     // Horizontal sums of the rows the band reads (reflected rows are among them).
-    int lo = h0, hi = h1;
-    for (int y = r0; y < r1; ++y)
-      for (int i = -radius; i <= radius; ++i) {
-        const int yy = cv::borderInterpolate(y + i, H, cv::BORDER_REFLECT_101);
-        lo = std::min(lo, yy), hi = std::max(hi, yy + 1);
-      }
+    int lo = std::max(0, r0 - radius), hi = std::min(H, r1 + radius);
+    for (int y = r0 - radius; y < r1 + radius; ++y) lo = std::min(lo, row_of(y)), hi = std::max(hi, row_of(y) + 1);
     std::vector<double> hs(static_cast<std::size_t>(hi - lo) * W);
     for (int y = lo; y < hi; ++y) {
       const float* s = src.ptr<float>(y);
       double* h = hs.data() + static_cast<std::size_t>(y - lo) * W;
-      // The same sums in the same order; away from the borders without the reflection table.
-      const int x0 = std::min(radius, W), x1 = std::max(x0, W - radius);
-      const auto reflected = [&](int x) {
-        double sum = 0;
-        for (int i = 0; i < k; ++i) sum += s[xs[x + i]];
-        h[x] = sum;
-      };
-      for (int x = 0; x < x0; ++x) reflected(x);
-      for (int x = x0; x < x1; ++x) {
-        const float* q = s + (x - radius);
-        double sum = 0;
-        for (int i = 0; i < k; ++i) sum += q[i];
+      double sum = 0;
+      for (int i = 0; i < k; ++i) sum += s[xs[i]];
+      h[0] = sum;
+      for (int x = 1; x < W; ++x) {
+        sum += double(s[xs[x + k - 1]]) - double(s[xs[x - 1]]);
         h[x] = sum;
       }
-      for (int x = x1; x < W; ++x) reflected(x);
     }
-    std::vector<double> col(static_cast<std::size_t>(W));
+    const auto hrow = [&](int y) { return hs.data() + static_cast<std::size_t>(row_of(y) - lo) * W; };
+    std::vector<double> col(static_cast<std::size_t>(W), 0.0);
+    for (int i = -radius; i <= radius; ++i) {
+      const double* h = hrow(r0 + i);
+      for (int x = 0; x < W; ++x) col[x] += h[x];
+    }
     for (int y = r0; y < r1; ++y) {
-      std::fill(col.begin(), col.end(), 0.0);
-      for (int i = -radius; i <= radius; ++i) {
-        const int yy = cv::borderInterpolate(y + i, H, cv::BORDER_REFLECT_101);
-        const double* h = hs.data() + static_cast<std::size_t>(yy - lo) * W;
-        for (int x = 0; x < W; ++x) col[x] += h[x];
+      if (y > r0) {
+        const double* add = hrow(y + radius);
+        const double* sub = hrow(y - radius - 1);
+        for (int x = 0; x < W; ++x) col[x] += add[x] - sub[x];
       }
       float* o = out.ptr<float>(y);
       for (int x = 0; x < W; ++x) o[x] = float(col[x] * scale);
@@ -165,8 +159,12 @@ cv::Mat block_means(const cv::Mat& src, int f) {
       const int y0 = r * f, y1 = std::min(H, y0 + f);
       for (int y = y0; y < y1; ++y) {
         const float* p = src.ptr<float>(y);
-        for (int x = 0; x < W; ++x)
-          for (int c = 0; c < C; ++c) sum[static_cast<std::size_t>(x / f) * C + c] += p[x * C + c];
+        // Block by block (no division per sample); each sum in the same order as before.
+        for (int x0 = 0, i = 0; x0 < W; x0 += f, ++i) {
+          float* s = sum.data() + static_cast<std::size_t>(i) * C;
+          for (int x = x0; x < std::min(W, x0 + f); ++x)
+            for (int c = 0; c < C; ++c) s[c] += p[x * C + c];
+        }
       }
       float* o = out.ptr<float>(r);
       for (int i = 0; i < size.width; ++i) {
