@@ -21,7 +21,13 @@ struct MergeOptions {
   // measured noise variance: the real mono is high-ISO, and its grain must not come through as
   // detail.
   int guide_denoise_radius = 4;
-  double guide_denoise_scale = 16.0;  // times min(1, the guide's noise / the colour's; see MergeResult)
+  // Times min(1, the guide's noise / the colour's; see MergeResult). 24 with detail_noise_scale
+  // 1.25 (was 16 and 1): real pairs' colour-view flat noise 0.241 / 0.234 -> 0.232 / 0.209 levels
+  // (NLM 0.270 / 0.217), detail 0.593 / 0.792 -> 0.593 / 0.793; P2 light 0.05 31.37 -> 31.30 dB,
+  // light 1.0 33.63 -> 33.55, realistic 0.05 / 0.02 29.70 / 26.99 -> 29.58 / 26.91 (NLM 27.87 /
+  // 25.24). Measured beside: 32 and 1.1: 0.232 / 0.215, P2 31.33 / 33.58; 32 and 1.25: 0.230 /
+  // 0.205, P2 31.29 / 33.54; 16 and 1.25: 0.236 / 0.214, P2 31.29 / 33.56.
+  double guide_denoise_scale = 24.0;
   // ... the chromaticity comes from an edge-aware filter of this reach, px (domain transform at
   // quarter resolution: reach/4 there), guided by the denoised guide, that stops at guide edges
   // above chroma_edge (sRGB-encoded units; never below 4x the guide's noise there):
@@ -37,7 +43,7 @@ struct MergeOptions {
   // colour-view flat noise 0.260 / 0.272 -> 0.241 / 0.234 (radius 2 -> 4; 6: 0.236 / 0.220, 8:
   // 0.239 / 0.217), P2 light 0.05 31.48 -> 31.37 dB (6: 31.23, 8: 31.12; docs/evaluation.md).
   int detail_radius = 4;
-  double detail_noise_scale = 1.0;  // the noise variance = this x the colour camera's measured model
+  double detail_noise_scale = 1.25;  // the noise variance = this x the colour camera's measured model (see guide_denoise_scale)
   // ... and out of what misalignment would leave: an edge this far off (px; the fuse pipeline
   // sets it from the alignment it measured, 0 for a pair given rectified).
   double alignment_px = 0;
