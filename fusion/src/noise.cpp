@@ -212,8 +212,7 @@ std::vector<Block> sample_blocks(const cv::Mat& img, const float* lut, std::pair
         const int y0 = j * stride * px, x0 = i * stride * px;
         bool clipped = false;
         std::fill(z.begin(), z.end(), 0.0f);
-        // A sample's f x f pixels summed in the same order as before (x, then y, ascending), with
-        // shifts for the divisions by f (a division per pixel was most of this function's time).
+        // A sample's f x f pixels summed x, then y, ascending; f = 2^scale, so shifts divide.
         int hits = 0;
         for (int y = 0; y < px; ++y) {
           const T* p = img.ptr<T>(y0 + y) + static_cast<std::size_t>(x0) * C + c;
