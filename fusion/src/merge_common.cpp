@@ -2,7 +2,6 @@
 #include "merge_common.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -216,28 +215,6 @@ GuidedRows self_denoiser(const cv::Mat& image, const NoiseModel& model, int radi
     }
   });
   return GuidedRows(m2, m2, image.size(), std::max(1, radius / 2), 1e-12, 0, &e2);
-}
-
-cv::Mat consistent_means(const cv::Mat& mask, const cv::Mat& target, const cv::Mat& predicted, float threshold) {
-  const int H = target.rows, W = target.cols;
-  constexpr int kBox = 5, kHalo = kBox / 2;
-  cv::Mat out(target.size(), CV_8U);
-  // Bands with a halo: cv::blur of a band of the whole image reads the rows around it, so the
-  // result is the whole image's.
-  parallel_rows(H, 32, [&](int r0, int r1) {
-    const int h0 = std::max(0, r0 - kHalo), h1 = std::min(H, r1 + kHalo);
-    cv::Mat bp, bt;
-    cv::blur(predicted.rowRange(h0, h1), bp, cv::Size(kBox, kBox));
-    cv::blur(target.rowRange(h0, h1), bt, cv::Size(kBox, kBox));
-    for (int y = r0; y < r1; ++y) {
-      const float* p = bp.ptr<float>(y - h0);
-      const float* t = bt.ptr<float>(y - h0);
-      const std::uint8_t* v = mask.ptr<std::uint8_t>(y);
-      std::uint8_t* o = out.ptr<std::uint8_t>(y);
-      for (int x = 0; x < W; ++x) o[x] = (v[x] && std::abs(p[x] - t[x]) <= threshold * (t[x] + 0.02f)) ? 255 : 0;
-    }
-  });
-  return out;
 }
 
 }  // namespace detail

@@ -40,12 +40,4 @@ cv::Mat apply_rows(const GuidedRows& rows, const cv::Mat& src);
 // that of noise is flattened, an edge kept. What both merges do to a noisy mono.
 GuidedRows self_denoiser(const cv::Mat& image, const NoiseModel& model, int radius, double scale);
 
-// Where a view's image is the surface the reference saw: the `mask` pixels whose 5x5 mean of
-// `predicted` (what the reference camera would read there, from the other camera's image; CV_32F
-// linear light) is within `threshold` x (the 5x5 mean of `target` + 0.02) of `target`'s (the
-// reference's own reading). An occluded or mismatched pixel fetches another surface, which seldom
-// has the same brightness. Used by both merges (MergeOptions::chroma_consistency at the mono view,
-// guide_consistency at the colour view). CV_8U, 255 = consistent.
-cv::Mat consistent_means(const cv::Mat& mask, const cv::Mat& target, const cv::Mat& predicted, float threshold);
-
 }  // namespace dualcam::fusion::detail

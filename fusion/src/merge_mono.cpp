@@ -418,14 +418,18 @@ cv::Mat colourise(const cv::Mat& guide_e, const cv::Mat& target, const detail::G
   return image;
 }
 
-// Where the warped colour is the surface the mono saw (detail::consistent_means with the mono's
-// fitted response to the warped colour as the prediction; figures: MergeOptions::chroma_consistency).
-// Chroma only from pixels the matcher found (confidence > 0) or not occluded in its left-right
-// check was tried and lost 1.9-4.9 dB: the matcher leaves 20-40 % of the dev scenes' pixels
-// unknown, and a fill at 1/4 resolution cannot replace what their warped colour gets right.
+// Where the warped colour is the surface the mono saw: `valid` pixels whose 5x5 mean of the
+// mono's fitted response to the warped colour is within `threshold` x (the 5x5 mean of `target`
+// + 0.02) of it (linear light). An occluded pixel warped with the background's disparity fetches
+// the occluding surface, which seldom has the same brightness in the mono (figures:
+// MergeOptions::chroma_consistency). Chroma only from pixels the matcher found (confidence > 0)
+// or not occluded in its left-right check was tried and lost 1.9-4.9 dB: the matcher leaves
+// 20-40 % of the dev scenes' pixels unknown, and a fill at 1/4 resolution cannot replace what
+// their warped colour gets right.
 cv::Mat consistent_colour(const cv::Mat& valid, const cv::Mat& target, const cv::Mat& color, const cv::Matx13f& response,
                           float threshold) {
   const int H = target.rows, W = target.cols;
+  constexpr int kBox = 5, kHalo = kBox / 2;
   cv::Mat predicted(target.size(), CV_32F);
   parallel_rows(H, 32, [&](int r0, int r1) {
     for (int y = r0; y < r1; ++y) {
@@ -434,7 +438,23 @@ cv::Mat consistent_colour(const cv::Mat& valid, const cv::Mat& target, const cv:
       for (int x = 0; x < W; ++x) p[x] = response(0) * c[3 * x] + response(1) * c[3 * x + 1] + response(2) * c[3 * x + 2];
     }
   });
-  return detail::consistent_means(valid, target, predicted, threshold);
+  cv::Mat out(target.size(), CV_8U);
+  // Bands with a halo: cv::blur of a band of the whole image reads the rows around it, so the
+  // result is the whole image's.
+  parallel_rows(H, 32, [&](int r0, int r1) {
+    const int h0 = std::max(0, r0 - kHalo), h1 = std::min(H, r1 + kHalo);
+    cv::Mat bp, bt;
+    cv::blur(predicted.rowRange(h0, h1), bp, cv::Size(kBox, kBox));
+    cv::blur(target.rowRange(h0, h1), bt, cv::Size(kBox, kBox));
+    for (int y = r0; y < r1; ++y) {
+      const float* p = bp.ptr<float>(y - h0);
+      const float* t = bt.ptr<float>(y - h0);
+      const std::uint8_t* v = valid.ptr<std::uint8_t>(y);
+      std::uint8_t* o = out.ptr<std::uint8_t>(y);
+      for (int x = 0; x < W; ++x) o[x] = (v[x] && std::abs(p[x] - t[x]) <= threshold * (t[x] + 0.02f)) ? 255 : 0;
+    }
+  });
+  return out;
 }
 
 }  // namespace
