@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <opencv2/imgproc.hpp>
+#include <tbb/parallel_invoke.h>
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
@@ -263,8 +264,10 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   sw.reset();
   MergeStats ms;
   const NoiseOptions& nopt = o.noise;
-  ms.noise.color = estimate_noise(in.color, nopt);
-  ms.noise.mono = estimate_noise(in.mono, nopt);
+  // The two cameras' models side by side: each has serial parts (histograms, level sets) that
+  // the other's parallel ones fill in around.
+  tbb::parallel_invoke([&] { ms.noise.color = estimate_noise(in.color, nopt); },
+                       [&] { ms.noise.mono = estimate_noise(in.mono, nopt); });
   res.stats.seconds.noise = sw.seconds();
   sw.reset();
   // How far off an edge of the warped view may be. A pair given rectified, or aligned by a rig, is
