@@ -82,6 +82,27 @@ inline float luma_variance(float vb, float vg, float vr) {
   return s * s;
 }
 
+// Two of the merge's noise tables combined into one per channel, over NoiseModel's levels, so that
+// a per-pixel loop reads one entry per channel (one index, one square root) where it read two.
+// `f(channel, level)` is evaluated at the level of every table entry (index() of it is the entry).
+class LevelTable {
+ public:
+  template <class F>
+  explicit LevelTable(F f) {
+    for (int k = 0; k < 3; ++k) {
+      t_[k].resize(NoiseModel::kTable + 1);
+      for (int i = 0; i <= NoiseModel::kTable; ++i) {
+        const float s = float(i) / NoiseModel::kTable;
+        t_[k][i] = f(k, s * s);
+      }
+    }
+  }
+  float operator()(int channel, float level) const { return t_[channel][NoiseModel::index(level)]; }
+
+ private:
+  std::array<std::vector<float>, 3> t_;
+};
+
 // The guide's noise variance per pixel of a reduced guide (scale 1: half, 2: quarter resolution),
 // times `scale`: the mono's where the guide is the mono (`usable_share` of the pixel), the colour
 // luminance's, brought to the mono's scale (gain^2), where it is the colour's own.
@@ -89,6 +110,11 @@ cv::Mat guide_noise(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& u
                     int level, double gain, double scale) {
   cv::Mat out(guide.size(), CV_32F);
   const float g2 = float(gain * gain), k = float(scale);
+  // The tables' entries per pixel (the same entries NoiseModel::fine reads): the mono's variance,
+  // and each colour channel's luma_variance term (weight x its sigma), summed in luma_variance's order.
+  static constexpr float kLuma[3] = {0.0722f, 0.7152f, 0.2126f};
+  const LevelTable mono([&](int, float l) { return n.mono.fine(level, 0, l); });
+  const LevelTable term([&](int c, float l) { return kLuma[c] * std::sqrt(n.color.fine(level, c, l)); });
   parallel_rows(guide.rows, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
       const float* g = guide.ptr<float>(r);
@@ -96,10 +122,9 @@ cv::Mat guide_noise(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& u
       const float* u = usable_share.ptr<float>(r);
       float* o = out.ptr<float>(r);
       for (int x = 0; x < guide.cols; ++x) {
-        const float vm = n.mono.fine(level, 0, g[x]);
-        const float vc = luma_variance(n.color.fine(level, 0, c[3 * x]), n.color.fine(level, 1, c[3 * x + 1]),
-                                       n.color.fine(level, 2, c[3 * x + 2]));
-        o[x] = k * (u[x] * vm + (1.0f - u[x]) * g2 * vc);
+        const float vm = mono(0, g[x]);
+        const float sc = term(0, c[3 * x]) + term(1, c[3 * x + 1]) + term(2, c[3 * x + 2]);
+        o[x] = k * (u[x] * vm + (1.0f - u[x]) * g2 * (sc * sc));
       }
     }
   });
@@ -239,27 +264,6 @@ cv::Mat smoothed_coefficients(const cv::Mat& coef, const cv::Mat& g8, const cv::
   cv::mixChannels(in, 2, &out, 1, from_to, 6);
   return out;
 }
-
-// Two of the merge's noise tables combined into one per channel, over NoiseModel's levels, so that
-// a per-pixel loop reads one entry per channel (one index, one square root) where it read two.
-// `f(channel, level)` is evaluated at the level of every table entry (index() of it is the entry).
-class LevelTable {
- public:
-  template <class F>
-  explicit LevelTable(F f) {
-    for (int k = 0; k < 3; ++k) {
-      t_[k].resize(NoiseModel::kTable + 1);
-      for (int i = 0; i <= NoiseModel::kTable; ++i) {
-        const float s = float(i) / NoiseModel::kTable;
-        t_[k][i] = f(k, s * s);
-      }
-    }
-  }
-  float operator()(int channel, float level) const { return t_[channel][NoiseModel::index(level)]; }
-
- private:
-  std::array<std::vector<float>, 3> t_;
-};
 
 // The blend of the two sets of coefficients (see Transfers), at half resolution: both evaluated
 // on the half-resolution guide (the smoothed ones sampled bilinearly from 1/8), their
