@@ -82,9 +82,10 @@ inline float luma_variance(float vb, float vg, float vr) {
   return s * s;
 }
 
-// Two of the merge's noise tables combined into one per channel, over NoiseModel's levels, so that
-// a per-pixel loop reads one entry per channel (one index, one square root) where it read two.
-// `f(channel, level)` is evaluated at the level of every table entry (index() of it is the entry).
+// A function of the merge's noise tables (e.g. two of them combined), tabulated per channel over
+// NoiseModel's levels, so that a per-pixel loop reads one entry per channel (one index, one square
+// root) where it read several. `f(channel, level)` is evaluated at the level of every table entry
+// (index() of it is the entry).
 class LevelTable {
  public:
   template <class F>

@@ -23,7 +23,7 @@ struct MergeOptions {
   int guide_denoise_radius = 4;
   // Times min(1, the guide's noise / the colour's; see MergeResult). 24 with detail_noise_scale
   // 1.25 (was 16 and 1): real pairs' colour-view flat noise 0.241 / 0.234 -> 0.232 / 0.209 levels
-  // (NLM 0.270 / 0.217), detail 0.593 / 0.792 -> 0.593 / 0.793; P2 light 0.05 31.37 -> 31.30 dB,
+  // (NLM 0.270 / 0.217), detail 0.593 / 0.792 -> 0.593 / 0.793; P2 light 0.05 31.37 -> 31.29 dB,
   // light 1.0 33.63 -> 33.55, realistic 0.05 / 0.02 29.70 / 26.99 -> 29.58 / 26.91 (NLM 27.87 /
   // 25.24). Measured beside: 32 and 1.1: 0.232 / 0.215, P2 31.33 / 33.58; 32 and 1.25: 0.230 /
   // 0.205, P2 31.29 / 33.54; 16 and 1.25: 0.236 / 0.214, P2 31.29 / 33.56.
