@@ -75,10 +75,13 @@ cv::Mat box_mean(const cv::Mat& src, int radius) {
   return out;
 }
 
+// Rec. 709 luminance weights of B, G, R (engine's luminance()).
+constexpr float kLuma[3] = {0.0722f, 0.7152f, 0.2126f};
+
 // Noise variance of Rec. 709 luminance from the channels' variances: sqrt-summed, as if the
 // channels' noise were fully correlated (a demosaic correlates them; an upper bound otherwise).
 inline float luma_variance(float vb, float vg, float vr) {
-  const float s = 0.0722f * std::sqrt(vb) + 0.7152f * std::sqrt(vg) + 0.2126f * std::sqrt(vr);
+  const float s = kLuma[0] * std::sqrt(vb) + kLuma[1] * std::sqrt(vg) + kLuma[2] * std::sqrt(vr);
   return s * s;
 }
 
@@ -113,7 +116,6 @@ cv::Mat guide_noise(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& u
   const float g2 = float(gain * gain), k = float(scale);
   // The tables' entries per pixel (the same entries NoiseModel::fine reads): the mono's variance,
   // and each colour channel's luma_variance term (weight x its sigma), summed in luma_variance's order.
-  static constexpr float kLuma[3] = {0.0722f, 0.7152f, 0.2126f};
   const LevelTable mono([&](int, float l) { return n.mono.fine(level, 0, l); });
   const LevelTable term([&](int c, float l) { return kLuma[c] * std::sqrt(n.color.fine(level, c, l)); });
   parallel_rows(guide.rows, 16, [&](int r0, int r1) {
@@ -136,7 +138,7 @@ cv::Mat guide_noise(const cv::Mat& guide, const cv::Mat& color, const cv::Mat& u
 cv::Mat luma_mean_source(const cv::Mat& color) {
   cv::Mat small, y;
   cv::resize(color, small, cv::Size(std::max(1, color.cols / 8), std::max(1, color.rows / 8)), 0, 0, cv::INTER_AREA);
-  cv::transform(small, y, cv::Matx13f(0.0722f, 0.7152f, 0.2126f));
+  cv::transform(small, y, cv::Matx13f(kLuma[0], kLuma[1], kLuma[2]));
   return y;
 }
 
@@ -466,7 +468,7 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
     for (int r = r0; r < r1; ++r) {
       const float* c = color.ptr<float>(r);
       float* y = luma.ptr<float>(r);
-      for (int x = 0; x < W; ++x) y[x] = 0.0722f * c[3 * x] + 0.7152f * c[3 * x + 1] + 0.2126f * c[3 * x + 2];
+      for (int x = 0; x < W; ++x) y[x] = kLuma[0] * c[3 * x] + kLuma[1] * c[3 * x + 1] + kLuma[2] * c[3 * x + 2];
     }
   });
   const detail::MonoClip clip = detail::find_mono_clip(mono_warped);

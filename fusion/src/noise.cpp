@@ -212,18 +212,15 @@ std::vector<Block> sample_blocks(const cv::Mat& img, const float* lut, std::pair
         const int y0 = j * stride * px, x0 = i * stride * px;
         bool clipped = false;
         std::fill(z.begin(), z.end(), 0.0f);
-        // A sample's f x f pixels summed x, then y, ascending; f = 2^scale, so shifts divide.
-        int hits = 0;
         for (int y = 0; y < px; ++y) {
           const T* p = img.ptr<T>(y0 + y) + static_cast<std::size_t>(x0) * C + c;
-          float* row = z.data() + static_cast<std::size_t>(y >> scale) * B;
+          float* row = z.data() + static_cast<std::size_t>(y / f) * B;
           for (int x = 0; x < px; ++x) {
             const int code = p[static_cast<std::size_t>(x) * C];
-            hits += (code == clip.first) | (code == clip.second);
-            row[x >> scale] += lut[code];
+            clipped = clipped || code == clip.first || code == clip.second;
+            row[x / f] += lut[code];
           }
         }
-        clipped = hits > 0;
         for (float& v : z) v *= inv;
         Block b = block_stats(z.data(), B, stat);
         b.clipped = clipped;

@@ -143,23 +143,23 @@ Rectifier::Maps Rectifier::inverse_maps(const CameraModel& cam, const cv::Matx33
       std::copy(dst.begin(), dst.end(), grid.ptr<cv::Point2f>(j));
     }
   });
-  // Each pixel's grid cell and its position inside it.
+  // A pixel's grid cell along one axis (the last cell may be short) and its position inside it.
+  const auto cell = [step](const std::vector<int>& g, int p, int& i, float& t) {
+    i = std::min(p / step, std::max(0, int(g.size()) - 2));
+    t = g.size() > 1 ? float(p - g[i]) / float(g[i + 1] - g[i]) : 0.0f;
+  };
   std::vector<int> cx(static_cast<std::size_t>(W));
   std::vector<float> tx(static_cast<std::size_t>(W));
-  for (int c = 0, i = 0; c < W; ++c) {
-    while (i + 2 < GW && gx[i + 1] <= c) ++i;
-    cx[c] = i;
-    tx[c] = GW > 1 ? float(c - gx[i]) / float(gx[i + 1] - gx[i]) : 0.0f;
-  }
+  for (int c = 0; c < W; ++c) cell(gx, c, cx[c], tx[c]);
   Maps m;
   m.x.create(cam.size, CV_32F);
   m.y.create(cam.size, CV_32F);
   const cv::Size canon = geometry_.canonical_size();
   parallel_rows(H, 16, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r) {
-      int j = std::min(r / step, GH - 1);
-      if (j + 1 >= GH) j = std::max(0, GH - 2);
-      const float ty = GH > 1 ? float(r - gy[j]) / float(gy[j + 1] - gy[j]) : 0.0f;
+      int j;
+      float ty;
+      cell(gy, r, j, ty);
       const cv::Point2f* a = grid.ptr<cv::Point2f>(j);
       const cv::Point2f* b = grid.ptr<cv::Point2f>(std::min(j + 1, GH - 1));
       float* mx = m.x.ptr<float>(r);
