@@ -143,14 +143,20 @@ cv::Mat through_jpeg(const cv::Mat& img8, int quality) {
 
 }  // namespace
 
-cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera& c, std::uint64_t seed) {
+namespace {
+
+// The ADC's samples of the whole frame (CV_32F whole DN, black included).
+cv::Mat frame_dn(const cv::Mat& linear_bgr, const RealisticCamera& c, const Gains& g, std::uint64_t seed, const char* what) {
   c.validate();
   if (linear_bgr.empty() || linear_bgr.type() != CV_32FC3)
-    throw_invalid("realistic_camera_image: expected CV_32FC3 linear BGR");
-  const Gains g = gains_of(c);
-  const cv::Mat dn = detail::by_bands(linear_bgr, CV_32F, [&](const cv::Mat& band, int b) {
+    throw_invalid(std::string(what) + ": expected CV_32FC3 linear BGR");
+  return detail::by_bands(linear_bgr, CV_32F, [&](const cv::Mat& band, int b) {
     return sensor_dn(band, b * detail::kNoiseBandRows, c, g, detail::band_seed(seed, b));
   });
+}
+
+// The ISP: the ADC's samples (CV_32F DN) to the camera's 8-bit picture.
+cv::Mat picture_from_dn(const cv::Mat& dn, const RealisticCamera& c, const Gains& g) {
   cv::Mat linear;
   if (c.mono) {
     // Black off (values below it kept: the noise is symmetric about it), the gains, the output.
@@ -173,6 +179,40 @@ cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera&
   cv::Mat picture = to_srgb8(linear);
   if (!c.mono) picture = smooth_chroma(picture, c.chroma_blur_px);
   return through_jpeg(picture, c.jpeg_quality);
+}
+
+}  // namespace
+
+RawFrame realistic_camera_raw(const cv::Mat& linear_bgr, const RealisticCamera& c, std::uint64_t seed) {
+  const Gains g = gains_of(c);
+  RawFrame f;
+  frame_dn(linear_bgr, c, g, seed, "realistic_camera_raw").convertTo(f.samples, CV_16U);
+  f.bits = c.adc_bits;
+  f.cfa = c.mono ? CfaPattern::None : CfaPattern::Rggb;
+  f.black_level = c.black_level_dn;
+  f.white_level = g.full_scale;
+  if (!c.mono)
+    f.white_balance = cv::Vec3d(c.filter_response[1] / c.filter_response[0], 1.0, c.filter_response[1] / c.filter_response[2]);
+  // The ISP's gain from the linear frame (raw_linear: 1 = the ADC's full scale) to the picture:
+  // realistic_camera_image's light_per_dn and output gain, over the green filter.
+  const double gain = (g.full_scale - c.black_level_dn) * g.light_per_dn * c.output_gain / (c.mono ? 1.0 : c.filter_response[1]);
+  f.baseline_exposure_ev = std::log2(gain);
+  f.format = "dualcam simulator";
+  return f;
+}
+
+cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera& c, std::uint64_t seed) {
+  const Gains g = gains_of(c);
+  return picture_from_dn(frame_dn(linear_bgr, c, g, seed, "realistic_camera_image"), c, g);
+}
+
+cv::Mat realistic_camera_picture(const RawFrame& raw, const RealisticCamera& c) {
+  c.validate();
+  if (raw.samples.type() != CV_16UC1 || raw.mono() != c.mono)
+    throw_invalid("realistic_camera_picture: the frame is not this camera's (CV_16UC1, mono or RGGB as the camera)");
+  cv::Mat dn;
+  raw.samples.convertTo(dn, CV_32F);
+  return picture_from_dn(dn, c, gains_of(c));
 }
 
 }  // namespace dualcam::datasets

@@ -11,8 +11,10 @@
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/disparity.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/report.hpp"
 #include "noise_bands.hpp"
@@ -136,6 +138,8 @@ CameraModel SimCamera::model() const {
 }
 
 void SimulateOptions::validate() const {
+  if (raw && sensor != SensorModel::Realistic)
+    throw_invalid("SimulateOptions::raw (--raw) needs the realistic sensor (--sensor realistic): the simple sensor has no raw frame");
   if (!rig) {
     mono.validate("mono");
     color.validate("color");
@@ -253,8 +257,15 @@ Simulation simulate(const SimulateOptions& o, Progress* progress) {
   const cv::Mat mono_light = sensor_light(vm.linear_bgr, rig.mono, o.mono.exposure, o.mono.vignetting);
   const cv::Mat color_light = sensor_light(vc.linear_bgr, rig.color, o.color.exposure, o.color.vignetting);
   if (o.sensor == SensorModel::Realistic) {
-    sim.mono = realistic_camera_image(mono_light, realistic_mono(o), seed + 11);
-    sim.color = realistic_camera_image(color_light, realistic_color(o), seed + 12);
+    if (o.raw) {
+      sim.mono_raw = realistic_camera_raw(mono_light, realistic_mono(o), seed + 11);
+      sim.color_raw = realistic_camera_raw(color_light, realistic_color(o), seed + 12);
+      sim.mono = realistic_camera_picture(sim.mono_raw, realistic_mono(o));
+      sim.color = realistic_camera_picture(sim.color_raw, realistic_color(o));
+    } else {
+      sim.mono = realistic_camera_image(mono_light, realistic_mono(o), seed + 11);
+      sim.color = realistic_camera_image(color_light, realistic_color(o), seed + 12);
+    }
   } else {
     sim.mono = mono_camera_image(mono_light, o.mono_sensor, seed + 11);
     sim.color = color_camera_image(color_light, o.color_sensor, seed + 12);
@@ -294,6 +305,8 @@ std::vector<std::string> simulation_file_names(const Simulation& sim) {
                                  "truth_color.png",   "truth_mono_view.png", "depth_mono.pfm",
                                  "depth_color.pfm",   "disparity_mono.pfm", "disparity_color.pfm"};
   if (!sim.bokeh.empty()) names.push_back("bokeh_truth.png");
+  if (!sim.mono_raw.samples.empty())
+    for (const char* n : {"mono.raw", "color.raw", "mono.dng", "color.dng", "raw.json"}) names.push_back(n);
   return names;
 }
 
@@ -316,6 +329,21 @@ void write_simulation(const Simulation& s, const std::string& dir) {
     write_pfm(path("depth_color.pfm"), s.depth_color);
     write_pfm(path("disparity_mono.pfm"), s.disparity_mono);
     write_pfm(path("disparity_color.pfm"), s.disparity_color);
+  });
+  if (!s.mono_raw.samples.empty()) tasks.run([&] {
+    // Headerless frames in 16-bit little-endian containers (8-bit sensors: one byte a sample),
+    // the same frames as DNG, and what a reader of the headerless files must be told.
+    Json layout;
+    for (const auto& [name, f] : {std::pair<const char*, const RawFrame*>{"mono", &s.mono_raw}, {"color", &s.color_raw}}) {
+      const std::vector<std::uint8_t> bytes = encode_headerless(*f);
+      write_file_atomic(path((std::string(name) + ".raw").c_str()), bytes.data(), bytes.size());
+      write_dng(path((std::string(name) + ".dng").c_str()), *f, std::string("dualcam simulator ") + name);
+      Json j = f->to_json();
+      j["file"] = std::string(name) + ".raw";
+      j["byte_order"] = "little";
+      layout[name] = j;
+    }
+    write_file_atomic(path("raw.json"), layout.dump(2) + "\n");
   });
   tasks.wait();
 }

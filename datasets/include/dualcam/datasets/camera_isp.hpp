@@ -24,6 +24,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/engine/raw.hpp"
+
 #include "dualcam/datasets/sensor.hpp"
 
 namespace dualcam::datasets {
@@ -66,5 +68,13 @@ RealisticCamera realistic_mono_camera(double light, int adc_bits, const MonoSens
 // CV_8UC3 sRGB BGR, or CV_8UC1 for a mono camera. Deterministic for a seed and the same for any
 // thread count (the noise is drawn on fixed bands of rows).
 cv::Mat realistic_camera_image(const cv::Mat& linear_bgr, const RealisticCamera& camera, std::uint64_t seed);
+// The same camera's raw frame, before its ISP (engine/raw.hpp): the ADC's samples (an RGGB
+// mosaic for the colour camera), its black level and full scale, the white balance that undoes
+// the filter's transmissions, and the ISP's gain as baseline_exposure_ev. The same seed gives the
+// samples realistic_camera_image() made its picture from.
+RawFrame realistic_camera_raw(const cv::Mat& linear_bgr, const RealisticCamera& camera, std::uint64_t seed);
+// The camera's picture made by its ISP from such a frame: realistic_camera_image() is
+// realistic_camera_picture(realistic_camera_raw(...)).
+cv::Mat realistic_camera_picture(const RawFrame& raw, const RealisticCamera& camera);
 
 }  // namespace dualcam::datasets

@@ -77,6 +77,9 @@ struct SimulateOptions {
   SensorModel sensor = SensorModel::Simple;
   int adc_bits = 8;
   int jpeg_quality = 90;
+  // Realistic sensor only: keep both sensors' raw frames (Simulation::mono_raw / color_raw), which
+  // write_simulation writes as headerless .raw and DNG files with raw.json (their layout).
+  bool raw = false;
 
   // Bokeh truth at the colour view: rendered when focus_depth_mm > 0.
   double focus_depth_mm = 0;
@@ -102,6 +105,7 @@ struct Simulation {
   cv::Mat canonical_disparity_mono, canonical_disparity_color;  // CV_32F canonical rectified px, NaN = none
   bool ideal_rectified = false;
   cv::Mat bokeh;                // CV_32FC3 linear defocused colour view; empty unless asked for
+  RawFrame mono_raw, color_raw;  // the sensors' frames (SimulateOptions::raw); empty samples otherwise
   SimulationTimings timings;
 };
 
