@@ -52,15 +52,6 @@ std::vector<std::string> parse_stages(const std::string& text) {
   return out;
 }
 
-cv::Size parse_size(const std::string& text) {
-  int w = 0, h = 0;
-  char x = 0, extra = 0;
-  std::istringstream in(text);
-  if (!(in >> w >> x >> h) || x != 'x' || (in >> extra) || w < 64 || h < 64 || w > 20000 || h > 20000)
-    throw_invalid("--size must be WIDTHxHEIGHT between 64x64 and 20000x20000, got '" + text + "'");
-  return {w, h};
-}
-
 // Resets the process's peak resident memory (Linux: write 5 to /proc/self/clear_refs), so the
 // peak after a stage is that stage's. Returns false where the kernel does not allow it.
 bool reset_peak_rss() {
@@ -382,7 +373,7 @@ Command register_bench(CLI::App& root) {
       ->excludes(json_opt);
   app->footer(example("dualcam bench --size 4000x3000 --max-disparity 256 --threads 2"));
   Action action = [o]() {
-    const cv::Size size = parse_size(o->size);
+    const cv::Size size = parse_size("--size", o->size, 64, 20000);
     const std::vector<std::string> stages = parse_stages(o->stages);
     if (!o->json_path.empty()) check_output_path(o->json_path);
     ThreadScope threads(o->threads);

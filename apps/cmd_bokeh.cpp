@@ -43,17 +43,9 @@ cv::Point parse_point(const std::string& text) {
   return {x, y};
 }
 
-cv::Size parse_size(const std::string& text) {
-  int w = 0, h = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%dx%d%c", &w, &h, &tail) != 2 || w < 64 || h < 64 || w > 20000 || h > 20000)
-    throw_invalid("--bench-size must be WxH with 64 <= W, H <= 20000, got '" + text + "'");
-  return {w, h};
-}
-
 int run_bench(const BokehCliOptions& o) {
   eval::BokehBenchOptions bo;
-  bo.size = parse_size(o.bench_size);
+  bo.size = parse_size("--bench-size", o.bench_size, 64, 20000);
   bo.max_blur_px = o.max_blur > 0 ? o.max_blur : 48;
   bo.threads = o.common.threads;
   Json j = eval::run_bokeh_bench(bo, stderr);

@@ -29,6 +29,7 @@ struct SimulateCli {
   double light = 1.0;
   double f_number = 0, focal_mm = 0;
   bool no_bayer = false;
+  bool raw = false;
   std::string sensor = "simple";
   int adc_bits = datasets::SimulateOptions{}.adc_bits;
   int jpeg_quality = datasets::SimulateOptions{}.jpeg_quality;
@@ -61,14 +62,6 @@ std::vector<double> parse_list(const std::string& option, const std::string& tex
     throw_invalid(option + ": expected " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)) +
                   " comma-separated numbers, got '" + text + "'");
   return v;
-}
-
-cv::Size parse_size(const std::string& option, const std::string& text) {
-  int w = 0, h = 0;
-  char x = 0, rest = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &w, &x, &h, &rest) != 3 || (x != 'x' && x != 'X') || w <= 0 || h <= 0)
-    throw_invalid(option + ": expected WIDTHxHEIGHT (e.g. 4000x3000), got '" + text + "'");
-  return {w, h};
 }
 
 // The options as a simulator recipe (datasets/recipe.hpp), so `dualcam simulate` and regress
@@ -178,6 +171,9 @@ Command register_simulate(CLI::App& root) {
   app->add_option("--adc-bits", c->adc_bits, "realistic sensor: bits at the ADC (default 8)")->check(CLI::Range(8, 16));
   app->add_option("--jpeg-quality", c->jpeg_quality, "realistic sensor: JPEG quality of the pictures, 0 = none (default 90)")
       ->check(CLI::Range(0, 100));
+  app->add_flag("--raw", c->raw,
+                "realistic sensor: also write both sensors' raw frames (mono.raw, color.raw: headerless, "
+                "16-bit little endian; mono.dng, color.dng; raw.json: their layout)");
   app->add_option("--mono-exposure", c->mono_exposure, "mono exposure multiplier (default 1)");
   app->add_option("--color-exposure,--colour-exposure", c->color_exposure, "colour exposure multiplier (default 1)");
   app->add_option("--mono-vignetting", c->mono_vignetting, "light lost at the mono image's corner, 0..0.99");
@@ -196,6 +192,8 @@ Command register_simulate(CLI::App& root) {
       "--rotation 0.3,-0.2,0.5 --mono-distortion -0.08,0.02 --light 0.1 --focus-depth 600 --aperture-radius 2"));
   Action action = [c, common]() {
     apply(*c);  // every option is checked before anything is created or written
+    c->opt.raw = c->raw;
+    c->opt.validate();
     if (!common->json_path.empty()) check_output_path(common->json_path);
     ThreadScope threads(common->threads);
     Stopwatch total;

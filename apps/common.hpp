@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/report.hpp"
 
 namespace dualcam::app {
@@ -28,6 +29,20 @@ struct CommonOptions {
 };
 void add_common_options(CLI::App* app, CommonOptions& o);
 
+// "WIDTHxHEIGHT" with both sides in [min_side, max_side]; else Error(InvalidInput) naming `option`.
+cv::Size parse_size(const std::string& option, const std::string& text, int min_side = 1, int max_side = 1 << 16);
+
+// How a raw frame is stored (engine/raw.hpp): --raw-size, --raw-bits, --raw-stride, --raw-endian,
+// --bayer, --black-level, --white-level. A headerless ".raw" file needs the size and bits.
+struct RawOptions {
+  std::string size, endian = "little", bayer = "none";
+  int bits = 0;
+  std::int64_t stride = 0;
+  double black_level = -1, white_level = -1;
+  RawLayout layout() const;  // validated; Error(InvalidInput) naming the option
+};
+void add_raw_options(CLI::App* app, RawOptions& o);
+
 // Each subcommand's registration (one file each).
 Command register_fuse(CLI::App& root);
 Command register_depth(CLI::App& root);
@@ -38,6 +53,7 @@ Command register_eval(CLI::App& root);
 Command register_bench(CLI::App& root);
 Command register_bokeh(CLI::App& root);
 Command register_regress(CLI::App& root);
+Command register_develop(CLI::App& root);
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);
