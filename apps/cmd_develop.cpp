@@ -1,4 +1,4 @@
-// dualcam develop: one raw frame through the finishing stage (fusion/finish.hpp) into a picture,
+// dualcam develop: one raw frame through the finishing stage (engine/finish.hpp) into a picture,
 // so that the finishing can be judged on its own (against LibRaw's dcraw_emu, docs/fusion.md).
 #include <cmath>
 #include <cstdio>
@@ -11,7 +11,7 @@
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/report.hpp"
-#include "dualcam/fusion/finish.hpp"
+#include "dualcam/engine/finish.hpp"
 
 namespace dualcam::app {
 
@@ -20,8 +20,8 @@ namespace {
 struct DevelopCli {
   std::string input, output;
   RawOptions raw;
-  std::string demosaic = fusion::to_string(fusion::FinishOptions{}.demosaic);
-  std::string tone = fusion::to_string(fusion::FinishOptions{}.tone);
+  std::string demosaic = to_string(FinishOptions{}.demosaic);
+  std::string tone = to_string(FinishOptions{}.tone);
   std::string exposure = "auto";
   bool no_white_balance = false, no_color_matrix = false;
   int bits = 8;
@@ -49,9 +49,9 @@ Command register_develop(CLI::App& root) {
   Action action = [c]() {
     // Every option is checked, and the outputs' folders, before anything is read or written.
     const RawLayout layout = c->raw.layout();
-    fusion::FinishOptions fo;
-    fo.demosaic = fusion::parse_demosaic(c->demosaic);
-    fo.tone = fusion::parse_tone_curve(c->tone);
+    FinishOptions fo;
+    fo.demosaic = parse_demosaic(c->demosaic);
+    fo.tone = parse_tone_curve(c->tone);
     fo.white_balance = !c->no_white_balance;
     fo.color_matrix = !c->no_color_matrix;
     fo.bits = c->bits;
@@ -71,7 +71,7 @@ Command register_develop(CLI::App& root) {
     const double read_s = sw.seconds();
     if (auto_exposure) fo.exposure = std::exp2(frame.baseline_exposure_ev);
     sw.reset();
-    cv::Mat image = threads.run([&] { return fusion::finish_image(fusion::develop_linear(frame, fo), fo); });
+    cv::Mat image = threads.run([&] { return finish_image(develop_linear(frame, fo), fo); });
     const double develop_s = sw.seconds();
     sw.reset();
     write_image(c->output, image);
@@ -85,8 +85,8 @@ Command register_develop(CLI::App& root) {
       report.add_stage_seconds("develop", develop_s);
       report.add_stage_seconds("write", write_s);
       report.json()["frame"] = frame.to_json();
-      report.json()["demosaic"] = fusion::to_string(fo.demosaic);
-      report.json()["tone"] = fusion::to_string(fo.tone);
+      report.json()["demosaic"] = to_string(fo.demosaic);
+      report.json()["tone"] = to_string(fo.tone);
       report.json()["exposure"] = fo.exposure;
       report.json()["output"] = c->output;
       report.json()["threads"] = threads.threads();

@@ -6,10 +6,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/raw.hpp"
-#include "dualcam/fusion/finish.hpp"
+#include "dualcam/engine/finish.hpp"
 
 using namespace dualcam;
-using namespace dualcam::fusion;
 
 namespace {
 

@@ -11,14 +11,14 @@
 // develop_linear() stops before the exposure: the linear scene-referred image the engine merges
 // (CV_32FC3 BGR for a Bayer frame, CV_32FC1 for a mono one). finish_image() does the rest, so a
 // merged image and a single developed frame are finished the same way. `dualcam develop` runs
-// both on one frame.
+// both on one frame; inputs.hpp develops the raw frames given to fuse, depth and bokeh with them.
 #include <string>
 
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/raw.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam {
 
 // Bilinear: OpenCV's cvtColor Bayer conversion. EdgeAware: OpenCV's COLOR_Bayer..._EA. Mhc:
 // Malvar, He and Cutler 2004, "High-quality linear interpolation for demosaicing of
@@ -57,4 +57,4 @@ cv::Mat develop_linear(const RawFrame& frame, const FinishOptions& options = {})
 // CV_8U or CV_16U, as options.bits says.
 cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& options = {});
 
-}  // namespace dualcam::fusion
+}  // namespace dualcam

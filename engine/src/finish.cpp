@@ -1,4 +1,4 @@
-#include "dualcam/fusion/finish.hpp"
+#include "dualcam/engine/finish.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/parallel.hpp"
 
-namespace dualcam::fusion {
+namespace dualcam {
 
 const char* to_string(Demosaic d) {
   switch (d) {
@@ -161,4 +161,4 @@ cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& o) {
   return to_srgb(v, o.bits == 16 ? CV_16U : CV_8U);
 }
 
-}  // namespace dualcam::fusion
+}  // namespace dualcam
