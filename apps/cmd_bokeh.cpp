@@ -24,7 +24,7 @@ namespace dualcam::app {
 namespace {
 
 struct BokehCliOptions {
-  std::string mono, color, rig, image, disparity, reference = "color";
+  std::string mono, color, rig, image, disparity, reference = "color", raw_layout;
   std::string focus, aperture = "circle", output, blur_map;
   double focus_disparity = std::numeric_limits<double>::quiet_NaN();
   double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
@@ -62,6 +62,7 @@ int run_bench(const BokehCliOptions& o) {
 Command register_bokeh(CLI::App& root) {
   auto o = std::make_shared<BokehCliOptions>();
   CLI::App* app = root.add_subcommand("bokeh", "synthetic depth of field: refocus a fused image by its disparity");
+  app->add_option("--raw-layout", o->raw_layout, "JSON file with the cameras' raw layouts, for headerless .raw frames");
   auto* mono = app->add_option("--mono", o->mono, "mono camera image (with --color and --rig: fuse first)");
   auto* color = app->add_option("--color,--colour", o->color, "colour camera image");
   app->add_option("--rig", o->rig, "rig file (needed for the pair, and for --f-number)");
@@ -131,6 +132,11 @@ Command register_bokeh(CLI::App& root) {
     Stopwatch total;
     InputOptions io;
     io.max_pixels = o->common.max_pixels;
+    if (!o->raw_layout.empty()) {
+      const RawLayouts layouts = read_raw_layouts(o->raw_layout);
+      io.mono_raw = layouts.mono;
+      io.color_raw = layouts.color;
+    }
     int out_depth = CV_8U;
     std::optional<StereoRig> rig;
     if (!o->rig.empty()) rig = read_rig(o->rig);

@@ -25,6 +25,7 @@ namespace {
 
 struct PairOptions {
   std::string mono, color, rig, reference = "color", matcher = "census";
+  std::string raw_layout;
   bool rectified = false;
   int max_disparity = 0;
   CommonOptions common;
@@ -32,8 +33,8 @@ struct PairOptions {
 
 // `pair_required`: false for `fuse`, whose --batch replaces --mono and --color.
 void add_pair_options(CLI::App* app, PairOptions& o, bool pair_required = true) {
-  app->add_option("--mono", o.mono, "mono camera image (PNG/JPEG/TIFF, 8 or 16 bit)")->required(pair_required);
-  app->add_option("--color,--colour", o.color, "colour camera image (PNG/JPEG/TIFF, 8 or 16 bit)")
+  app->add_option("--mono", o.mono, "mono camera image (PNG/JPEG/TIFF, 8 or 16 bit) or raw frame (DNG, camera raw, .raw)")->required(pair_required);
+  app->add_option("--color,--colour", o.color, "colour camera image (PNG/JPEG/TIFF, 8 or 16 bit) or raw frame (DNG, camera raw, .raw)")
       ->required(pair_required);
   auto* rig = app->add_option("--rig", o.rig,
                               "rig file (OpenCV YAML: M1 D1 M2 D2 R T size1 size2), or 'auto' to estimate the "
@@ -46,6 +47,9 @@ void add_pair_options(CLI::App* app, PairOptions& o, bool pair_required = true) 
       ->check(CLI::IsMember({"census", "sgbm"}));
   app->add_option("--max-disparity", o.max_disparity, "largest disparity searched, px (0 = a quarter of the width)")
       ->check(CLI::Range(0, 4096));
+  app->add_option("--raw-layout", o.raw_layout,
+                  "JSON file with the cameras' raw layouts, for headerless .raw frames (e.g. the raw.json of "
+                  "dualcam simulate --raw); DNG and camera raw files need none");
   add_common_options(app, o.common);
 }
 
@@ -77,6 +81,11 @@ std::optional<StereoRig> rig_file(const PairOptions& o) {
 InputOptions input_options(const PairOptions& o) {
   InputOptions io;
   io.max_pixels = o.common.max_pixels;
+  if (!o.raw_layout.empty()) {
+    const RawLayouts layouts = read_raw_layouts(o.raw_layout);
+    io.mono_raw = layouts.mono;
+    io.color_raw = layouts.color;
+  }
   return io;
 }
 
@@ -101,6 +110,7 @@ LoadedPair load_pair(const PairOptions& o) {
 Json inputs_json(const PairOptions& o, const LoadedPair& p) {
   Json j = {{"mono", o.mono}, {"color", o.color}, {"rig", o.rig}};
   if (p.images.mono_conversion.from_rgb) j["mono_from_rgb"] = p.images.mono_conversion.to_json();
+  if (!p.images.raw_frames.is_null()) j["raw_frames"] = p.images.raw_frames;
   return j;
 }
 

@@ -34,6 +34,7 @@ void add_raw_options(CLI::App* app, RawOptions& o) {
   app->add_option("--raw-endian", o.endian, "byte order of 2-byte samples: little (default) or big");
   app->add_option("--bayer", o.bayer, "the sensor's Bayer pattern: rggb, bggr, grbg, gbrg, or none (a mono sensor)");
   app->add_option("--black-level", o.black_level, "raw sample value of no light (default: the file's, else 0)");
+  app->add_option("--white-balance", o.white_balance, "as-shot white balance gains B,G,R (default: the file's, else none)");
   app->add_option("--white-level", o.white_level, "raw sample value at which the sensor clips (default: the file's, else 2^bits - 1)");
 }
 
@@ -50,6 +51,13 @@ RawLayout RawOptions::layout() const {
   l.cfa = parse_cfa_pattern(bayer);
   l.black_level = black_level;
   l.white_level = white_level;
+  if (!white_balance.empty()) {
+    double b = 0, g = 0, r = 0;
+    char tail = 0;
+    if (std::sscanf(white_balance.c_str(), "%lf,%lf,%lf%c", &b, &g, &r, &tail) != 3 || !(b > 0) || !(g > 0) || !(r > 0))
+      throw_invalid("--white-balance must be three positive gains B,G,R (e.g. 1.6,1,2), got '" + white_balance + "'");
+    l.white_balance = cv::Vec3d(b, g, r);
+  }
   l.validate();
   return l;
 }

@@ -35,7 +35,7 @@ cv::Size parse_size(const std::string& option, const std::string& text, int min_
 // How a raw frame is stored (engine/raw.hpp): --raw-size, --raw-bits, --raw-stride, --raw-endian,
 // --bayer, --black-level, --white-level. A headerless ".raw" file needs the size and bits.
 struct RawOptions {
-  std::string size, endian = "little", bayer = "none";
+  std::string size, endian = "little", bayer = "none", white_balance;
   int bits = 0;
   std::int64_t stride = 0;
   double black_level = -1, white_level = -1;

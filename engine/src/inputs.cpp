@@ -1,11 +1,13 @@
 #include "dualcam/engine/inputs.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
 
 namespace dualcam {
 
@@ -14,6 +16,9 @@ void InputOptions::validate() const {
   check_range("InputOptions::mono_max_mean_difference", mono_max_mean_difference, 0.0, 255.0);
   check_range("InputOptions::mono_outlier_difference", mono_outlier_difference, 0.0, 255.0);
   check_range("InputOptions::mono_max_outlier_share", mono_max_outlier_share, 0.0, 1.0);
+  mono_raw.validate();
+  color_raw.validate();
+  raw_finish.validate();
 }
 
 Json MonoConversion::to_json() const {
@@ -94,13 +99,57 @@ cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what) {
   return decoded;
 }
 
+namespace {
+
+bool is_raw_input(const std::string& path, const RawLayout& layout) {
+  const std::string ext = lower_extension(path);
+  return is_raw_file(path) || (layout.cfa != CfaPattern::None && (ext == "png" || ext == "tif" || ext == "tiff"));
+}
+
+// One camera's raw frame, developed into 16-bit sRGB.
+cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const InputOptions& o, bool mono, Json* info) {
+  if (lower_extension(path) == "raw" && (layout.width <= 0 || layout.bits <= 0))
+    throw_invalid("'" + path + "' is a headerless raw frame: give its size and bits with --raw-layout FILE " +
+                  "(docs: README, raw frames)");
+  const RawFrame f = read_raw(path, layout);
+  if (o.max_pixels > 0 && std::int64_t(f.samples.total()) > o.max_pixels)
+    throw_invalid("refusing raw frame '" + path + "': " + std::to_string(f.samples.cols) + "x" +
+                  std::to_string(f.samples.rows) + " pixels, more than the max_pixels limit of " + std::to_string(o.max_pixels));
+  if (mono && !f.mono())
+    throw_invalid("'" + path + "': the mono camera's raw frame has a Bayer pattern (" + std::string(to_string(f.cfa)) +
+                  "): it is a colour sensor's frame");
+  if (!mono && f.mono())
+    throw_invalid("'" + path + "': the colour camera's raw frame has no Bayer pattern (a mono sensor's frame, or its "
+                  "layout lacks the bayer key)");
+  FinishOptions fo = o.raw_finish;
+  fo.bits = 16;
+  fo.exposure = o.raw_finish.exposure * std::exp2(f.baseline_exposure_ev);
+  if (info) *info = f.to_json();
+  return finish_image(develop_linear(f, fo), fo);
+}
+
+}  // namespace
+
 CameraPair read_camera_pair(const std::string& mono_path, const std::string& color_path, const InputOptions& o) {
   o.validate();
   ImageReadOptions ro;
   ro.max_pixels = o.max_pixels;
   CameraPair p;
-  p.mono = mono_from_image(read_image(mono_path, ro), "'" + mono_path + "'", o, &p.mono_conversion);
-  p.color = color_from_image(read_image(color_path, ro), "'" + color_path + "'");
+  const std::string mono_what = "'" + mono_path + "'", color_what = "'" + color_path + "'";
+  if (is_raw_input(mono_path, o.mono_raw)) {
+    Json info;
+    p.mono = mono_from_image(developed_raw(mono_path, o.mono_raw, o, true, &info), mono_what, o, &p.mono_conversion);
+    p.raw_frames["mono"] = info;
+  } else {
+    p.mono = mono_from_image(read_image(mono_path, ro), mono_what, o, &p.mono_conversion);
+  }
+  if (is_raw_input(color_path, o.color_raw)) {
+    Json info;
+    p.color = color_from_image(developed_raw(color_path, o.color_raw, o, false, &info), color_what);
+    p.raw_frames["color"] = info;
+  } else {
+    p.color = color_from_image(read_image(color_path, ro), color_what);
+  }
   return p;
 }
 

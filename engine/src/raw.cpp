@@ -46,6 +46,9 @@ void check_samples_fit(const cv::Mat& samples, int bits, const std::string& name
 }
 
 void apply_levels(RawFrame& f, const RawLayout& layout, const std::string& name) {
+  if (layout.white_balance[0] > 0 && layout.white_balance[1] > 0 && layout.white_balance[2] > 0)
+    f.white_balance = layout.white_balance * (1.0 / layout.white_balance[1]);
+  if (std::isfinite(layout.baseline_exposure_ev)) f.baseline_exposure_ev = layout.baseline_exposure_ev;
   if (layout.black_level >= 0) f.black_level = layout.black_level;
   if (layout.white_level >= 0) f.white_level = layout.white_level;
   if (!(f.white_level > f.black_level)) {
@@ -282,6 +285,69 @@ Json RawFrame::to_json() const {
               {"white_balance_bgr", {white_balance[0], white_balance[1], white_balance[2]}},
               {"has_color_matrix", has_color_matrix},
               {"baseline_exposure_ev", baseline_exposure_ev}};
+}
+
+namespace {
+
+RawLayout layout_from_json(const Json& j, const std::string& what) {
+  if (!j.is_object()) throw_invalid(what + ": expected an object of layout keys");
+  RawLayout l;
+  auto number = [&](const std::string& key, const Json& v) {
+    if (!v.is_number()) throw_invalid(what + ": '" + key + "' must be a number");
+    return v.get<double>();
+  };
+  auto integer = [&](const std::string& key, const Json& v) {
+    const double x = number(key, v);
+    if (x != std::floor(x) || std::abs(x) > 1e9) throw_invalid(what + ": '" + key + "' must be a whole number");
+    return std::int64_t(x);
+  };
+  auto text = [&](const std::string& key, const Json& v) {
+    if (!v.is_string()) throw_invalid(what + ": '" + key + "' must be a string");
+    return v.get<std::string>();
+  };
+  for (const auto& [key, v] : j.items()) {
+    if (key == "width") l.width = int(integer(key, v));
+    else if (key == "height") l.height = int(integer(key, v));
+    else if (key == "bits") l.bits = int(integer(key, v));
+    else if (key == "stride") l.stride = integer(key, v);
+    else if (key == "bayer") l.cfa = parse_cfa_pattern(text(key, v));
+    else if (key == "byte_order") l.byte_order = parse_byte_order(text(key, v));
+    else if (key == "black_level") l.black_level = number(key, v);
+    else if (key == "white_level") l.white_level = number(key, v);
+    else if (key == "baseline_exposure_ev") l.baseline_exposure_ev = number(key, v);
+    else if (key == "white_balance_bgr") {
+      if (!v.is_array() || v.size() != 3) throw_invalid(what + ": 'white_balance_bgr' must be 3 numbers (B, G, R)");
+      for (int c = 0; c < 3; ++c) {
+        l.white_balance[c] = number(key, v[c]);
+        if (!(l.white_balance[c] > 0)) throw_invalid(what + ": 'white_balance_bgr' gains must be positive");
+      }
+    } else if (key == "file" || key == "format" || key == "has_color_matrix") {
+      // descriptions written by dualcam simulate --raw
+    } else {
+      throw_invalid(what + ": unknown key '" + key + "'");
+    }
+  }
+  try {
+    l.validate();
+  } catch (const Error& e) {
+    throw_invalid(what + ": " + e.what());
+  }
+  return l;
+}
+
+}  // namespace
+
+RawLayouts read_raw_layouts(const std::string& path) {
+  const std::vector<std::uint8_t> bytes = read_file_bytes(path);
+  Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw_invalid("raw layout file '" + path + "' is not a JSON object");
+  RawLayouts out;
+  for (const auto& [key, v] : j.items()) {
+    if (key == "mono") out.mono = layout_from_json(v, "raw layout file '" + path + "', mono");
+    else if (key == "color" || key == "colour") out.color = layout_from_json(v, "raw layout file '" + path + "', color");
+    else throw_invalid("raw layout file '" + path + "': unknown key '" + key + "' (expected mono and color)");
+  }
+  return out;
 }
 
 bool is_raw_file(const std::string& path) {

@@ -83,3 +83,30 @@ TEST_CASE("Bad raw input to dualcam develop gets one clear line and no output", 
     expect_refused("simulate -o \"" + f.p("s") + "\" --size 64x48 --raw", "--sensor realistic", f.p("s/mono.png"));
   }
 }
+
+TEST_CASE("fuse takes raw frames: DNG, or headerless with --raw-layout, the same picture", "[cli][raw]") {
+  RawFixture f;
+  const std::string rig = " --rig \"" + f.p("rig.yaml") + "\"";
+  auto r = run_cli("fuse --mono \"" + f.p("mono.dng") + "\" --color \"" + f.p("color.dng") + "\"" + rig + " -o \"" +
+                   f.p("a.png") + "\" --json \"" + f.p("a.json") + "\"");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(test::read_text(f.p("a.json")), Catch::Contains("\"raw_frames\""));
+  r = run_cli("fuse --mono \"" + f.p("mono.raw") + "\" --color \"" + f.p("color.raw") + "\" --raw-layout \"" +
+              f.p("raw.json") + "\"" + rig + " -o \"" + f.p("b.png") + "\"");
+  REQUIRE(r.exit_code == 0);
+  const cv::Mat a = read_image(f.p("a.png")), b = read_image(f.p("b.png"));
+  CHECK(a.depth() == CV_16U);  // raw inputs give 16-bit outputs
+  // The DNG's colour matrix comes back from LibRaw within 1e-6 of the identity the layout implies.
+  CHECK(compare_images(a, b).max_abs_diff <= 257);
+  CHECK(compare_images(a, b).differing_share < 0.01);
+
+  const std::string out = f.p("c.png");
+  expect_refused("fuse --mono \"" + f.p("mono.raw") + "\" --color \"" + f.p("color.raw") + "\"" + rig + " -o \"" + out + "\"",
+                 "--raw-layout", out);
+  expect_refused("fuse --mono \"" + f.p("color.dng") + "\" --color \"" + f.p("color.dng") + "\"" + rig + " -o \"" + out + "\"",
+                 "Bayer pattern", out);
+  test::TempDir bad;
+  write_file_atomic(bad / "l.json", std::string("{\"mono\": {\"width\": 320, \"colour_depth\": 3}}"));
+  expect_refused("fuse --mono \"" + f.p("mono.raw") + "\" --color \"" + f.p("color.raw") + "\" --raw-layout \"" +
+                 (bad / "l.json") + "\"" + rig + " -o \"" + out + "\"", "unknown key 'colour_depth'", out);
+}

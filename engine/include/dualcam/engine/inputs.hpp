@@ -16,12 +16,20 @@
 //    1/257 to measure).
 //  - Bit depths: either camera may be 8 or 16 bit; outputs take the colour camera's depth
 //    (to_srgb in color.hpp).
+//  - Raw frames (raw.hpp): a DNG or camera raw file, a headerless ".raw" (its layout in
+//    InputOptions, from `--raw-layout FILE`), or for the colour camera a 1-channel PNG/TIFF mosaic
+//    when its layout names a Bayer pattern. The mono camera's frame must have no pattern, the
+//    colour camera's one. Each is developed by the finishing stage (finish.hpp: demosaic, its
+//    white balance, colour matrix, its baseline exposure times `raw_finish.exposure`) into a
+//    16-bit sRGB image, to which the rules above apply; outputs are then 16 bit.
 #include <cstdint>
 #include <string>
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/engine/finish.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/report.hpp"
 
 namespace dualcam {
@@ -31,6 +39,8 @@ struct InputOptions {
   double mono_max_mean_difference = 4.0;   // 8-bit levels
   double mono_outlier_difference = 48.0;   // 8-bit levels
   double mono_max_outlier_share = 0.002;   // of the pixels
+  RawLayout mono_raw, color_raw;           // how each camera's raw frame is stored (raw.hpp)
+  FinishOptions raw_finish;                // how raw frames are developed (bits: always 16)
   void validate() const;
 };
 
@@ -54,6 +64,7 @@ cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what);
 struct CameraPair {
   cv::Mat mono, color;
   MonoConversion mono_conversion;
+  Json raw_frames;  // {"mono": RawFrame::to_json(), "color": ...} for the cameras given as raw frames; null otherwise
 };
 
 // Reads both files and applies the rules. Errors name the file.

@@ -15,6 +15,7 @@
 // Inside dualcam a frame's samples stay as stored (CV_16UC1); raw_linear() makes the linear
 // signal the merge and the finishing stage work on.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,11 @@ struct RawLayout {
   CfaPattern cfa = CfaPattern::None;  // the sensor's pattern; None = mono
   // Levels in sample units; < 0 = the file's own (DNG) or 0 and 2^bits - 1 (headerless, mosaics).
   double black_level = -1, white_level = -1;
+  // What a headerless file cannot say (a DNG's own values win only when these are not given):
+  // the as-shot white balance (B, G, R gains; all 0 = not given) and the baseline exposure in EV
+  // (NaN = not given).
+  cv::Vec3d white_balance{0, 0, 0};
+  double baseline_exposure_ev = std::numeric_limits<double>::quiet_NaN();
   void validate() const;
   int container_bytes() const { return bits <= 8 ? 1 : 2; }
   std::int64_t row_bytes() const { return stride > 0 ? stride : std::int64_t(width) * container_bytes(); }
@@ -70,6 +76,16 @@ struct RawFrame {
   bool mono() const { return cfa == CfaPattern::None; }
   Json to_json() const;             // what the frame is (no samples)
 };
+
+// Both cameras' layouts in one JSON file (`--raw-layout`): {"mono": {...}, "color": {...}}, each
+// with the keys width, height, bits, bayer, stride, byte_order, black_level, white_level,
+// white_balance_bgr, baseline_exposure_ev (all optional); the raw.json `dualcam simulate --raw`
+// writes is one (its keys file, format and has_color_matrix are descriptions and are skipped).
+// Unknown keys and wrong types are refused, naming the file and the key.
+struct RawLayouts {
+  RawLayout mono, color;
+};
+RawLayouts read_raw_layouts(const std::string& path);
 
 // ".raw", ".dng" or a camera raw extension LibRaw reads (nef, cr2, cr3, arw, orf, rw2, raf, pef,
 // srw, raw): the file is a raw frame whatever the options.
