@@ -7,6 +7,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/error.hpp"
 
 namespace fs = std::filesystem;
@@ -163,11 +164,14 @@ StereoViewSet load_stereo_views(const std::vector<std::string>& mono_files, cons
     set.mono_images.resize(n);
     set.color_images.resize(n);
   }
-  ImageReadOptions ro;
-  ro.max_pixels = options.max_pixels;
+  InputOptions io;
+  io.max_pixels = options.max_pixels;
+  io.mono_raw = options.mono_raw;
+  io.color_raw = options.color_raw;
+  io.validate();
   std::vector<cv::Size> ms(n), cs(n);
   for_each_pair(n, [&](std::size_t i) {
-    const cv::Mat a = read_image(mono_files[i], ro), b = read_image(color_files[i], ro);
+    const cv::Mat a = read_camera_file(mono_files[i], true, io), b = read_camera_file(color_files[i], false, io);
     ms[i] = a.size();
     cs[i] = b.size();
     const std::string name = fs::path(mono_files[i]).filename().string() + "+" + fs::path(color_files[i]).filename().string();

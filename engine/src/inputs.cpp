@@ -130,26 +130,22 @@ cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const In
 
 }  // namespace
 
-CameraPair read_camera_pair(const std::string& mono_path, const std::string& color_path, const InputOptions& o) {
-  o.validate();
+cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info) {
+  const RawLayout& layout = mono ? o.mono_raw : o.color_raw;
+  if (is_raw_input(path, layout)) return developed_raw(path, layout, o, mono, raw_info);
   ImageReadOptions ro;
   ro.max_pixels = o.max_pixels;
+  return read_image(path, ro);
+}
+
+CameraPair read_camera_pair(const std::string& mono_path, const std::string& color_path, const InputOptions& o) {
+  o.validate();
   CameraPair p;
-  const std::string mono_what = "'" + mono_path + "'", color_what = "'" + color_path + "'";
-  if (is_raw_input(mono_path, o.mono_raw)) {
-    Json info;
-    p.mono = mono_from_image(developed_raw(mono_path, o.mono_raw, o, true, &info), mono_what, o, &p.mono_conversion);
-    p.raw_frames["mono"] = info;
-  } else {
-    p.mono = mono_from_image(read_image(mono_path, ro), mono_what, o, &p.mono_conversion);
-  }
-  if (is_raw_input(color_path, o.color_raw)) {
-    Json info;
-    p.color = color_from_image(developed_raw(color_path, o.color_raw, o, false, &info), color_what);
-    p.raw_frames["color"] = info;
-  } else {
-    p.color = color_from_image(read_image(color_path, ro), color_what);
-  }
+  Json mono_raw, color_raw;
+  p.mono = mono_from_image(read_camera_file(mono_path, true, o, &mono_raw), "'" + mono_path + "'", o, &p.mono_conversion);
+  p.color = color_from_image(read_camera_file(color_path, false, o, &color_raw), "'" + color_path + "'");
+  if (!mono_raw.is_null()) p.raw_frames["mono"] = mono_raw;
+  if (!color_raw.is_null()) p.raw_frames["color"] = color_raw;
   return p;
 }
 

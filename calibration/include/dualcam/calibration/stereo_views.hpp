@@ -17,6 +17,7 @@
 
 #include "dualcam/calibration/board.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/raw.hpp"
 
 namespace dualcam::calibration {
 
@@ -53,6 +54,9 @@ struct StereoViewOptions {
   bool match_corner_order = true;
   // Files only (load_stereo_views):
   std::int64_t max_pixels = ImageReadOptions{}.max_pixels;  // refuse larger images, pixels (0 = no limit)
+  // Raw frames are read by engine/inputs.hpp's rule (DNG, camera raw, headerless with these
+  // layouts), developed into 16-bit sRGB; the board is found on the developed images.
+  RawLayout mono_raw, color_raw;
   bool keep_images = false;       // keep the decoded images (e.g. to draw the detections)
   void validate() const;
 };

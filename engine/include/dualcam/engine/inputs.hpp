@@ -60,6 +60,13 @@ cv::Mat mono_from_image(const cv::Mat& decoded, const std::string& what, const I
 // The colour rule: the image itself, or Error(InvalidInput) naming `what` when it is not 3-channel.
 cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what);
 
+// One camera's file as decoded, before the mono and colour rules: an image (read_image, refused
+// above max_pixels), or a raw frame developed into 16-bit sRGB (the raw rule above; `mono` says
+// which camera's layout applies and which pattern the frame must have). `raw_info`, when given,
+// receives RawFrame::to_json() for a raw frame and stays null for an image. What read_camera_pair
+// and calibration's load_stereo_views read files with.
+cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& options, Json* raw_info = nullptr);
+
 // A camera pair as the rules above prepare it: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3.
 struct CameraPair {
   cv::Mat mono, color;
