@@ -62,7 +62,7 @@ int run_bench(const BokehCliOptions& o) {
 Command register_bokeh(CLI::App& root) {
   auto o = std::make_shared<BokehCliOptions>();
   CLI::App* app = root.add_subcommand("bokeh", "synthetic depth of field: refocus a fused image by its disparity");
-  app->add_option("--raw-layout", o->raw_layout, "JSON file with the cameras' raw layouts, for headerless .raw frames");
+  add_raw_layout_option(app, o->raw_layout);
   auto* mono = app->add_option("--mono", o->mono, "mono camera image (with --color and --rig: fuse first)");
   auto* color = app->add_option("--color,--colour", o->color, "colour camera image");
   app->add_option("--rig", o->rig, "rig file (needed for the pair, and for --f-number)");
@@ -132,11 +132,7 @@ Command register_bokeh(CLI::App& root) {
     Stopwatch total;
     InputOptions io;
     io.max_pixels = o->common.max_pixels;
-    if (!o->raw_layout.empty()) {
-      const RawLayouts layouts = read_raw_layouts(o->raw_layout);
-      io.mono_raw = layouts.mono;
-      io.color_raw = layouts.color;
-    }
+    io.raw = raw_layouts(o->raw_layout);
     int out_depth = CV_8U;
     std::optional<StereoRig> rig;
     if (!o->rig.empty()) rig = read_rig(o->rig);

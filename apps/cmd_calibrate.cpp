@@ -202,8 +202,7 @@ Command register_calibrate(CLI::App& root) {
   CLI::App* app = root.add_subcommand("calibrate", "calibrate a mono + colour module from board image pairs");
   app->add_option("--mono", o->mono, "mono images, a quoted glob (e.g. 'dir/left*.jpg'), natural order")->required();
   app->add_option("--color,--colour", o->color, "colour images, a quoted glob, paired with --mono by order")->required();
-  app->add_option("--raw-layout", o->raw_layout,
-                  "JSON file with the cameras' raw layouts, for headerless .raw frames (DNG and camera raw need none)");
+  add_raw_layout_option(app, o->raw_layout);
   app->add_option("--board", o->board,
                   "chessboard:COLSxROWS:SQUARE (inner corners) or charuco:DICT:COLSxROWS:SQUARE:MARKER (squares); "
                   "lengths with a unit, e.g. chessboard:9x6:24.23mm")
@@ -260,11 +259,7 @@ Command register_calibrate(CLI::App& root) {
     Stopwatch stage;
     calibration::StereoViewOptions detection;
     detection.max_pixels = o->common.max_pixels;
-    if (!o->raw_layout.empty()) {
-      const RawLayouts layouts = read_raw_layouts(o->raw_layout);
-      detection.mono_raw = layouts.mono;
-      detection.color_raw = layouts.color;
-    }
+    detection.raw = raw_layouts(o->raw_layout);
     detection.keep_images = !o->report_dir.empty();
     calibration::StereoViewSet set =
         threads.run([&] { return calibration::load_stereo_views(mono, color, board, detection); });

@@ -47,9 +47,7 @@ void add_pair_options(CLI::App* app, PairOptions& o, bool pair_required = true) 
       ->check(CLI::IsMember({"census", "sgbm"}));
   app->add_option("--max-disparity", o.max_disparity, "largest disparity searched, px (0 = a quarter of the width)")
       ->check(CLI::Range(0, 4096));
-  app->add_option("--raw-layout", o.raw_layout,
-                  "JSON file with the cameras' raw layouts, for headerless .raw frames (e.g. the raw.json of "
-                  "dualcam simulate --raw); DNG and camera raw files need none");
+  add_raw_layout_option(app, o.raw_layout);
   add_common_options(app, o.common);
 }
 
@@ -81,20 +79,16 @@ std::optional<StereoRig> rig_file(const PairOptions& o) {
 InputOptions input_options(const PairOptions& o) {
   InputOptions io;
   io.max_pixels = o.common.max_pixels;
-  if (!o.raw_layout.empty()) {
-    const RawLayouts layouts = read_raw_layouts(o.raw_layout);
-    io.mono_raw = layouts.mono;
-    io.color_raw = layouts.color;
-  }
+  io.raw = raw_layouts(o.raw_layout);
   return io;
 }
 
 // engine/inputs.hpp's rules, then the sizes against the rig (fusion::validate_input).
-LoadedPair load_pair(const PairOptions& o, const std::string& mono_path, const std::string& color_path,
+LoadedPair load_pair(const InputOptions& inputs, const std::string& mono_path, const std::string& color_path,
                      const fusion::FuseOptions& options, const std::optional<StereoRig>& rig) {
   LoadedPair p;
   p.options = options;
-  p.images = read_camera_pair(mono_path, color_path, input_options(o));
+  p.images = read_camera_pair(mono_path, color_path, inputs);
   p.rig = rig;
   fusion::validate_input(p.input(), p.options);
   return p;
@@ -103,7 +97,7 @@ LoadedPair load_pair(const PairOptions& o, const std::string& mono_path, const s
 LoadedPair load_pair(const PairOptions& o) {
   if (o.mono.empty() || o.color.empty()) throw_invalid("give the pair with --mono and --color (or a list with --batch)");
   const fusion::FuseOptions options = fuse_options(o);
-  return load_pair(o, o.mono, o.color, options, rig_file(o));
+  return load_pair(input_options(o), o.mono, o.color, options, rig_file(o));
 }
 
 // The report's description of the inputs.
@@ -186,6 +180,7 @@ double mib(long long bytes) { return double(bytes) / (1024.0 * 1024.0); }
 int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std::string& out_dir) {
   const fusion::FuseOptions options = fuse_options(o);
   const std::optional<StereoRig> rig = rig_file(o);  // one module: an unreadable rig stops the batch here
+  const InputOptions inputs = input_options(o);       // likewise an unreadable --raw-layout
   const std::vector<BatchJob> jobs = read_batch_list(list_path, out_dir);
   check_outputs({o.common.json_path});
   ThreadScope threads(o.common.threads);
@@ -201,7 +196,7 @@ int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std
     Stopwatch clock;
     nlohmann::json rec = {{"line", job.line}, {"mono", job.mono}, {"color", job.color}, {"output", job.output}};
     try {
-      LoadedPair pair = load_pair(o, job.mono, job.color, options, rig);
+      LoadedPair pair = load_pair(inputs, job.mono, job.color, options, rig);
       fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, nullptr); });
       write_image(job.output, to_srgb(res.image, pair.images.color.depth()));
       rec["ok"] = true;

@@ -38,6 +38,14 @@ void add_raw_options(CLI::App* app, RawOptions& o) {
   app->add_option("--white-level", o.white_level, "raw sample value at which the sensor clips (default: the file's, else 2^bits - 1)");
 }
 
+void add_raw_layout_option(CLI::App* app, std::string& path) {
+  app->add_option("--raw-layout", path,
+                  "JSON file with the cameras' raw layouts, for headerless .raw frames (e.g. the raw.json of "
+                  "dualcam simulate --raw); DNG and camera raw files need none");
+}
+
+RawLayouts raw_layouts(const std::string& path) { return path.empty() ? RawLayouts{} : read_raw_layouts(path); }
+
 RawLayout RawOptions::layout() const {
   RawLayout l;
   if (!size.empty()) {

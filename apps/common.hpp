@@ -42,6 +42,10 @@ struct RawOptions {
   RawLayout layout() const;  // validated; Error(InvalidInput) naming the option
 };
 void add_raw_options(CLI::App* app, RawOptions& o);
+// --raw-layout FILE (both cameras' layouts, raw.hpp's read_raw_layouts) for the pair commands;
+// raw_layouts() reads it, or gives the empty layouts when no file was named.
+void add_raw_layout_option(CLI::App* app, std::string& path);
+RawLayouts raw_layouts(const std::string& path);
 
 // Each subcommand's registration (one file each).
 Command register_fuse(CLI::App& root);

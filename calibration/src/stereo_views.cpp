@@ -166,8 +166,7 @@ StereoViewSet load_stereo_views(const std::vector<std::string>& mono_files, cons
   }
   InputOptions io;
   io.max_pixels = options.max_pixels;
-  io.mono_raw = options.mono_raw;
-  io.color_raw = options.color_raw;
+  io.raw = options.raw;
   io.validate();
   std::vector<cv::Size> ms(n), cs(n);
   for_each_pair(n, [&](std::size_t i) {

@@ -16,8 +16,8 @@ void InputOptions::validate() const {
   check_range("InputOptions::mono_max_mean_difference", mono_max_mean_difference, 0.0, 255.0);
   check_range("InputOptions::mono_outlier_difference", mono_outlier_difference, 0.0, 255.0);
   check_range("InputOptions::mono_max_outlier_share", mono_max_outlier_share, 0.0, 1.0);
-  mono_raw.validate();
-  color_raw.validate();
+  raw.mono.validate();
+  raw.color.validate();
   raw_finish.validate();
 }
 
@@ -131,7 +131,7 @@ cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const In
 }  // namespace
 
 cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info) {
-  const RawLayout& layout = mono ? o.mono_raw : o.color_raw;
+  const RawLayout& layout = mono ? o.raw.mono : o.raw.color;
   if (is_raw_input(path, layout)) return developed_raw(path, layout, o, mono, raw_info);
   ImageReadOptions ro;
   ro.max_pixels = o.max_pixels;

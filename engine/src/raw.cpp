@@ -1,7 +1,6 @@
 #include "dualcam/engine/raw.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -17,11 +16,6 @@
 namespace dualcam {
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Linear sRGB (D65) <-> CIE XYZ, rows and columns in R, G, B order.
 const cv::Matx33d kXyzToSrgb(3.2404542, -1.5371385, -0.4985314, -0.9692660, 1.8760108, 0.0415560, 0.0556434,
@@ -155,7 +149,7 @@ class TiffWriter {
     b.push_back(0);
     add(tag, Ascii, std::uint32_t(b.size()), b);
   }
-  // Rationals with a fixed denominator: exact for the levels and gains dualcam writes.
+  // Rationals with a fixed denominator of 10^6: integer levels exact, gains and matrices to 1e-6.
   void rationals(std::uint16_t tag, const std::vector<double>& v, bool is_signed) {
     std::vector<std::uint8_t> b;
     const double den = 1'000'000.0;
@@ -168,7 +162,7 @@ class TiffWriter {
   }
 
   // The file: header, IFD (entries sorted by tag), the values that do not fit in an entry, then
-  // the strip. `strip_offset_tag` gets the strip's offset.
+  // the strip, whose offset StripOffsets (273) receives.
   std::vector<std::uint8_t> build(const std::vector<std::uint8_t>& strip) {
     longs(273, {0});  // StripOffsets, patched below
     std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
@@ -237,7 +231,7 @@ const char* to_string(CfaPattern p) {
 }
 
 CfaPattern parse_cfa_pattern(const std::string& text) {
-  const std::string t = lower(text);
+  const std::string t = to_lower(text);
   for (CfaPattern p : {CfaPattern::None, CfaPattern::Rggb, CfaPattern::Bggr, CfaPattern::Grbg, CfaPattern::Gbrg})
     if (t == to_string(p)) return p;
   throw_invalid("the Bayer pattern must be rggb, bggr, grbg, gbrg (or none for a mono sensor), got '" + text + "'");
@@ -251,7 +245,7 @@ int cfa_channel(CfaPattern p, int row, int col) {
 }
 
 ByteOrder parse_byte_order(const std::string& text) {
-  const std::string t = lower(text);
+  const std::string t = to_lower(text);
   if (t == "little") return ByteOrder::Little;
   if (t == "big") return ByteOrder::Big;
   throw_invalid("the byte order must be 'little' or 'big', got '" + text + "'");

@@ -10,6 +10,7 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/file_util.hpp"
 #include "protocol_internal.hpp"
 
 namespace dualcam::eval {
@@ -32,8 +33,7 @@ const ProtocolInfo& protocol_info(Protocol p) {
 }
 
 Protocol parse_protocol(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string lower = to_lower(name);
   std::string names;
   for (const auto& i : protocols()) {
     if (lower == i.name) return i.protocol;

@@ -98,7 +98,8 @@ TEST_CASE("finish: exposure, the filmic curve and the output depth") {
   o.exposure = 4.0;
   o.tone = ToneCurve::Filmic;
   const cv::Mat filmic = finish_image(lin, o);
-  // 0.25 * 4 = 1 and 2 * 4 = 8 are both below the exposed white (4)... 8 is above: it reaches 1.
+  // Exposed 4x: 2 -> 8 lies above the exposed white (4) and reaches 1; 0.25 -> 1 is rolled off below 1
+  // but brighter than unexposed.
   CHECK(filmic.at<std::uint16_t>(0, 0) == 65535);
   CHECK(filmic.at<std::uint16_t>(0, 1) < 65535);
   CHECK(filmic.at<std::uint16_t>(0, 1) > plain.at<std::uint16_t>(0, 1));

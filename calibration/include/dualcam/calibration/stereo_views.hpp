@@ -56,7 +56,7 @@ struct StereoViewOptions {
   std::int64_t max_pixels = ImageReadOptions{}.max_pixels;  // refuse larger images, pixels (0 = no limit)
   // Raw frames are read by engine/inputs.hpp's rule (DNG, camera raw, headerless with these
   // layouts), developed into 16-bit sRGB; the board is found on the developed images.
-  RawLayout mono_raw, color_raw;
+  RawLayouts raw;
   bool keep_images = false;       // keep the decoded images (e.g. to draw the detections)
   void validate() const;
 };

@@ -19,6 +19,9 @@ std::vector<std::uint8_t> read_file_bytes(const std::string& path);
 // Throws Error(IO) when the directory that would hold `path` does not exist or is not a directory.
 void check_output_path(const std::string& path);
 
+// ASCII lower case ("RGGB" -> "rggb").
+std::string to_lower(std::string text);
+
 // Lower-case extension without the dot ("png"), empty when none.
 std::string lower_extension(const std::string& path);
 

@@ -23,10 +23,9 @@ namespace dualcam {
 // Bilinear: OpenCV's cvtColor Bayer conversion. EdgeAware: OpenCV's COLOR_Bayer..._EA. Mhc:
 // Malvar, He and Cutler 2004, "High-quality linear interpolation for demosaicing of
 // Bayer-patterned color images": bilinear corrected by the Laplacian of the site's own channel
-// (5x5 kernels), on float samples: best where the channels' detail is correlated (a grey edge:
-// half bilinear's error), worse on the simulator's noisy frames and on mosaics of the Middlebury
-// images, whose channels differ in detail; EdgeAware measured best on both and is the default
-// (docs/fusion.md#finishing has the figures).
+// (5x5 kernels), on float samples: best where the channels' detail is correlated, worse on the
+// simulator's noisy frames; EdgeAware measured best there and is the default (docs/fusion.md#finishing
+// has the figures).
 enum class Demosaic { Bilinear, EdgeAware, Mhc };
 const char* to_string(Demosaic d);
 Demosaic parse_demosaic(const std::string& text);  // "bilinear" | "ea" | "mhc"; else Error(InvalidInput)

@@ -39,7 +39,7 @@ struct InputOptions {
   double mono_max_mean_difference = 4.0;   // 8-bit levels
   double mono_outlier_difference = 48.0;   // 8-bit levels
   double mono_max_outlier_share = 0.002;   // of the pixels
-  RawLayout mono_raw, color_raw;           // how each camera's raw frame is stored (raw.hpp)
+  RawLayouts raw;                          // how each camera's raw frame is stored (raw.hpp)
   FinishOptions raw_finish;                // how raw frames are developed (bits: always 16)
   void validate() const;
 };
