@@ -55,12 +55,15 @@ int opencv_code(CfaPattern p, Demosaic d) {
   throw_invalid("demosaic: the frame has no Bayer pattern");
 }
 
-// OpenCV's conversions take 16-bit samples: the linear frame clipped to [0, 1] and scaled.
+// OpenCV's conversions take 16-bit samples: the linear frame from -kBelow to 1 + kBelow mapped
+// onto them, so that the noise below black (a dark frame's samples scatter about it) is kept, as
+// raw_linear keeps it; both conversions interpolate, which commutes with the offset.
 cv::Mat demosaic_opencv(const cv::Mat& cfa, CfaPattern p, Demosaic d) {
+  constexpr double kBelow = 0.25, kSpan = 1.0 + 2 * kBelow;
   cv::Mat u16, bgr16, out;
-  cfa.convertTo(u16, CV_16U, 65535.0);
+  cfa.convertTo(u16, CV_16U, 65535.0 / kSpan, 65535.0 * kBelow / kSpan);
   cv::cvtColor(u16, bgr16, opencv_code(p, d));
-  bgr16.convertTo(out, CV_32F, 1.0 / 65535.0);
+  bgr16.convertTo(out, CV_32F, kSpan / 65535.0, -kBelow);
   return out;
 }
 
@@ -114,8 +117,9 @@ cv::Mat demosaic_mhc(const cv::Mat& cfa, CfaPattern p) {
 cv::Mat demosaic(const cv::Mat& cfa, CfaPattern p, Demosaic method) {
   if (cfa.type() != CV_32FC1) throw_invalid("demosaic: expects a CV_32FC1 mosaic");
   if (p == CfaPattern::None) throw_invalid("demosaic: the frame has no Bayer pattern");
-  if (cfa.cols < 4 || cfa.rows < 4 || cfa.cols % 2 || cfa.rows % 2)
-    throw_invalid("demosaic: a mosaic must be at least 4x4 with an even width and height");
+  // Odd sizes are fine (the pattern is named at the top-left corner); files of them are refused by
+  // read_raw, as sensors deliver whole 2x2 tiles, but the simulator's frames of odd-sized scenes are not.
+  if (cfa.cols < 4 || cfa.rows < 4) throw_invalid("demosaic: a mosaic must be at least 4x4");
   return method == Demosaic::Mhc ? demosaic_mhc(cfa, p) : demosaic_opencv(cfa, p, method);
 }
 
