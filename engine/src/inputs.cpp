@@ -106,8 +106,9 @@ bool is_raw_input(const std::string& path, const RawLayout& layout) {
   return is_raw_file(path) || (layout.cfa != CfaPattern::None && (ext == "png" || ext == "tif" || ext == "tiff"));
 }
 
-// One camera's raw frame, developed into 16-bit sRGB.
-cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const InputOptions& o, bool mono, Json* info) {
+// One camera's raw frame from a file, developed into 16-bit sRGB.
+cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const InputOptions& o, bool mono, Json* info,
+                      cv::Mat* linear, RawFrame* frame) {
   if (lower_extension(path) == "raw" && (layout.width <= 0 || layout.bits <= 0))
     throw_invalid("'" + path + "' is a headerless raw frame: give its size and bits with --raw-layout FILE " +
                   "(docs: README, raw frames)");
@@ -115,24 +116,38 @@ cv::Mat developed_raw(const std::string& path, const RawLayout& layout, const In
   if (o.max_pixels > 0 && std::int64_t(f.samples.total()) > o.max_pixels)
     throw_invalid("refusing raw frame '" + path + "': " + std::to_string(f.samples.cols) + "x" +
                   std::to_string(f.samples.rows) + " pixels, more than the max_pixels limit of " + std::to_string(o.max_pixels));
-  if (mono && !f.mono())
-    throw_invalid("'" + path + "': the mono camera's raw frame has a Bayer pattern (" + std::string(to_string(f.cfa)) +
-                  "): it is a colour sensor's frame");
-  if (!mono && f.mono())
-    throw_invalid("'" + path + "': the colour camera's raw frame has no Bayer pattern (a mono sensor's frame, or its "
-                  "layout lacks the bayer key)");
-  FinishOptions fo = o.raw_finish;
-  fo.bits = 16;
-  fo.exposure = o.raw_finish.exposure * std::exp2(f.baseline_exposure_ev);
   if (info) *info = f.to_json();
-  return finish_image(develop_linear(f, fo), fo);
+  cv::Mat developed = develop_camera_frame(f, mono, "'" + path + "'", o, linear);
+  if (frame) *frame = f;
+  return developed;
 }
 
 }  // namespace
 
-cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info) {
+cv::Mat develop_camera_frame(const RawFrame& f, bool mono, const std::string& what, const InputOptions& o,
+                             cv::Mat* linear) {
+  if (f.samples.empty() || f.samples.type() != CV_16UC1)
+    throw_invalid("the raw frame " + what + " has no samples (expected CV_16UC1)");
+  if (mono && !f.mono())
+    throw_invalid(what + ": the mono camera's raw frame has a Bayer pattern (" + std::string(to_string(f.cfa)) +
+                  "): it is a colour sensor's frame");
+  if (!mono && f.mono())
+    throw_invalid(what + ": the colour camera's raw frame has no Bayer pattern (a mono sensor's frame, or its "
+                  "layout lacks the bayer key)");
+  FinishOptions fo = o.raw_finish;
+  fo.bits = 16;
+  fo.exposure = o.raw_finish.exposure * std::exp2(f.baseline_exposure_ev);
+  const cv::Mat developed = develop_linear(f, fo);
+  if (linear) developed.convertTo(*linear, CV_32F, fo.exposure);
+  return finish_image(developed, fo);
+}
+
+cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info, cv::Mat* linear,
+                         RawFrame* frame) {
   const RawLayout& layout = mono ? o.raw.mono : o.raw.color;
-  if (is_raw_input(path, layout)) return developed_raw(path, layout, o, mono, raw_info);
+  if (linear) *linear = cv::Mat();
+  if (frame) *frame = RawFrame{};
+  if (is_raw_input(path, layout)) return developed_raw(path, layout, o, mono, raw_info, linear, frame);
   ImageReadOptions ro;
   ro.max_pixels = o.max_pixels;
   return read_image(path, ro);
@@ -142,8 +157,10 @@ CameraPair read_camera_pair(const std::string& mono_path, const std::string& col
   o.validate();
   CameraPair p;
   Json mono_raw, color_raw;
-  p.mono = mono_from_image(read_camera_file(mono_path, true, o, &mono_raw), "'" + mono_path + "'", o, &p.mono_conversion);
-  p.color = color_from_image(read_camera_file(color_path, false, o, &color_raw), "'" + color_path + "'");
+  p.mono = mono_from_image(read_camera_file(mono_path, true, o, &mono_raw, &p.mono_linear, &p.mono_frame),
+                           "'" + mono_path + "'", o, &p.mono_conversion);
+  p.color = color_from_image(read_camera_file(color_path, false, o, &color_raw, &p.color_linear, &p.color_frame),
+                             "'" + color_path + "'");
   if (!mono_raw.is_null()) p.raw_frames["mono"] = mono_raw;
   if (!color_raw.is_null()) p.raw_frames["color"] = color_raw;
   return p;
@@ -153,6 +170,19 @@ CameraPair camera_pair(const cv::Mat& mono, const cv::Mat& color, const InputOpt
   CameraPair p;
   p.mono = mono_from_image(mono, "(mono)", o, &p.mono_conversion);
   p.color = color_from_image(color, "(colour)");
+  return p;
+}
+
+CameraPair camera_pair(const RawFrame& mono, const RawFrame& color, const InputOptions& o) {
+  o.validate();
+  CameraPair p;
+  p.mono = mono_from_image(develop_camera_frame(mono, true, "(mono)", o, &p.mono_linear), "(mono)", o,
+                           &p.mono_conversion);
+  p.color = color_from_image(develop_camera_frame(color, false, "(colour)", o, &p.color_linear), "(colour)");
+  p.raw_frames["mono"] = mono.to_json();
+  p.raw_frames["color"] = color.to_json();
+  p.mono_frame = mono;
+  p.color_frame = color;
   return p;
 }
 

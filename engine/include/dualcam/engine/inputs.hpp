@@ -65,13 +65,28 @@ cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what);
 // which camera's layout applies and which pattern the frame must have). `raw_info`, when given,
 // receives RawFrame::to_json() for a raw frame and stays null for an image. What read_camera_pair
 // and calibration's load_stereo_views read files with.
-cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& options, Json* raw_info = nullptr);
+// `linear` and `frame`, when given, receive a raw frame's linear signal (see develop_camera_frame)
+// and the frame itself, and are emptied for an image.
+cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& options, Json* raw_info = nullptr,
+                         cv::Mat* linear = nullptr, RawFrame* frame = nullptr);
+
+// A raw frame already in memory developed by the raw rule above into 16-bit sRGB: what
+// read_camera_file does after reading one. Error(InvalidInput) naming `what` when the frame has
+// no samples or the wrong pattern for the camera (`mono`). `linear`, when given, receives the same
+// pixels before the encoding: CV_32FC1 (mono) or CV_32FC3 linear sRGB at the exposure the encoding
+// has, not clipped at 1 nor at 0 (the noise about black kept): what the merge works on.
+cv::Mat develop_camera_frame(const RawFrame& frame, bool mono, const std::string& what, const InputOptions& options,
+                             cv::Mat* linear = nullptr);
 
 // A camera pair as the rules above prepare it: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3.
 struct CameraPair {
   cv::Mat mono, color;
   MonoConversion mono_conversion;
   Json raw_frames;  // {"mono": RawFrame::to_json(), "color": ...} for the cameras given as raw frames; null otherwise
+  // A camera given as a raw frame: its linear signal (develop_camera_frame), which the merge takes
+  // instead of decoding the encoded image (fusion's FuseInput); empty for a camera given as an image.
+  cv::Mat mono_linear, color_linear;
+  RawFrame mono_frame, color_frame;  // the frames themselves (empty samples for an image)
 };
 
 // Reads both files and applies the rules. Errors name the file.
@@ -79,5 +94,7 @@ CameraPair read_camera_pair(const std::string& mono_path, const std::string& col
                             const InputOptions& options = {});
 // The same for images already in memory (simulated pairs, the Python module).
 CameraPair camera_pair(const cv::Mat& mono, const cv::Mat& color, const InputOptions& options = {});
+// The same for raw frames in memory (the simulator's, `dualcam eval --protocol raw`).
+CameraPair camera_pair(const RawFrame& mono, const RawFrame& color, const InputOptions& options = {});
 
 }  // namespace dualcam
