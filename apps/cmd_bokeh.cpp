@@ -140,7 +140,7 @@ Command register_bokeh(CLI::App& root) {
     fusion::BokehResult res;
     if (pair) {
       const CameraPair cams = read_camera_pair(o->mono, o->color, io);
-      const fusion::FuseInput in{cams.mono, cams.color, &*rig};
+      const fusion::FuseInput in = fusion::fuse_input(cams, &*rig, io);
       fusion::FuseOptions fo;
       fo.reference = reference;
       fusion::validate_input(in, fo);

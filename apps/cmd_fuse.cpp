@@ -55,7 +55,13 @@ struct LoadedPair {
   CameraPair images;
   std::optional<StereoRig> rig;
   fusion::FuseOptions options;
-  fusion::FuseInput input() const { return {images.mono, images.color, rig ? &*rig : nullptr}; }
+  // fusion::fuse_input(images): a raw frame's linear signal and its noise model, made once.
+  fusion::FuseInput prepared;
+  fusion::FuseInput input() const {
+    fusion::FuseInput in = prepared;
+    in.rig = rig ? &*rig : nullptr;
+    return in;
+  }
 };
 
 fusion::FuseOptions fuse_options(const PairOptions& o) {
@@ -89,6 +95,7 @@ LoadedPair load_pair(const InputOptions& inputs, const std::string& mono_path, c
   LoadedPair p;
   p.options = options;
   p.images = read_camera_pair(mono_path, color_path, inputs);
+  p.prepared = fusion::fuse_input(p.images, nullptr, inputs);
   p.rig = rig;
   fusion::validate_input(p.input(), p.options);
   return p;

@@ -9,6 +9,7 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/fusion/raw_noise.hpp"
 #include "dualcam/fusion/rectify.hpp"
 #include "dualcam/fusion/refine.hpp"
 #include "dualcam/fusion/warp.hpp"
@@ -220,6 +221,12 @@ void validate_input(const FuseInput& in, const FuseOptions& o) {
     throw_invalid("the colour image has " + std::to_string(in.color.channels()) + " channel(s); expected 3");
   for (const cv::Mat* m : {&in.mono, &in.color})
     if (m->depth() != CV_8U && m->depth() != CV_16U) throw_invalid("the images must be 8- or 16-bit");
+  if (!in.mono_linear.empty() && (in.mono_linear.type() != CV_32FC1 || in.mono_linear.size() != in.mono.size()))
+    throw_invalid("the mono's linear image must be CV_32FC1 of the mono image's size");
+  if (!in.color_linear.empty() && (in.color_linear.type() != CV_32FC3 || in.color_linear.size() != in.color.size()))
+    throw_invalid("the colour's linear image must be CV_32FC3 of the colour image's size");
+  if ((in.mono_noise && in.mono_noise->channels() != 1) || (in.color_noise && in.color_noise->channels() != 3))
+    throw_invalid("the given noise models must have 1 (mono) and 3 (colour) channels");
   if (o.auto_rig) return;  // any sizes: the canonical frame comes from the pair
   if (o.rectified) {
     if (in.mono.size() != in.color.size())
@@ -234,6 +241,26 @@ void validate_input(const FuseInput& in, const FuseOptions& o) {
   if (in.color.size() != in.rig->color.size)
     throw_invalid("the colour image is " + size_str(in.color.size()) + " but the rig says " +
                   size_str(in.rig->color.size));
+}
+
+FuseInput fuse_input(const CameraPair& pair, const StereoRig* rig, const InputOptions& options, const NoiseOptions& noise) {
+  FuseInput in{pair.mono, pair.color, rig};
+  in.mono_linear = pair.mono_linear;
+  in.color_linear = pair.color_linear;
+  // A frame too small (or too textured) to fit its noise on leaves the model to be measured on
+  // the developed image, as for an image.
+  auto model = [&](const RawFrame& f) -> std::optional<NoiseModel> {
+    try {
+      return raw_noise_model(f, options.raw_finish, options.raw_finish.exposure * std::exp2(f.baseline_exposure_ev),
+                             noise);
+    } catch (const Error& e) {
+      if (e.category() != ErrorCategory::InvalidInput) throw;
+      return std::nullopt;
+    }
+  };
+  if (!pair.mono_frame.samples.empty()) in.mono_noise = model(pair.mono_frame);
+  if (!pair.color_frame.samples.empty()) in.color_noise = model(pair.color_frame);
+  return in;
 }
 
 DepthResult compute_depth(const FuseInput& in, const FuseOptions& o, Progress* progress) {
@@ -255,7 +282,10 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   if (progress) progress->advance(1, "warping");
   Stopwatch sw;
   const bool ref_color = o.reference == Reference::Color;
-  const cv::Mat& other = ref_color ? in.mono : in.color;
+  // The merge's linear images: the raw frames' own signal when given, else the decoded images.
+  const cv::Mat& mono_lin = in.mono_linear.empty() ? in.mono : in.mono_linear;
+  const cv::Mat& color_lin = in.color_linear.empty() ? in.color : in.color_linear;
+  const cv::Mat& other = ref_color ? mono_lin : color_lin;
   cv::Mat valid;
   const cv::Mat warped =
       warp_to_reference(other, a.pair.rectifier ? &*a.pair.rectifier : nullptr, a.refined.disparity, o.reference, &valid);
@@ -266,8 +296,8 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   const NoiseOptions& nopt = o.noise;
   // The two cameras' models side by side: each has serial parts (histograms, level sets) that
   // the other's parallel ones fill in around.
-  tbb::parallel_invoke([&] { ms.noise.color = estimate_noise(in.color, nopt); },
-                       [&] { ms.noise.mono = estimate_noise(in.mono, nopt); });
+  tbb::parallel_invoke([&] { ms.noise.color = in.color_noise ? *in.color_noise : estimate_noise(in.color, nopt); },
+                       [&] { ms.noise.mono = in.mono_noise ? *in.mono_noise : estimate_noise(in.mono, nopt); });
   res.stats.seconds.noise = sw.seconds();
   sw.reset();
   // How far off an edge of the warped view may be. A pair given rectified, or aligned by a rig, is
@@ -283,7 +313,9 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
     mo.alignment_px = std::max(mo.alignment_px, std::sqrt(row * row + match * match));
   }
   ms.alignment_px = mo.alignment_px;
-  const cv::Mat reference_lin = to_linear(ref_color ? in.color : in.mono);
+  if (in.mono_noise) mo.mono_denoise_scale = mo.raw_mono_denoise_scale;
+  const cv::Mat& ref_in = ref_color ? color_lin : mono_lin;
+  const cv::Mat reference_lin = ref_in.depth() == CV_32F ? ref_in : to_linear(ref_in);
   MergeResult m = ref_color ? merge_reference_color(reference_lin, warped, valid, mo, &ms.noise)
                             : merge_reference_mono(reference_lin, warped, valid, mo, &ms.noise);
   res.stats.seconds.merge = sw.seconds();

@@ -151,8 +151,11 @@ cv::Mat warp_through_rig(const cv::Mat& other, const Rectifier& rect, const cv::
 cv::Mat warp_to_reference(const cv::Mat& other, const Rectifier* rectifier, const cv::Mat& canonical_disparity,
                           Reference reference, cv::Mat* valid) {
   const int sign = reference == Reference::Color ? +1 : -1;
-  if (!rectifier) return warp_encoded_by_disparity(other, canonical_disparity, sign, valid);
-  cv::Mat warped = warp_through_rig(to_linear(other), *rectifier, canonical_disparity, reference, valid);
+  const bool linear = other.depth() == CV_32F;
+  if (!rectifier)
+    return linear ? warp_by_disparity(other, canonical_disparity, sign, valid)
+                  : warp_encoded_by_disparity(other, canonical_disparity, sign, valid);
+  cv::Mat warped = warp_through_rig(linear ? other : to_linear(other), *rectifier, canonical_disparity, reference, valid);
   cv::patchNaNs(warped, 0.0);
   return warped;
 }

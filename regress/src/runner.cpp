@@ -67,7 +67,13 @@ struct Pair {
   CameraPair images;  // engine/inputs.hpp's rules applied, as the subcommands apply them
   std::optional<StereoRig> rig;
   bool rectified = false;
-  fusion::FuseInput input() const { return {images.mono, images.color, rig ? &*rig : nullptr}; }
+  // fusion::fuse_input(images): a raw frame's linear signal and its noise model, made once.
+  fusion::FuseInput prepared;
+  fusion::FuseInput input() const {
+    fusion::FuseInput in = prepared;
+    in.rig = rig ? &*rig : nullptr;
+    return in;
+  }
 };
 
 Pair load_pair(const Case& c, SimCache& cache) {
@@ -81,10 +87,12 @@ Pair load_pair(const Case& c, SimCache& cache) {
                                                                          {"case '" + c.name + "'", "inputs.simulate"}))))
                .first;
     p.images = camera_pair(it->second->mono, it->second->color);
+    p.prepared = fusion::fuse_input(p.images, nullptr);
     p.rig = it->second->rig;
     return p;
   }
   p.images = read_camera_pair(c.inputs.mono, c.inputs.color);
+  p.prepared = fusion::fuse_input(p.images, nullptr);
   p.rectified = c.inputs.rectified;
   if (!c.inputs.rig.empty()) p.rig = read_rig(c.inputs.rig);
   return p;

@@ -53,6 +53,12 @@ struct MergeOptions {
   // sensor at light 0.05 26.42 -> 27.99 dB; the real pairs' flat-area noise 0.95 -> 0.70 levels
   // (2: 31.44 / 28.27 dB, 0.58; 4: 31.13 / 28.26 dB, 0.46).
   double mono_denoise_scale = 1.0;
+  // ... and this scale where the mono came as a raw frame and its noise was fitted on the frame
+  // (raw_noise.hpp: the sites' own noise, which no JPEG or ISP has lowered; the fuse pipeline
+  // picks it). On `dualcam eval --protocol raw` (27 dev scenes, 10-bit frames) the mono view from
+  // the raw pair at light 0.05 / 0.02: 2: 29.10 / 26.36 dB, 4: 29.33 / 26.90, 8: 29.26 / 27.00
+  // (from the finished pictures of the same samples: 28.57 / 26.02).
+  double raw_mono_denoise_scale = 4.0;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).

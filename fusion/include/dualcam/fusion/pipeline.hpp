@@ -9,9 +9,11 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/progress.hpp"
 #include "dualcam/engine/rectify_geometry.hpp"
 #include "dualcam/engine/report.hpp"
@@ -45,11 +47,30 @@ struct FuseOptions {
 // The inputs as the cameras wrote them: mono CV_8UC1/CV_16UC1, colour CV_8UC3/CV_16UC3, both
 // sRGB-encoded (inputs.hpp prepares them from files). `rig` may be null only when
 // options.rectified or options.auto_rig is set.
+//
+// Raw frames (engine/inputs.hpp develops them) also give the linear signal itself: `mono_linear`
+// (CV_32FC1) and `color_linear` (CV_32FC3), the same pixels before the sRGB encoding, which
+// clips the noise below black and the highlights above 1 and rounds to 16-bit codes. When given,
+// the warp and the merge work on them (matching still takes the encoded images), and a camera's
+// noise model, when given, replaces the one the merge would measure on its encoded image
+// (raw_noise.hpp fits them on the frames). fuse_input() makes all of it from a CameraPair.
 struct FuseInput {
+  FuseInput() = default;
+  FuseInput(cv::Mat mono_image, cv::Mat color_image, const StereoRig* stereo_rig = nullptr)
+      : mono(std::move(mono_image)), color(std::move(color_image)), rig(stereo_rig) {}
   cv::Mat mono;
   cv::Mat color;
   const StereoRig* rig = nullptr;
+  cv::Mat mono_linear, color_linear;              // optional, see above
+  std::optional<NoiseModel> mono_noise, color_noise;  // optional, see above
 };
+
+// The pipeline's input for a pair the input rule prepared (engine/inputs.hpp): its images, and for
+// a camera given as a raw frame its linear signal and the noise model fitted on the frame
+// (raw_noise_model, developed as `options.raw_finish` says; a frame on which no noise can be
+// fitted, a tiny one, gets none: its model is measured on the image). `rig` may be null.
+FuseInput fuse_input(const CameraPair& pair, const StereoRig* rig, const InputOptions& options = {},
+                     const NoiseOptions& noise = {});
 
 // How the pair was brought into the canonical frame, and what that left.
 struct AlignmentStats {

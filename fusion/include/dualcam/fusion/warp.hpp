@@ -9,7 +9,7 @@
 namespace dualcam::fusion {
 
 // The warp stage of the pipeline. `other` is the other camera's image as it wrote it (sRGB
-// 8/16-bit, 1 or 3 channels); `canonical_disparity` the reference view's disparity in the
+// 8/16-bit, 1 or 3 channels), or its linear signal (CV_32F, a raw frame's); `canonical_disparity` the reference view's disparity in the
 // canonical frame. With a rectifier, reference pixel -> canonical coordinates -> shift by the
 // disparity -> the other camera's pixel are composed as coordinate maps and the image is fetched
 // once (bilinear): rectify + shift + un-rectify as three resamplings blurred fine texture
