@@ -30,7 +30,7 @@ namespace {
 struct EvalCliOptions {
   std::string protocol, data, method = "engine", left_sensor = "mono", mono_weights, scenes;
   double light = 0, mono_gain = 0;
-  std::string sensor = "simple";          // depth/p1/p2: simple or realistic (EvalOptions::sensor)
+  std::string sensor;                     // depth/p1/p2/raw: simple or realistic; empty = the protocol's default
   int adc_bits = 0, jpeg_quality = -1;    // realistic only; 0 / -1 = not given (EvalOptions defaults)
   double perturb_shift = 0, perturb_rotate = 0;  // depth: misaligned right view (EvalOptions)
   std::string rig = "rectified";                // engine: rectified (the data's own) or auto
@@ -182,13 +182,14 @@ CLI::App* add_eval_options(CLI::App& root, EvalCliOptions* o) {
   app->add_option("--views", o->views, "calib-synthetic: board views per rig (default 20)")->check(CLI::Range(4, 10000));
   app->add_option("--board", o->board,
                   "calib-*: board spec (default chessboard:9x6:25mm synthetic, chessboard:9x6:24.23mm real)");
-  app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2 0.05)")
+  app->add_option("--light", o->light, "colour camera light level (1 = good, 0.05 = dim; default depth/p1 1, p2/raw 0.05)")
       ->check(CLI::Range(1e-4, 100.0));
   app->add_option("--sensor", o->sensor,
-                  "depth, p1, p2: sensor model of both cameras: simple (default, datasets/sensor.hpp) or realistic "
+                  "depth, p1, p2, raw: sensor model of both cameras: simple (default; raw: realistic only, its default), "
+                  "datasets/sensor.hpp) or realistic "
                   "(photon and read noise per Bayer site, ADC, ISP, JPEG: datasets/camera_isp.hpp, as dualcam "
                   "simulate --sensor realistic; --light at most 1)");
-  app->add_option("--adc-bits", o->adc_bits, "realistic sensor: bits at the ADC, 8..16 (default 8)");
+  app->add_option("--adc-bits", o->adc_bits, "realistic sensor: bits at the ADC, 8..16 (default 8; raw: 10)");
   app->add_option("--jpeg-quality", o->jpeg_quality, "realistic sensor: JPEG quality of both pictures, 0 = none (default 90)");
   app->add_option("--mono-weights", o->mono_weights, "mono response wB,wG,wR in linear light (default 0.25,0.45,0.30)");
   app->add_option("--mono-gain", o->mono_gain, "mono gain over the colour camera (default 1.15)")->check(CLI::Range(0.01, 100.0));
@@ -246,13 +247,17 @@ int run_middlebury_protocol(const EvalCliOptions& o) {
   eo.seed = o.seed;
   eo.left_sensor = eval::parse_left_sensor(o.left_sensor);
   try {
-    eo.sensor = datasets::parse_sensor_model(o.sensor);
+    // The raw protocol exists for the realistic sensor only; the others default to the simple one.
+    eo.sensor = datasets::parse_sensor_model(!o.sensor.empty() ? o.sensor
+                                             : protocol == eval::Protocol::Raw ? "realistic"
+                                                                               : "simple");
   } catch (const Error& e) {
     throw_invalid(std::string("--sensor: ") + e.what());
   }
   if (eo.sensor != datasets::SensorModel::Realistic && (o.adc_bits != 0 || o.jpeg_quality != -1))
     throw_invalid("--adc-bits and --jpeg-quality apply to --sensor realistic only");
   if (o.adc_bits != 0) eo.adc_bits = o.adc_bits;
+  else if (protocol == eval::Protocol::Raw) eo.adc_bits = 10;  // the protocol's sensor (docs/evaluation.md#raw-protocol)
   if (o.jpeg_quality != -1) eo.jpeg_quality = o.jpeg_quality;
   if (!o.mono_weights.empty()) {
     const auto w = parse_numbers(o.mono_weights, "--mono-weights", 3);
@@ -354,8 +359,8 @@ Command register_eval(CLI::App& root) {
   Action action = [o]() {
     const bool middlebury = o->protocol != "calib-synthetic" && o->protocol != "calib-real" && o->protocol != "bokeh" &&
                             o->protocol != "real";
-    if (!middlebury && (o->sensor != "simple" || o->adc_bits != 0 || o->jpeg_quality != -1))
-      throw_invalid("--sensor, --adc-bits and --jpeg-quality apply to the depth, p1 and p2 protocols only");
+    if (!middlebury && (!o->sensor.empty() || o->adc_bits != 0 || o->jpeg_quality != -1))
+      throw_invalid("--sensor, --adc-bits and --jpeg-quality apply to the depth, p1, p2 and raw protocols only");
     if (o->protocol == "calib-synthetic" || o->protocol == "calib-real") return run_calib_protocol(*o);
     if (o->method == "both") throw_invalid("--method both is only for the calib-* protocols");
     if (o->protocol == "bokeh") return run_bokeh_protocol(*o);

@@ -4,6 +4,7 @@
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 
 namespace dualcam::eval {
@@ -31,6 +32,15 @@ Method engine_method(Protocol protocol, EngineRig rig) {
     case Protocol::P2:
       return {"engine", [options, input](const MethodInput& in) {
                 return to_srgb8(fusion::fuse(input(in), options(fusion::Reference::Color, in)).image);
+              }};
+    case Protocol::Raw:
+      // The raw frames through the input rule, as `dualcam fuse` takes raw files.
+      return {"engine", [options](const MethodInput& in) {
+                const CameraPair pair = in.color_raw.samples.empty() ? camera_pair(in.mono, in.color)
+                                                                     : camera_pair(in.mono_raw, in.color_raw);
+                const fusion::FuseInput fi = fusion::fuse_input(pair, in.rig ? &*in.rig : nullptr);
+                const auto fo = options(in.mono_view ? fusion::Reference::Mono : fusion::Reference::Color, in);
+                return to_srgb8(fusion::fuse(fi, fo).image);
               }};
   }
   throw_invalid("engine_method: no engine method for this protocol");
@@ -66,8 +76,10 @@ Method peer_method(Protocol protocol, const PeerMethodOptions& o) {
                     o.denoise.h_color, o.denoise.template_window, o.denoise.search_window);
       return {name, [denoise = o.denoise](const MethodInput& in) { return peer_denoise(in.color, denoise); }};
     }
+    case Protocol::Raw:
+      break;
   }
-  throw_invalid("peer_method: no peer method for this protocol");
+  throw_invalid("peer_method: no peer method for this protocol (the raw protocol measures the engine's raw path)");
 }
 
 }  // namespace dualcam::eval

@@ -22,6 +22,8 @@ const std::vector<ProtocolInfo>& protocols() {
       {Protocol::Depth, "depth", "disparity of the mono (left) view: bad-2.0, bad-1.0, MAE", 1.0},
       {Protocol::P1, "p1", "colourise, reference mono: colour at the mono view vs the clean left image", 1.0},
       {Protocol::P2, "p2", "low light, reference colour: colour at the colour view vs the clean right image", 0.05},
+      {Protocol::Raw, "raw",
+       "raw frames vs the finished pictures of the same samples (realistic sensor): both views fused from each", 0.05},
   };
   return list;
 }
@@ -80,6 +82,9 @@ void EvalOptions::validate(Protocol p) const {
     realistic_color_of(*this, p).validate();
     realistic_mono_of(*this, p).validate();
   }
+  if (p == Protocol::Raw && sensor != SensorModel::Realistic)
+    throw_invalid("the raw protocol needs the realistic sensor (--sensor realistic): the simple model has no raw frames");
+  if (p == Protocol::Raw && rig_path) throw_invalid("the raw protocol runs on the data's rectified pair (no --rig-path)");
   if (left_sensor == LeftSensor::Color && p != Protocol::Depth)
     throw_invalid("the left view through the colour sensor (--left-sensor color) only applies to the depth protocol");
   check_range("EvalOptions::perturb_right_shift_px (--perturb-right-shift)", perturb_right_shift_px, -50.0, 50.0);
@@ -139,6 +144,15 @@ MethodInput simulate_pair(const MiddleburyScene& scene, Protocol protocol, const
   auto color_image = [&](const cv::Mat& srgb8, std::uint64_t s) {
     return realistic ? realistic_camera_image(to_linear(srgb8), color_camera, s) : simulate_color(to_linear(srgb8), cs, s);
   };
+  if (protocol == Protocol::Raw) {
+    // The frames, and the cameras' pictures of the same samples.
+    const RealisticCamera mono_camera = realistic_mono_of(o, protocol);
+    in.color_raw = realistic_camera_raw(to_linear(right), color_camera, splitmix64(seed + 2));
+    in.mono_raw = realistic_camera_raw(to_linear(scene.left), mono_camera, splitmix64(seed + 1));
+    in.color = realistic_camera_picture(in.color_raw, color_camera);
+    in.mono = realistic_camera_picture(in.mono_raw, mono_camera);
+    return in;
+  }
   in.color = color_image(right, splitmix64(seed + 2));
   if (o.left_sensor == LeftSensor::Color) {
     in.left_color = color_image(scene.left, splitmix64(seed + 3));
@@ -307,6 +321,7 @@ EvalResult evaluate(Protocol protocol, const std::vector<SceneSource>& scenes, c
     case Protocol::Depth: return evaluate_depth(scenes, method, options, progress);
     case Protocol::P1: return evaluate_p1(scenes, method, options, progress);
     case Protocol::P2: return evaluate_p2(scenes, method, options, progress);
+    case Protocol::Raw: return evaluate_raw(scenes, method, options, progress);
   }
   throw_invalid("unknown protocol");
 }

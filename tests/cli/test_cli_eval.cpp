@@ -59,6 +59,31 @@ TEST_CASE("dualcam eval depth: a table per scene, the mean, and a JSON report", 
   CHECK(j["peer_sgbm"].contains("num_disparities"));
 }
 
+TEST_CASE("dualcam eval raw: both views fused from the raw frames and from the pictures of the same samples",
+          "[cli][eval][raw]") {
+  TinySet set;
+  const std::string json = set.dir / "raw.json";
+  auto r = run_cli("eval --protocol raw --data \"" + set.data + "\" --threads 2 --json \"" + json + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("colour gain") != std::string::npos);
+  INFO(r.out);
+  CHECK(r.out.find("ADC 10 bits") != std::string::npos);  // the protocol's sensor by default
+  const auto j = nlohmann::json::parse(test::read_text(json));
+  CHECK(j["eval"]["protocol"] == "raw");
+  CHECK(j["eval"]["options"]["sensor"] == "realistic");
+  CHECK(j["eval"]["options"]["light"] == 0.05);
+  for (const auto& s : j["eval"]["scenes"]) {
+    CHECK(s["color_gain_db"].get<double>() ==
+          Approx(s["color_raw_db"].get<double>() - s["color_finished_db"].get<double>()));
+    CHECK(s["mono_gain_db"].get<double>() ==
+          Approx(s["mono_raw_db"].get<double>() - s["mono_finished_db"].get<double>()));
+    // Fusing either input beats the colour frame developed alone.
+    CHECK(s["color_raw_db"].get<double>() > s["develop_db"].get<double>());
+    CHECK(s["color_finished_db"].get<double>() > 15.0);
+  }
+}
+
 TEST_CASE("dualcam eval p1 and p2 with the engine, and changed sensor options", "[cli][eval]") {
   TinySet set;
   const std::string json = set.dir / "p2.json";
@@ -85,7 +110,9 @@ TEST_CASE("dualcam eval p1 and p2 with the engine, and changed sensor options", 
 TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") {
   TinySet set;
   const std::string data = " --data \"" + set.data + "\"";
-  expect_one_line_failure("eval --protocol focus" + data, "depth, p1, p2, bokeh");
+  expect_one_line_failure("eval --protocol focus" + data, "depth, p1, p2, raw, bokeh");
+  expect_one_line_failure("eval --protocol raw --sensor simple" + data, "needs the realistic sensor");
+  expect_one_line_failure("eval --protocol raw --method peer" + data, "no peer method");
   expect_one_line_failure("eval --protocol depth" + data + " --mono-weights 0.2,0.4", "--mono-weights");
   expect_one_line_failure("eval --protocol depth" + data + " --mono-weights a,b,c", "--mono-weights");
   expect_one_line_failure("eval --protocol depth --data \"" + (set.dir / "nope") + "\"", "does not exist");
@@ -101,7 +128,7 @@ TEST_CASE("Bad options to dualcam eval get one clear line", "[cli][eval][bad]") 
   expect_one_line_failure("eval --protocol p2 --sensor realistic --adc-bits many" + data, "--adc-bits");
   expect_one_line_failure("eval --protocol p2 --adc-bits 10" + data, "--sensor realistic only");
   expect_one_line_failure("eval --protocol depth --sensor realistic --light 2" + data, "realistic");
-  expect_one_line_failure("eval --protocol bokeh --sensor realistic", "depth, p1 and p2 protocols only");
+  expect_one_line_failure("eval --protocol bokeh --sensor realistic", "depth, p1, p2 and raw protocols only");
 }
 
 TEST_CASE("dualcam eval --sensor realistic: the pair through the realistic cameras, recorded in the report",

@@ -21,6 +21,7 @@
 #include "dualcam/datasets/middlebury.hpp"
 #include "dualcam/datasets/sensor.hpp"
 #include "dualcam/engine/progress.hpp"
+#include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/report.hpp"
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/eval/rig_path.hpp"
@@ -31,6 +32,9 @@ enum class Protocol {
   Depth,  // disparity of the mono (left) view; bad-2.0, bad-1.0, MAE
   P1,     // colourise, reference = mono: colour at the mono view vs L; PSNR, SSIM
   P2,     // low light, reference = colour: colour at the colour view vs clean R; PSNR, SSIM
+  // Raw frames against the finished pictures of the same samples (realistic sensor): both views
+  // fused from each; PSNR against the clean images, and the raw path's gain.
+  Raw,
 };
 
 struct ProtocolInfo {
@@ -90,11 +94,18 @@ struct MethodInput {
   cv::Mat left_color;  // CV_8UC3 left view through the colour sensor (LeftSensor::Color only)
   int ndisp = 0;       // disparity range the scene declares (0 = not given)
   std::optional<StereoRig> rig;  // the rig path: the pair's rig; none = a rectified pair
+  // RAW: both sensors' frames, of which `mono` and `color` are the cameras' finished pictures
+  // (the same samples through camera_isp.hpp's ISP). evaluate_raw hands the method the pair with
+  // the frames (the raw path) and without them (the finished path), and asks for one view.
+  RawFrame mono_raw, color_raw;  // empty samples: the finished path
+  bool mono_view = false;        // RAW: the colour image at the mono view; else at the colour view
 };
 // DEPTH: returns the left view's disparity (CV_32F px, NaN = unknown, size of the input).
 // P1: returns the colour image at the mono (left) view, CV_8UC3 sRGB BGR (on the rig path: on the
 // mono camera's own pixel grid).
 // P2: returns the colour image at the colour (right) view, CV_8UC3 sRGB BGR (likewise).
+// RAW: returns the colour image at the view `mono_view` names, CV_8UC3 sRGB BGR, made from the raw
+// frames when they are given and from the pictures otherwise.
 using MethodFn = std::function<cv::Mat(const MethodInput&)>;
 struct Method {
   std::string name;
@@ -161,6 +172,10 @@ EvalResult evaluate_p1(const std::vector<datasets::SceneSource>& scenes, const M
                        Progress* progress = nullptr);
 EvalResult evaluate_p2(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
                        Progress* progress = nullptr);
+// RAW (docs/evaluation.md#raw-protocol): realistic sensor only; the method runs four times a
+// scene (two views, raw and finished).
+EvalResult evaluate_raw(const std::vector<datasets::SceneSource>& scenes, const Method& method, const EvalOptions& options,
+                        Progress* progress = nullptr);
 // Dispatches to the function of `protocol`.
 EvalResult evaluate(Protocol protocol, const std::vector<datasets::SceneSource>& scenes, const Method& method,
                     const EvalOptions& options, Progress* progress = nullptr);
