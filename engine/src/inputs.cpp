@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 
 #include <opencv2/imgproc.hpp>
+#include <tbb/parallel_invoke.h>
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
@@ -101,6 +103,30 @@ cv::Mat color_from_image(const cv::Mat& decoded, const std::string& what) {
 
 namespace {
 
+// Runs both cameras' work at once (reading and developing a frame is serial in parts: LibRaw,
+// PNG decoding) and rethrows the mono's error first, as a sequential run would report it.
+template <typename Mono, typename Color>
+void both_cameras(Mono&& mono, Color&& color) {
+  std::exception_ptr mono_error, color_error;
+  tbb::parallel_invoke(
+      [&] {
+        try {
+          mono();
+        } catch (...) {
+          mono_error = std::current_exception();
+        }
+      },
+      [&] {
+        try {
+          color();
+        } catch (...) {
+          color_error = std::current_exception();
+        }
+      });
+  if (mono_error) std::rethrow_exception(mono_error);
+  if (color_error) std::rethrow_exception(color_error);
+}
+
 bool is_raw_input(const std::string& path, const RawLayout& layout) {
   const std::string ext = lower_extension(path);
   return is_raw_file(path) || (layout.cfa != CfaPattern::None && (ext == "png" || ext == "tif" || ext == "tiff"));
@@ -157,10 +183,15 @@ CameraPair read_camera_pair(const std::string& mono_path, const std::string& col
   o.validate();
   CameraPair p;
   Json mono_raw, color_raw;
-  p.mono = mono_from_image(read_camera_file(mono_path, true, o, &mono_raw, &p.mono_linear, &p.mono_frame),
-                           "'" + mono_path + "'", o, &p.mono_conversion);
-  p.color = color_from_image(read_camera_file(color_path, false, o, &color_raw, &p.color_linear, &p.color_frame),
-                             "'" + color_path + "'");
+  both_cameras(
+      [&] {
+        p.mono = mono_from_image(read_camera_file(mono_path, true, o, &mono_raw, &p.mono_linear, &p.mono_frame),
+                                 "'" + mono_path + "'", o, &p.mono_conversion);
+      },
+      [&] {
+        p.color = color_from_image(read_camera_file(color_path, false, o, &color_raw, &p.color_linear, &p.color_frame),
+                                   "'" + color_path + "'");
+      });
   if (!mono_raw.is_null()) p.raw_frames["mono"] = mono_raw;
   if (!color_raw.is_null()) p.raw_frames["color"] = color_raw;
   return p;
@@ -176,9 +207,12 @@ CameraPair camera_pair(const cv::Mat& mono, const cv::Mat& color, const InputOpt
 CameraPair camera_pair(const RawFrame& mono, const RawFrame& color, const InputOptions& o) {
   o.validate();
   CameraPair p;
-  p.mono = mono_from_image(develop_camera_frame(mono, true, "(mono)", o, &p.mono_linear), "(mono)", o,
-                           &p.mono_conversion);
-  p.color = color_from_image(develop_camera_frame(color, false, "(colour)", o, &p.color_linear), "(colour)");
+  both_cameras(
+      [&] {
+        p.mono = mono_from_image(develop_camera_frame(mono, true, "(mono)", o, &p.mono_linear), "(mono)", o,
+                                 &p.mono_conversion);
+      },
+      [&] { p.color = color_from_image(develop_camera_frame(color, false, "(colour)", o, &p.color_linear), "(colour)"); });
   p.raw_frames["mono"] = mono.to_json();
   p.raw_frames["color"] = color.to_json();
   p.mono_frame = mono;

@@ -258,8 +258,8 @@ FuseInput fuse_input(const CameraPair& pair, const StereoRig* rig, const InputOp
       return std::nullopt;
     }
   };
-  if (!pair.mono_frame.samples.empty()) in.mono_noise = model(pair.mono_frame);
-  if (!pair.color_frame.samples.empty()) in.color_noise = model(pair.color_frame);
+  tbb::parallel_invoke([&] { if (!pair.mono_frame.samples.empty()) in.mono_noise = model(pair.mono_frame); },
+                       [&] { if (!pair.color_frame.samples.empty()) in.color_noise = model(pair.color_frame); });
   return in;
 }
 
