@@ -14,7 +14,7 @@ namespace dualcam::fusion {
 
 namespace {
 
-// The samples of the frame's sites of channel `c` (BGR) at the tile offset (dy, dx), as an image.
+// The sites at one offset (dy, dx) of the 2x2 tile (one colour-filter plane), as an image.
 cv::Mat plane(const cv::Mat& linear, int dy, int dx) {
   cv::Mat p((linear.rows - dy + 1) / 2, (linear.cols - dx + 1) / 2, CV_32F);
   for (int y = 0; y < p.rows; ++y) {
