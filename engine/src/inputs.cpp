@@ -164,8 +164,12 @@ cv::Mat develop_camera_frame(const RawFrame& f, bool mono, const std::string& wh
   fo.bits = 16;
   fo.exposure = o.raw_finish.exposure * std::exp2(f.baseline_exposure_ev);
   const cv::Mat developed = develop_linear(f, fo);
-  if (linear) developed.convertTo(*linear, CV_32F, fo.exposure);
-  return finish_image(developed, fo);
+  if (!linear) return finish_image(developed, fo);
+  developed.convertTo(*linear, CV_32F, fo.exposure);
+  if (fo.tone != ToneCurve::None) return finish_image(developed, fo);
+  // Without a tone curve the encoding takes the exposed signal as it is: the exposure applied once.
+  fo.exposure = 1.0;
+  return finish_image(*linear, fo);
 }
 
 cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info, cv::Mat* linear,

@@ -49,8 +49,11 @@ std::vector<NoiseCurve> fit_raw_noise(const RawFrame& frame, const NoiseOptions&
   // would clip them and leave the dark blocks out as clipped, so each plane is measured on a
   // pedestal, which the variance does not see: var = a' + b (level + pedestal).
   constexpr double kPedestal = 0.0625;
+  // The sites' noise is white: the full-resolution fine noise is all that is fitted.
+  NoiseOptions po = o;
+  po.scales = 1;
   auto fit = [&](const cv::Mat& p) {
-    const NoiseModel m = estimate_noise_linear(p + kPedestal, o);
+    const NoiseModel m = estimate_noise_linear(p + kPedestal, po);
     const NoiseCurve& c = m.fine_curve(0, 0);
     // No level set: a plane too small or too textured for flat blocks; nothing was measured.
     if (c.sets.empty())
