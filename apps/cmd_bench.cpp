@@ -36,7 +36,8 @@ struct BenchOptions {
   bool json_stdout = false;
 };
 
-const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig", "bokeh"};
+// fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor).
+const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig", "bokeh", "fuse-raw"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -44,8 +45,8 @@ std::vector<std::string> parse_stages(const std::string& text) {
   std::string item;
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
-      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh; got '" + item +
-                    "'");
+      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, fuse-raw; "
+                    "got '" + item + "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
   if (out.empty()) throw_invalid("--stages must name at least one stage");
@@ -215,7 +216,8 @@ void print_table(const std::vector<Row>& rows, cv::Size size, const BenchOptions
     std::printf("\n");
   }
   std::printf("\npeer: depth = %s; fuse = %s; fuse, rig path = the pair rectified by OpenCV, the fuse peer, and "
-              "its output mapped back onto the mono view; bokeh = per-pixel Gaussian whose sigma follows the radius.\n",
+              "its output mapped back onto the mono view; bokeh = per-pixel Gaussian whose sigma follows the radius; fuse, "
+              "raw frames = the finished-image path on the same samples.\n",
               depth_peer.c_str(), fuse_peer.c_str());
   std::printf("cpu: median CPU seconds of a run, all threads together.\n");
   std::printf("dB: PSNR of the fused image (8-bit sRGB) against the simulator's clean colour at its view; the "
@@ -332,6 +334,35 @@ struct BenchRun {
     rows.push_back(rig);
   }
 
+  // The raw path of `dualcam fuse` on a DNG pair, from the frames in memory: the realistic
+  // sensor's frames (light 0.05, 10 bits) developed, their noise fitted, warped and merged on
+  // their linear signal at the colour view; its "peer" is the same work on the cameras' finished
+  // pictures of the same samples (the finished-image path), so the ratio is what raw input costs.
+  void fuse_raw() {
+    datasets::SimulateOptions so = bench_scene(size, o.max_disparity, false);
+    so.sensor = datasets::SensorModel::Realistic;
+    so.adc_bits = 10;
+    so.color_sensor.light = 0.05;
+    so.raw = true;
+    const datasets::Simulation rs = threads.run([&] { return datasets::simulate(so); });
+    fusion::FuseOptions ro = fo;
+    ro.reference = fusion::Reference::Color;
+    Row row{"fuse, raw frames", "dualcam fuse on raw frames (develop, noise fit, linear merge; reference colour)",
+            "the same on the cameras' finished pictures of the same samples", {}, {}, threads.threads()};
+    cv::Mat out, finished;
+    std::vector<Json> stage_runs;
+    row.engine = run([&] {
+      const fusion::FuseResult res = fusion::fuse(fusion::fuse_input(camera_pair(rs.mono_raw, rs.color_raw), nullptr), ro);
+      stage_runs.push_back(res.stats.to_json()["stages_s"]);
+      out = res.image;
+    });
+    row.engine_stages = median_stages(stage_runs, o.repeat);
+    row.peer = run([&] { finished = fusion::fuse(fusion::fuse_input(camera_pair(rs.mono, rs.color), nullptr), ro).image; });
+    row.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
+    row.peer_psnr = psnr_vs(finished, rs.clean_color_at_color);
+    rows.push_back(row);
+  }
+
   // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
   // radius 48 px (issue 7's setting).
   void bokeh(Progress& progress) {
@@ -363,7 +394,8 @@ Command register_bench(CLI::App& root) {
   app->add_option("--threads", o->threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--stages", o->stages,
                   "comma-separated stages to time: depth, fuse-mono, fuse-color, fuse-rig (the colour-reference fuse "
-                  "through a distorted, rotated rig: rectifier, drift check, warp), bokeh");
+                  "through a distorted, rotated rig: rectifier, drift check, warp), bokeh; also fuse-raw (not by default: "
+                  "raw frames of the realistic sensor against its finished pictures, reference colour)");
   app->add_flag("--no-single-thread", o->no_single_thread,
                 "with --threads other than 1, skip timing the depth stage on 1 thread as well");
   app->add_option("--repeat", o->repeat, "timed runs per stage after one warm-up (median reported)")
@@ -397,6 +429,7 @@ Command register_bench(CLI::App& root) {
     if (has("fuse-rig")) b.fuse_rig();
     progress.advance(1, "engine bokeh");
     if (has("bokeh")) b.bokeh(progress);
+    if (has("fuse-raw")) b.fuse_raw();
     progress.advance(1, "done");
     progress.finish();
     // The colour camera's own image against the truth at its view: what fusion has to beat.

@@ -2,6 +2,8 @@
 // path's row included.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "support.hpp"
@@ -53,4 +55,21 @@ TEST_CASE("dualcam bench times chosen stages and the depth stage on one thread t
   r = run_cli("bench --size 10x10");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--size") != std::string::npos);
+}
+
+TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pictures of the same samples",
+          "[cli][bench][raw]") {
+  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-raw --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["stages"].size() == 1);
+  const auto& s = j["stages"][0];
+  CHECK(s["stage"] == "fuse, raw frames");
+  CHECK(s["engine_s"].get<double>() > 0);
+  CHECK(s["peer_s"].get<double>() > 0);
+  // Both outputs are real fusions of one scene: within a few dB of each other and well above noise.
+  CHECK(s["engine_psnr_db"].get<double>() > 18.0);
+  CHECK(std::abs(s["engine_psnr_db"].get<double>() - s["peer_psnr_db"].get<double>()) < 4.0);
+  CHECK(s["engine_stages_s"].contains("merge"));
 }
