@@ -13,7 +13,7 @@ const std::vector<std::string>& recipe_keys() {
       "rotation_deg",  "color_position_mm", "light",        "mono_weights",    "mono_gain",        "bayer",
       "supersample",   "near_mm",         "far_mm",         "mono_exposure",   "color_exposure",   "mono_vignetting",
       "color_vignetting", "focus_depth_mm", "aperture_radius_mm", "bokeh_samples", "sensor",
-      "adc_bits", "jpeg_quality"};
+      "adc_bits", "jpeg_quality", "raw"};
   return keys;
 }
 
@@ -58,6 +58,7 @@ SimulateOptions simulate_options_from_recipe(const Json& r, const Where& w, Simu
     o.sensor = parse_sensor_model(get_choice(r["sensor"], w.at("sensor"), {"simple", "realistic"}));
   if (r.contains("adc_bits")) o.adc_bits = int(get_int(r["adc_bits"], w.at("adc_bits"), 8, 16));
   if (r.contains("jpeg_quality")) o.jpeg_quality = int(get_int(r["jpeg_quality"], w.at("jpeg_quality"), 0, 100));
+  if (r.contains("raw")) o.raw = get_bool(r["raw"], w.at("raw"));
   if (r.contains("supersample")) o.supersample = int(get_int(r["supersample"], w.at("supersample"), 1, 8));
   if (r.contains("near_mm")) o.near_mm = number("near_mm", 0, 1e7);
   if (r.contains("far_mm")) o.far_mm = number("far_mm", 0, 1e7);

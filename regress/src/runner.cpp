@@ -86,7 +86,9 @@ Pair load_pair(const Case& c, SimCache& cache) {
                                   datasets::simulate_options_from_recipe(c.inputs.simulate->json,
                                                                          {"case '" + c.name + "'", "inputs.simulate"}))))
                .first;
-    p.images = camera_pair(it->second->mono, it->second->color);
+    // A recipe with "raw": the sensors' frames are the case's inputs, as a DNG pair is to `dualcam fuse`.
+    const datasets::Simulation& sim = *it->second;
+    p.images = sim.color_raw.samples.empty() ? camera_pair(sim.mono, sim.color) : camera_pair(sim.mono_raw, sim.color_raw);
     p.prepared = fusion::fuse_input(p.images, nullptr);
     p.rig = it->second->rig;
     return p;

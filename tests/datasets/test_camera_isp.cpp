@@ -133,4 +133,17 @@ TEST_CASE("The simulator takes the realistic sensor from a recipe", "[sensor][is
   r["light"] = 2.0;
   CHECK_THROWS_WITH(simulate_options_from_recipe(r, strict_json::Where{"recipe", ""}, SimulateOptions{}),
                     Catch::Contains("realistic sensor"));
+  // "raw": the sensors' frames kept (a regress case then fuses them); realistic only, a boolean.
+  r["light"] = 0.02;
+  r["raw"] = true;
+  o = simulate_options_from_recipe(r, strict_json::Where{"recipe", ""}, SimulateOptions{});
+  CHECK(o.raw);
+  CHECK(simulate(o).color_raw.samples.type() == CV_16UC1);
+  r["raw"] = "yes";
+  CHECK_THROWS_WITH(simulate_options_from_recipe(r, strict_json::Where{"recipe", ""}, SimulateOptions{}),
+                    Catch::Contains("raw"));
+  r["raw"] = true;
+  r["sensor"] = "simple";
+  CHECK_THROWS_WITH(simulate(simulate_options_from_recipe(r, strict_json::Where{"recipe", ""}, SimulateOptions{})),
+                    Catch::Contains("realistic"));
 }

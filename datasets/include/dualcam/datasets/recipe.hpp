@@ -7,7 +7,9 @@
 //   color_distortion [k1, k2, p1, p2, k3 (1 to 5 numbers)], rotation_deg [RX, RY, RZ],
 //   color_position_mm [X, Y, Z], light, mono_weights [wB, wG, wR], mono_gain, bayer,
 //   supersample, near_mm, far_mm, mono_exposure, color_exposure, mono_vignetting,
-//   color_vignetting, focus_depth_mm, aperture_radius_mm, bokeh_samples.
+//   color_vignetting, focus_depth_mm, aperture_radius_mm, bokeh_samples, sensor
+//   "simple"|"realistic", adc_bits, jpeg_quality, raw (realistic sensor: keep both sensors' raw
+//   frames; a regress case then takes the frames as its inputs).
 // Unknown keys, wrong types and values out of range are refused (strict_json.hpp) naming where.
 #include <string>
 #include <vector>
