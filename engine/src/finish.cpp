@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -16,6 +18,7 @@ const char* to_string(Demosaic d) {
     case Demosaic::Bilinear: return "bilinear";
     case Demosaic::EdgeAware: return "ea";
     case Demosaic::Mhc: return "mhc";
+    case Demosaic::Rcd: return "rcd";
   }
   return "mhc";
 }
@@ -24,7 +27,8 @@ Demosaic parse_demosaic(const std::string& text) {
   if (text == "bilinear") return Demosaic::Bilinear;
   if (text == "ea" || text == "edge-aware") return Demosaic::EdgeAware;
   if (text == "mhc" || text == "malvar") return Demosaic::Mhc;
-  throw_invalid("the demosaic must be 'mhc', 'ea' or 'bilinear', got '" + text + "'");
+  if (text == "rcd") return Demosaic::Rcd;
+  throw_invalid("the demosaic must be 'rcd', 'mhc', 'ea' or 'bilinear', got '" + text + "'");
 }
 
 const char* to_string(ToneCurve t) { return t == ToneCurve::Filmic ? "filmic" : "none"; }
@@ -112,6 +116,152 @@ cv::Mat demosaic_mhc(const cv::Mat& cfa, CfaPattern p) {
   return out;
 }
 
+// Ratio-corrected directional demosaic, after L. Sanz Rodríguez, "Ratio Corrected Demosaicing"
+// (RCD, 2017), in this file's own formulation: green at the red and blue sites from its four
+// neighbours, each corrected by the ratio of a local low-pass at the site and at the next site
+// of the same colour that way (the site's channel carries the detail the neighbour lacks), the
+// two estimates of an axis weighted by their gradients, the axes blended by how much more the
+// image varies along one than along the other (smoothed; the site's or its neighbours' decision,
+// whichever is firmer); then red at the blue sites and blue at the red ones from the diagonal
+// colour differences, blended the same way along the two diagonals; then both at the green sites
+// from the vertical and horizontal colour differences. On float samples, borders mirrored
+// (reflect-101 with an even margin, which keeps the pattern).
+cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
+  constexpr int kPad = 8;
+  constexpr float kEps = 1e-5f, kEps2 = 1e-10f;
+  cv::Mat P;
+  cv::copyMakeBorder(cfa, P, kPad, kPad, kPad, kPad, cv::BORDER_REFLECT_101);
+  CV_Assert(P.isContinuous());
+  const int H = P.rows, W = P.cols;
+  // The pattern's 2x2 tile (kPad is even: the padded frame keeps it).
+  const int tile[4] = {cfa_channel(pattern, 0, 0), cfa_channel(pattern, 0, 1), cfa_channel(pattern, 1, 0),
+                       cfa_channel(pattern, 1, 1)};
+  auto channel = [&](int y, int x) { return tile[(y & 1) * 2 + (x & 1)]; };
+  // Each plane is written where a later step reads it (the margins shrink step by step: each
+  // step's reads stay inside the rows and columns the step before wrote), so none is cleared.
+  cv::Mat lpf(H, W, CV_32F), vh(H, W, CV_32F), pq(H, W, CV_32F), dv(H, W, CV_32F), dh(H, W, CV_32F),
+      dp(H, W, CV_32F), dq(H, W, CV_32F);
+  // Continuous planes of one size: an element by offset, without a row lookup.
+  const int stride = W;
+  auto at = [stride](cv::Mat& m, int y, int x) -> float& { return reinterpret_cast<float*>(m.data)[y * stride + x]; };
+  // Step 1: each direction's variation (a Hamilton-Adams classifier per pixel), squared, summed
+  // over 3x3, and the share of the vertical: 1 = varies only vertically (interpolate along rows).
+  parallel_rows(H - 4, 32, [&](int r0, int r1) {
+    for (int y = r0 + 2; y < r1 + 2; ++y)
+      for (int x = 2; x < W - 2; ++x) {
+        const float c = at(P, y, x);
+        const float v = std::abs(at(P, y - 1, x) - at(P, y + 1, x)) + std::abs(2 * c - at(P, y - 2, x) - at(P, y + 2, x));
+        const float h = std::abs(at(P, y, x - 1) - at(P, y, x + 1)) + std::abs(2 * c - at(P, y, x - 2) - at(P, y, x + 2));
+        const float p = std::abs(at(P, y - 1, x - 1) - at(P, y + 1, x + 1)) +
+                        std::abs(2 * c - at(P, y - 2, x - 2) - at(P, y + 2, x + 2));
+        const float q = std::abs(at(P, y - 1, x + 1) - at(P, y + 1, x - 1)) +
+                        std::abs(2 * c - at(P, y - 2, x + 2) - at(P, y + 2, x - 2));
+        at(dv, y, x) = v * v, at(dh, y, x) = h * h, at(dp, y, x) = p * p, at(dq, y, x) = q * q;
+        at(lpf, y, x) = 0.25f * c +
+                        0.125f * (at(P, y - 1, x) + at(P, y + 1, x) + at(P, y, x - 1) + at(P, y, x + 1)) +
+                        0.0625f * (at(P, y - 1, x - 1) + at(P, y - 1, x + 1) + at(P, y + 1, x - 1) + at(P, y + 1, x + 1));
+      }
+  });
+  // Sums over 3x3 (OpenCV's separable box filter), then the shares.
+  const cv::Rect written(2, 2, W - 4, H - 4);
+  for (cv::Mat* m : {&dv, &dh, &dp, &dq}) {
+    cv::Mat roi = (*m)(written);
+    cv::boxFilter(roi, roi, -1, cv::Size(3, 3), cv::Point(-1, -1), false, cv::BORDER_REPLICATE | cv::BORDER_ISOLATED);
+  }
+  parallel_rows(H - 6, 32, [&](int r0, int r1) {
+    for (int y = r0 + 3; y < r1 + 3; ++y) {
+      const float *v = dv.ptr<float>(y), *h = dh.ptr<float>(y), *p = dp.ptr<float>(y), *q = dq.ptr<float>(y);
+      float *o = vh.ptr<float>(y), *d = pq.ptr<float>(y);
+      for (int x = 3; x < W - 3; ++x) {
+        o[x] = (v[x] + kEps2) / (v[x] + h[x] + 2 * kEps2);
+        d[x] = (p[x] + kEps2) / (p[x] + q[x] + 2 * kEps2);
+      }
+    }
+  });
+  // The firmer of a site's decision and its diagonal neighbours' mean.
+  auto firmer = [&](cv::Mat& d, int y, int x) {
+    const float c = at(d, y, x);
+    const float n = 0.25f * (at(d, y - 1, x - 1) + at(d, y - 1, x + 1) + at(d, y + 1, x - 1) + at(d, y + 1, x + 1));
+    return std::abs(0.5f - c) < std::abs(0.5f - n) ? n : c;
+  };
+  // The ratio that carries the site's detail onto a neighbour's estimate (1 where the low-pass is
+  // not positive: a dark frame's noise about black).
+  auto ratio = [&](int y, int x, int y2, int x2) {
+    const float a = at(lpf, y, x), b = at(lpf, y2, x2);
+    return a > kEps && b > kEps ? 2 * a / (a + b) : 1.0f;
+  };
+  // Step 2: green everywhere.
+  cv::Mat G = P.clone();
+  parallel_rows(H - 8, 32, [&](int r0, int r1) {
+    for (int y = r0 + 4; y < r1 + 4; ++y)
+      for (int x = 4; x < W - 4; ++x) {
+        if (channel(y, x) == 1) continue;
+        const float c = at(P, y, x);
+        const float gn = kEps + std::abs(at(P, y - 1, x) - at(P, y + 1, x)) + std::abs(c - at(P, y - 2, x)) +
+                         std::abs(at(P, y - 1, x) - at(P, y - 3, x)) + std::abs(at(P, y - 2, x) - at(P, y - 4, x));
+        const float gs = kEps + std::abs(at(P, y + 1, x) - at(P, y - 1, x)) + std::abs(c - at(P, y + 2, x)) +
+                         std::abs(at(P, y + 1, x) - at(P, y + 3, x)) + std::abs(at(P, y + 2, x) - at(P, y + 4, x));
+        const float gw = kEps + std::abs(at(P, y, x - 1) - at(P, y, x + 1)) + std::abs(c - at(P, y, x - 2)) +
+                         std::abs(at(P, y, x - 1) - at(P, y, x - 3)) + std::abs(at(P, y, x - 2) - at(P, y, x - 4));
+        const float ge = kEps + std::abs(at(P, y, x + 1) - at(P, y, x - 1)) + std::abs(c - at(P, y, x + 2)) +
+                         std::abs(at(P, y, x + 1) - at(P, y, x + 3)) + std::abs(at(P, y, x + 2) - at(P, y, x + 4));
+        const float en = at(P, y - 1, x) * ratio(y, x, y - 2, x), es = at(P, y + 1, x) * ratio(y, x, y + 2, x);
+        const float ew = at(P, y, x - 1) * ratio(y, x, y, x - 2), ee = at(P, y, x + 1) * ratio(y, x, y, x + 2);
+        const float v = (gs * en + gn * es) / (gn + gs), h = (ge * ew + gw * ee) / (gw + ge);
+        const float d = firmer(vh, y, x);
+        at(G, y, x) = v * (1 - d) + h * d;
+      }
+  });
+  // Step 3: red at blue sites and blue at red ones, from the diagonal colour differences.
+  cv::Mat C[3] = {P.clone(), G, P.clone()};  // B, G, R; the native samples where they are
+  parallel_rows(H - 12, 32, [&](int r0, int r1) {
+    for (int y = r0 + 6; y < r1 + 6; ++y)
+      for (int x = 6; x < W - 6; ++x) {
+        const int c = channel(y, x);
+        if (c == 1) continue;
+        const int m = 2 - c;  // the other of red and blue, at the four diagonal neighbours
+        auto diff = [&](int yy, int xx) { return at(P, yy, xx) - at(G, yy, xx); };
+        auto grad = [&](int sy, int sx) {
+          return kEps + std::abs(at(P, y + sy, x + sx) - at(P, y - sy, x - sx)) +
+                 std::abs(at(P, y + sy, x + sx) - at(P, y + 3 * sy, x + 3 * sx)) +
+                 std::abs(at(G, y, x) - at(G, y + 2 * sy, x + 2 * sx));
+        };
+        const float gnw = grad(-1, -1), gse = grad(1, 1), gne = grad(-1, 1), gsw = grad(1, -1);
+        const float pe = (gse * diff(y - 1, x - 1) + gnw * diff(y + 1, x + 1)) / (gnw + gse);
+        const float qe = (gsw * diff(y - 1, x + 1) + gne * diff(y + 1, x - 1)) / (gne + gsw);
+        const float d = firmer(pq, y, x);
+        at(C[m], y, x) = at(G, y, x) + pe * (1 - d) + qe * d;
+        at(C[c], y, x) = at(P, y, x);
+      }
+  });
+  // Step 4: red and blue at the green sites, from the vertical and horizontal colour differences.
+  parallel_rows(H - 16, 32, [&](int r0, int r1) {
+    for (int y = r0 + 8; y < r1 + 8; ++y)
+      for (int x = 8; x < W - 8; ++x) {
+        if (channel(y, x) != 1) continue;
+        const float g = at(G, y, x);
+        const float d = firmer(vh, y, x);
+        for (int m : {0, 2}) {
+          cv::Mat& M = C[m];
+          auto diff = [&](int yy, int xx) { return at(M, yy, xx) - at(G, yy, xx); };
+          auto grad = [&](int sy, int sx) {
+            return kEps + std::abs(at(G, y, x) - at(G, y + 2 * sy, x + 2 * sx)) +
+                   std::abs(at(M, y + sy, x + sx) - at(M, y - sy, x - sx)) +
+                   std::abs(at(M, y + sy, x + sx) - at(M, y + 3 * sy, x + 3 * sx));
+          };
+          const float gn = grad(-1, 0), gs = grad(1, 0), gw = grad(0, -1), ge = grad(0, 1);
+          const float v = (gs * diff(y - 1, x) + gn * diff(y + 1, x)) / (gn + gs);
+          const float h = (ge * diff(y, x - 1) + gw * diff(y, x + 1)) / (gw + ge);
+          at(M, y, x) = g + v * (1 - d) + h * d;
+        }
+      }
+  });
+  const cv::Rect inside(kPad, kPad, cfa.cols, cfa.rows);
+  cv::Mat out;
+  cv::merge(std::vector<cv::Mat>{C[0](inside), C[1](inside), C[2](inside)}, out);
+  return out;
+}
+
 }  // namespace
 
 cv::Mat demosaic(const cv::Mat& cfa, CfaPattern p, Demosaic method) {
@@ -120,6 +270,7 @@ cv::Mat demosaic(const cv::Mat& cfa, CfaPattern p, Demosaic method) {
   // Odd sizes are fine (the pattern is named at the top-left corner); files of them are refused by
   // read_raw, as sensors deliver whole 2x2 tiles, but the simulator's frames of odd-sized scenes are not.
   if (cfa.cols < 4 || cfa.rows < 4) throw_invalid("demosaic: a mosaic must be at least 4x4");
+  if (method == Demosaic::Rcd) return demosaic_rcd(cfa, p);
   return method == Demosaic::Mhc ? demosaic_mhc(cfa, p) : demosaic_opencv(cfa, p, method);
 }
 
@@ -127,19 +278,25 @@ cv::Mat develop_linear(const RawFrame& frame, const FinishOptions& o) {
   o.validate();
   cv::Mat linear = raw_linear(frame);
   if (frame.mono()) return linear;
-  cv::Mat bgr = demosaic(linear, frame.cfa, o.demosaic);
+  // White balance on the mosaic, before the demosaic (as dcraw scales the colours before it
+  // interpolates): the interpolations that follow colour differences or ratios assume a grey
+  // surface reads the same in every channel. Clipped at the sensor's white after the gains, as
+  // dcraw's default highlight mode does: a clipped highlight stays white instead of turning magenta.
   const cv::Vec3d wb = o.white_balance ? frame.white_balance : cv::Vec3d(1, 1, 1);
-  const cv::Matx33f m = o.color_matrix ? cv::Matx33f(frame.camera_to_srgb) : cv::Matx33f::eye();
+  parallel_rows(linear.rows, 16, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      float* p = linear.ptr<float>(y);
+      const float even = float(wb[cfa_channel(frame.cfa, y, 0)]), odd = float(wb[cfa_channel(frame.cfa, y, 1)]);
+      for (int x = 0; x < linear.cols; ++x) p[x] = std::min(1.0f, p[x] * (x % 2 ? odd : even));
+    }
+  });
+  cv::Mat bgr = demosaic(linear, frame.cfa, o.demosaic);
+  if (!o.color_matrix || frame.camera_to_srgb == cv::Matx33d::eye()) return bgr;
+  const cv::Matx33f m(frame.camera_to_srgb);
   parallel_rows(bgr.rows, 16, [&](int r0, int r1) {
     for (int y = r0; y < r1; ++y) {
       cv::Vec3f* p = bgr.ptr<cv::Vec3f>(y);
-      for (int x = 0; x < bgr.cols; ++x) {
-        // Clipped at the sensor's white after the gains, as dcraw's default highlight mode does:
-        // a clipped highlight stays white instead of turning magenta.
-        cv::Vec3f v;
-        for (int c = 0; c < 3; ++c) v[c] = std::min(1.0f, float(p[x][c] * wb[c]));
-        p[x] = m * v;
-      }
+      for (int x = 0; x < bgr.cols; ++x) p[x] = m * p[x];
     }
   });
   return bgr;

@@ -52,7 +52,7 @@ TEST_CASE("fit_raw_noise: a frame's Poissonian-Gaussian noise per channel, from 
 
 TEST_CASE("raw_noise_model: the developed image's noise as the estimator would measure it there", "[noise][raw]") {
   const double a = 2e-5, b = 1.5e-3, exposure = 1.5;
-  for (Demosaic d : {Demosaic::Bilinear, Demosaic::EdgeAware}) {
+  for (Demosaic d : {Demosaic::Bilinear, Demosaic::EdgeAware, Demosaic::Rcd}) {
     const RawFrame f = ramp_frame(CfaPattern::Rggb, a, b);
     FinishOptions fo;
     fo.demosaic = d;

@@ -3,8 +3,8 @@
 // after the merge (HDR+'s `finish` is the model):
 //
 //   samples -> linear (black removed, divided by white - black)
+//           -> white balance (the frame's as-shot gains, on the mosaic), clipped at the sensor's white
 //           -> demosaic (Bayer frames; FinishOptions::demosaic)
-//           -> white balance (the frame's as-shot gains), clipped at the sensor's white
 //           -> colour matrix (camera RGB -> linear sRGB, the frame's; identity without one)
 //           -> exposure gain -> tone curve -> sRGB encoding, 8 or 16 bit.
 //
@@ -23,12 +23,14 @@ namespace dualcam {
 // Bilinear: OpenCV's cvtColor Bayer conversion. EdgeAware: OpenCV's COLOR_Bayer..._EA. Mhc:
 // Malvar, He and Cutler 2004, "High-quality linear interpolation for demosaicing of
 // Bayer-patterned color images": bilinear corrected by the Laplacian of the site's own channel
-// (5x5 kernels), on float samples: best where the channels' detail is correlated, worse on the
-// simulator's noisy frames; EdgeAware measured best there and is the default (docs/fusion.md#finishing
-// has the figures).
-enum class Demosaic { Bilinear, EdgeAware, Mhc };
+// (5x5 kernels), on float samples: best where the channels' detail is correlated, its kernels
+// amplify noise. Rcd (the default): a ratio-corrected directional interpolation after Sanz
+// Rodríguez's RCD (2017; finish.cpp has its steps), on float samples: measured best on the
+// simulator's frames and on the unit test's scene (docs/fusion.md#finishing has the figures).
+// Every method works on the white-balanced mosaic (develop_linear).
+enum class Demosaic { Bilinear, EdgeAware, Mhc, Rcd };
 const char* to_string(Demosaic d);
-Demosaic parse_demosaic(const std::string& text);  // "bilinear" | "ea" | "mhc"; else Error(InvalidInput)
+Demosaic parse_demosaic(const std::string& text);  // "bilinear" | "ea" | "mhc" | "rcd"; else Error(InvalidInput)
 
 // None: the sRGB encoding alone. Filmic: a global S-curve before it (highlights rolled off,
 // shadows kept), the kind of curve phone ISPs use so that a clipped sky does not end in a hard edge.
@@ -37,7 +39,7 @@ const char* to_string(ToneCurve t);
 ToneCurve parse_tone_curve(const std::string& text);  // "none" | "filmic"
 
 struct FinishOptions {
-  Demosaic demosaic = Demosaic::EdgeAware;
+  Demosaic demosaic = Demosaic::Rcd;
   bool white_balance = true;   // apply the frame's as-shot white balance
   bool color_matrix = true;    // apply the frame's camera -> sRGB matrix
   double exposure = 1.0;       // linear gain before the tone curve (> 0)

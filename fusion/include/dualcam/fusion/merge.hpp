@@ -56,7 +56,7 @@ struct MergeOptions {
   // ... and this scale where the mono came as a raw frame and its noise was fitted on the frame
   // (raw_noise.hpp: the sites' own noise, which no JPEG or ISP has lowered; the fuse pipeline
   // picks it). On `dualcam eval --protocol raw` (27 dev scenes, 10-bit frames) the mono view from
-  // the raw pair at light 0.05 / 0.02: 2: 29.10 / 26.36 dB, 4: 29.33 / 26.90, 8: 29.26 / 27.00
+  // the raw pair at light 0.05 / 0.02: 2: 29.04 / 26.36 dB, 4: 29.29 / 26.92, 8: 29.24 / 27.01
   // (from the finished pictures of the same samples: 28.57 / 26.02).
   double raw_mono_denoise_scale = 4.0;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
