@@ -1,4 +1,5 @@
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/png_encode.hpp"
 
 #include <cctype>
 #include <climits>
@@ -206,9 +207,13 @@ void write_image(const std::string& path, const cv::Mat& image) {
     throw_invalid("cannot write '" + path + "': JPEG holds only 8-bit images");
   check_output_path(path);
   std::vector<std::uint8_t> buf;
-  std::vector<int> params;
-  if (ext == "jpg" || ext == "jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
-  if (!cv::imencode("." + ext, image, buf, params)) throw_io("cannot encode '" + path + "'");
+  if (ext == "png") {
+    buf = encode_png(image);  // on every core (png_encode.hpp)
+  } else {
+    std::vector<int> params;
+    if (ext == "jpg" || ext == "jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
+    if (!cv::imencode("." + ext, image, buf, params)) throw_io("cannot encode '" + path + "'");
+  }
   write_file_atomic(path, buf.data(), buf.size());
 }
 
