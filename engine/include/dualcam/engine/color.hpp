@@ -1,6 +1,8 @@
 #pragma once
 // Colour conventions: internal images are CV_32F, linear light in [0,1], channel order BGR
 // (OpenCV's). sRGB encoding is applied only at the I/O boundary.
+#include <cstdint>
+
 #include <opencv2/core.hpp>
 
 namespace dualcam {
@@ -17,6 +19,10 @@ cv::Mat to_linear_bgr(const cv::Mat& encoded);
 cv::Mat to_srgb8(const cv::Mat& linear);
 // CV_32F linear light -> sRGB-encoded CV_16U.
 cv::Mat to_srgb16(const cv::Mat& linear);
+// n linear values -> their sRGB codes, exactly as to_srgb8 / to_srgb16 give them: for a pass that
+// makes its linear values a row at a time and encodes them at once (finish_image).
+void to_srgb_values(const float* linear, std::uint8_t* out, int n);
+void to_srgb_values(const float* linear, std::uint16_t* out, int n);
 // CV_32F linear light -> sRGB-encoded at `depth` (CV_8U or CV_16U): an output takes the colour
 // camera's bit depth (inputs.hpp).
 cv::Mat to_srgb(const cv::Mat& linear, int depth);
