@@ -141,7 +141,9 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
   // step's reads stay inside the rows and columns the step before wrote), so none is cleared.
   cv::Mat lpf(H, W, CV_32F), vh(H, W, CV_32F), pq(H, W, CV_32F), dv(H, W, CV_32F), dh(H, W, CV_32F),
       dp(H, W, CV_32F), dq(H, W, CV_32F);
-  // Continuous planes of one size: an element by offset, without a row lookup.
+  // Continuous planes of one size: an element by offset, without a row lookup. A row of a Bayer
+  // pattern alternates green with one other colour, so the steps that fill one kind of site step
+  // over the other.
   const int stride = W;
   auto at = [stride](cv::Mat& m, int y, int x) -> float& { return reinterpret_cast<float*>(m.data)[y * stride + x]; };
   // Step 1: each direction's variation (a Hamilton-Adams classifier per pixel), squared, summed
@@ -162,19 +164,21 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
                         0.0625f * (at(P, y - 1, x - 1) + at(P, y - 1, x + 1) + at(P, y + 1, x - 1) + at(P, y + 1, x + 1));
       }
   });
-  // Sums over 3x3 (OpenCV's separable box filter), then the shares.
-  const cv::Rect written(2, 2, W - 4, H - 4);
-  for (cv::Mat* m : {&dv, &dh, &dp, &dq}) {
-    cv::Mat roi = (*m)(written);
-    cv::boxFilter(roi, roi, -1, cv::Size(3, 3), cv::Point(-1, -1), false, cv::BORDER_REPLICATE | cv::BORDER_ISOLATED);
-  }
+  // Sums over 3x3, then the shares (the sums in the same pass, on every core: OpenCV's box filter
+  // ran on one).
   parallel_rows(H - 6, 32, [&](int r0, int r1) {
+    auto sum3x3 = [&](cv::Mat& m, int y, int x) {
+      const float* a = &at(m, y - 1, x);
+      const float* b = a + stride;
+      const float* c = b + stride;
+      return (a[-1] + a[0] + a[1]) + (b[-1] + b[0] + b[1]) + (c[-1] + c[0] + c[1]);
+    };
     for (int y = r0 + 3; y < r1 + 3; ++y) {
-      const float *v = dv.ptr<float>(y), *h = dh.ptr<float>(y), *p = dp.ptr<float>(y), *q = dq.ptr<float>(y);
       float *o = vh.ptr<float>(y), *d = pq.ptr<float>(y);
       for (int x = 3; x < W - 3; ++x) {
-        o[x] = (v[x] + kEps2) / (v[x] + h[x] + 2 * kEps2);
-        d[x] = (p[x] + kEps2) / (p[x] + q[x] + 2 * kEps2);
+        const float v = sum3x3(dv, y, x), h = sum3x3(dh, y, x), p = sum3x3(dp, y, x), q = sum3x3(dq, y, x);
+        o[x] = (v + kEps2) / (v + h + 2 * kEps2);
+        d[x] = (p + kEps2) / (p + q + 2 * kEps2);
       }
     }
   });
@@ -190,12 +194,13 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
     const float a = at(lpf, y, x), b = at(lpf, y2, x2);
     return a > kEps && b > kEps ? 2 * a / (a + b) : 1.0f;
   };
-  // Step 2: green everywhere.
-  cv::Mat G = P.clone();
+  // Step 2: green everywhere. The variations are spent: their planes hold green, blue and red
+  // (memory reused rather than fresh: a fresh 12 MP plane costs its page faults).
+  cv::Mat& G = dv;
+  P.copyTo(G);
   parallel_rows(H - 8, 32, [&](int r0, int r1) {
     for (int y = r0 + 4; y < r1 + 4; ++y)
-      for (int x = 4; x < W - 4; ++x) {
-        if (channel(y, x) == 1) continue;
+      for (int x = 4 + (channel(y, 4) == 1); x < W - 4; x += 2) {
         const float c = at(P, y, x);
         const float gn = kEps + std::abs(at(P, y - 1, x) - at(P, y + 1, x)) + std::abs(c - at(P, y - 2, x)) +
                          std::abs(at(P, y - 1, x) - at(P, y - 3, x)) + std::abs(at(P, y - 2, x) - at(P, y - 4, x));
@@ -213,12 +218,13 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
       }
   });
   // Step 3: red at blue sites and blue at red ones, from the diagonal colour differences.
-  cv::Mat C[3] = {P.clone(), G, P.clone()};  // B, G, R; the native samples where they are
+  P.copyTo(dh);
+  P.copyTo(dp);
+  cv::Mat C[3] = {dh, G, dp};  // B, G, R; the native samples where they are
   parallel_rows(H - 12, 32, [&](int r0, int r1) {
     for (int y = r0 + 6; y < r1 + 6; ++y)
-      for (int x = 6; x < W - 6; ++x) {
+      for (int x = 6 + (channel(y, 6) == 1); x < W - 6; x += 2) {
         const int c = channel(y, x);
-        if (c == 1) continue;
         const int m = 2 - c;  // the other of red and blue, at the four diagonal neighbours
         auto diff = [&](int yy, int xx) { return at(P, yy, xx) - at(G, yy, xx); };
         auto grad = [&](int sy, int sx) {
@@ -237,8 +243,7 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
   // Step 4: red and blue at the green sites, from the vertical and horizontal colour differences.
   parallel_rows(H - 16, 32, [&](int r0, int r1) {
     for (int y = r0 + 8; y < r1 + 8; ++y)
-      for (int x = 8; x < W - 8; ++x) {
-        if (channel(y, x) != 1) continue;
+      for (int x = 8 + (channel(y, 8) != 1); x < W - 8; x += 2) {
         const float g = at(G, y, x);
         const float d = firmer(vh, y, x);
         for (int m : {0, 2}) {
@@ -306,20 +311,34 @@ cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& o) {
   o.validate();
   if (linear.depth() != CV_32F || (linear.channels() != 1 && linear.channels() != 3))
     throw_invalid("finish_image: expects a CV_32FC1 or CV_32FC3 linear image");
-  cv::Mat v;
-  linear.convertTo(v, CV_32F, o.exposure);
-  if (o.tone == ToneCurve::Filmic) {
-    // Extended Reinhard with its white at the exposed sensor white: x (1 + x / w^2) / (1 + x),
-    // so 0 -> 0 and w -> 1 (the identity when w = 1): what the exposure lifted above the sensor's
-    // white is rolled off smoothly instead of clipped.
-    const float w = float(std::max(1.0, o.exposure)), w2 = w * w;
-    cv::Mat flat = v.reshape(1);
-    flat.forEach<float>([&](float& x, const int*) {
-      const float t = std::max(0.0f, x);
-      x = std::min(1.0f, t * (1.0f + t / w2) / (1.0f + t));
-    });
-  }
-  return to_srgb(v, o.bits == 16 ? CV_16U : CV_8U);
+  // Extended Reinhard with its white at the exposed sensor white: x (1 + x / w^2) / (1 + x),
+  // so 0 -> 0 and w -> 1 (the identity when w = 1): what the exposure lifted above the sensor's
+  // white is rolled off smoothly instead of clipped.
+  const float e = float(o.exposure), w = float(std::max(1.0, o.exposure)), w2 = w * w;
+  const bool filmic = o.tone == ToneCurve::Filmic;
+  cv::Mat out(linear.size(), CV_MAKETYPE(o.bits == 16 ? CV_16U : CV_8U, linear.channels()));
+  const int n = linear.cols * linear.channels();
+  // A row at a time: exposed, toned and encoded in one pass, without a full-size temporary.
+  parallel_rows(linear.rows, 16, [&](int r0, int r1) {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (int r = r0; r < r1; ++r) {
+      const float* s = linear.ptr<float>(r);
+      for (int i = 0; i < n; ++i) {
+        const float x = s[i] * e;
+        if (!filmic) {
+          v[i] = x;
+          continue;
+        }
+        const float t = std::max(0.0f, x);
+        v[i] = std::min(1.0f, t * (1.0f + t / w2) / (1.0f + t));
+      }
+      if (o.bits == 16)
+        to_srgb_values(v.data(), out.ptr<std::uint16_t>(r), n);
+      else
+        to_srgb_values(v.data(), out.ptr<std::uint8_t>(r), n);
+    }
+  });
+  return out;
 }
 
 }  // namespace dualcam
