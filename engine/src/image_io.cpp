@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <unistd.h>
 #include <sstream>
@@ -15,6 +16,7 @@
 
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/parallel.hpp"
 
 namespace dualcam {
 namespace {
@@ -217,6 +219,52 @@ void write_image(const std::string& path, const cv::Mat& image) {
   write_file_atomic(path, buf.data(), buf.size());
 }
 
+namespace {
+
+// A PFM row (RGB or grey, 4-byte floats in the file's byte order) <-> an image row (BGR or grey).
+bool host_little_endian() {
+  const std::uint32_t one = 1;
+  std::uint8_t b;
+  std::memcpy(&b, &one, 1);
+  return b == 1;
+}
+
+std::uint32_t swapped(std::uint32_t u) {
+  return (u >> 24) | ((u >> 8) & 0xFF00u) | ((u << 8) & 0xFF0000u) | (u << 24);
+}
+
+void pfm_row_from_file(const std::uint8_t* row, float* dst, int w, int channels, bool little) {
+  const bool swap = little != host_little_endian();
+  if (channels == 1 && !swap) {
+    std::memcpy(dst, row, std::size_t(w) * 4);
+    return;
+  }
+  for (int x = 0; x < w; ++x)
+    for (int c = 0; c < channels; ++c) {
+      std::uint32_t u;
+      std::memcpy(&u, row + 4 * (std::size_t(x) * channels + c), 4);
+      if (swap) u = swapped(u);
+      std::memcpy(&dst[std::size_t(x) * channels + (channels == 3 ? 2 - c : c)], &u, 4);
+    }
+}
+
+void pfm_row_to_file(const float* src, std::uint8_t* row, int w, int channels, bool little) {
+  const bool swap = little != host_little_endian();
+  if (channels == 1 && !swap) {
+    std::memcpy(row, src, std::size_t(w) * 4);
+    return;
+  }
+  for (int x = 0; x < w; ++x)
+    for (int c = 0; c < channels; ++c) {
+      std::uint32_t u;
+      std::memcpy(&u, &src[std::size_t(x) * channels + (channels == 3 ? 2 - c : c)], 4);
+      if (swap) u = swapped(u);
+      std::memcpy(row + 4 * (std::size_t(x) * channels + c), &u, 4);
+    }
+}
+
+}  // namespace
+
 cv::Mat decode_pfm(const std::uint8_t* data, std::size_t size, const std::string& name) {
   // Header: three whitespace-separated tokens after the magic, then exactly one whitespace byte.
   std::size_t pos = 0;
@@ -249,19 +297,15 @@ cv::Mat decode_pfm(const std::uint8_t* data, std::size_t size, const std::string
   int channels = magic == "PF" ? 3 : 1;
   std::size_t need = std::size_t(w) * std::size_t(h) * channels * 4;
   if (pos > size || size - pos < need) throw_invalid("cannot read PFM '" + name + "': truncated pixel data");
-  bool little = scale < 0;
+  const bool little = scale < 0;
   cv::Mat img(int(h), int(w), CV_32FC(channels));
   const std::uint8_t* src = data + pos;
-  for (int r = 0; r < img.rows; ++r) {
-    // PFM stores the bottom row first.
-    const std::uint8_t* row = src + std::size_t(img.rows - 1 - r) * std::size_t(w) * channels * 4;
-    float* dst = img.ptr<float>(r);
-    for (long i = 0; i < w * channels; ++i) {
-      std::uint32_t u = rd32(row + 4 * i, little);
-      std::memcpy(&dst[i], &u, 4);
-    }
-  }
-  if (channels == 3) cv::cvtColor(img, img, cv::COLOR_RGB2BGR);
+  const std::size_t row_bytes = std::size_t(w) * channels * 4;
+  // PFM stores the bottom row first, RGB; rows copied in parallel, in the file's byte order.
+  parallel_rows(img.rows, 64, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r)
+      pfm_row_from_file(src + std::size_t(img.rows - 1 - r) * row_bytes, img.ptr<float>(r), int(w), channels, little);
+  });
   return img;
 }
 
@@ -273,29 +317,21 @@ cv::Mat read_pfm(const std::string& path) {
 void write_pfm(const std::string& path, const cv::Mat& image, bool little_endian) {
   if (image.empty() || image.depth() != CV_32F || (image.channels() != 1 && image.channels() != 3))
     throw_invalid("cannot write PFM '" + path + "': needs a 1- or 3-channel float image");
-  cv::Mat rgb;
-  if (image.channels() == 3) cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB);
-  else rgb = image;
   std::ostringstream header;
   header << (image.channels() == 3 ? "PF" : "Pf") << "\n" << image.cols << " " << image.rows << "\n"
          << (little_endian ? "-1.0" : "1.0") << "\n";
-  std::string out = header.str();
-  std::size_t row_bytes = std::size_t(rgb.cols) * rgb.channels() * 4;
-  std::size_t offset = out.size();
-  out.resize(offset + row_bytes * rgb.rows);
-  for (int r = 0; r < rgb.rows; ++r) {
-    const float* src = rgb.ptr<float>(rgb.rows - 1 - r);
-    char* dst = &out[offset + std::size_t(r) * row_bytes];
-    for (int i = 0; i < rgb.cols * rgb.channels(); ++i) {
-      std::uint32_t u;
-      std::memcpy(&u, &src[i], 4);
-      std::uint8_t b[4];
-      if (little_endian) { b[0] = u & 0xFF; b[1] = (u >> 8) & 0xFF; b[2] = (u >> 16) & 0xFF; b[3] = u >> 24; }
-      else { b[3] = u & 0xFF; b[2] = (u >> 8) & 0xFF; b[1] = (u >> 16) & 0xFF; b[0] = u >> 24; }
-      std::memcpy(dst + 4 * i, b, 4);
-    }
-  }
-  write_file_atomic(path, out);
+  const std::string head = header.str();
+  const std::size_t row_bytes = std::size_t(image.cols) * image.channels() * 4;
+  // Not zero-filled first: every byte is written below.
+  std::unique_ptr<std::uint8_t[]> out(new std::uint8_t[head.size() + row_bytes * image.rows]);
+  std::memcpy(out.get(), head.data(), head.size());
+  std::uint8_t* body = out.get() + head.size();
+  parallel_rows(image.rows, 64, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r)
+      pfm_row_to_file(image.ptr<float>(image.rows - 1 - r), body + std::size_t(r) * row_bytes, image.cols,
+                      image.channels(), little_endian);
+  });
+  write_file_atomic(path, out.get(), head.size() + row_bytes * image.rows);
 }
 
 }  // namespace dualcam
