@@ -307,7 +307,7 @@ cv::Mat develop_linear(const RawFrame& frame, const FinishOptions& o) {
   return bgr;
 }
 
-cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& o) {
+cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& o, cv::Mat* exposed) {
   o.validate();
   if (linear.depth() != CV_32F || (linear.channels() != 1 && linear.channels() != 3))
     throw_invalid("finish_image: expects a CV_32FC1 or CV_32FC3 linear image");
@@ -318,13 +318,16 @@ cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& o) {
   const bool filmic = o.tone == ToneCurve::Filmic;
   cv::Mat out(linear.size(), CV_MAKETYPE(o.bits == 16 ? CV_16U : CV_8U, linear.channels()));
   const int n = linear.cols * linear.channels();
+  if (exposed) exposed->create(linear.size(), linear.type());
   // A row at a time: exposed, toned and encoded in one pass, without a full-size temporary.
   parallel_rows(linear.rows, 16, [&](int r0, int r1) {
     std::vector<float> v(static_cast<std::size_t>(n));
     for (int r = r0; r < r1; ++r) {
       const float* s = linear.ptr<float>(r);
+      float* ex = exposed ? exposed->ptr<float>(r) : nullptr;
       for (int i = 0; i < n; ++i) {
         const float x = s[i] * e;
+        if (ex) ex[i] = x;
         if (!filmic) {
           v[i] = x;
           continue;

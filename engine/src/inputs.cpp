@@ -163,13 +163,8 @@ cv::Mat develop_camera_frame(const RawFrame& f, bool mono, const std::string& wh
   FinishOptions fo = o.raw_finish;
   fo.bits = 16;
   fo.exposure = o.raw_finish.exposure * std::exp2(f.baseline_exposure_ev);
-  const cv::Mat developed = develop_linear(f, fo);
-  if (!linear) return finish_image(developed, fo);
-  developed.convertTo(*linear, CV_32F, fo.exposure);
-  if (fo.tone != ToneCurve::None) return finish_image(developed, fo);
-  // Without a tone curve the encoding takes the exposed signal as it is: the exposure applied once.
-  fo.exposure = 1.0;
-  return finish_image(*linear, fo);
+  // The linear signal is the exposed one the encoding starts from, made in the same pass.
+  return finish_image(develop_linear(f, fo), fo, linear);
 }
 
 cv::Mat read_camera_file(const std::string& path, bool mono, const InputOptions& o, Json* raw_info, cv::Mat* linear,

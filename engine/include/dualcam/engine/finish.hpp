@@ -55,7 +55,8 @@ cv::Mat demosaic(const cv::Mat& cfa_linear, CfaPattern pattern, Demosaic method)
 cv::Mat develop_linear(const RawFrame& frame, const FinishOptions& options = {});
 
 // Exposure, tone curve and sRGB encoding of a linear image (CV_32FC1 or CV_32FC3):
-// CV_8U or CV_16U, as options.bits says.
-cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& options = {});
+// CV_8U or CV_16U, as options.bits says. `exposed`, if given, receives the linear image after the
+// exposure gain (before the tone curve), made in the same pass: what the input rule merges.
+cv::Mat finish_image(const cv::Mat& linear, const FinishOptions& options = {}, cv::Mat* exposed = nullptr);
 
 }  // namespace dualcam
