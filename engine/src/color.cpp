@@ -62,26 +62,26 @@ namespace {
 // lround(linear_to_srgb(v) * Max), the code of a linear value, without a power per value: the
 // thresholds where the code steps up (t_[k]: the smallest float in [0, 1] whose code is k), found
 // once by searching the floats' bit patterns (positive floats order as their bits do), and per
-// value a start from a table of cells, moved to the code whose thresholds bracket it. Exact
-// because the code is monotone in v: checked over every float in [0, 1] for 255 and 65535 (the
-// build has no FMA contraction), and tests/engine/test_color_metrics.cpp compares both around
-// every threshold. Encoding was 7 % of a 12 MP fuse's CPU time (powf and lround per sample); the
-// tables are built on first use.
-// The cells are spaced as the floats are, 2^CellBits per octave from 2^-kOctaves up to 1 (a cell is
-// a run of bit patterns), so that a cell holds at most kSteps codes (checked when the table is
-// built) and the code is its cell's start plus kSteps comparisons without a branch: the walk it
-// replaces mispredicted a branch or two per value, and cells of equal width in v held up to 13
-// codes of 16 bits in the dark (the 16-bit encode was a third of developing a 12 MP raw pair).
+// value an estimate of the code, moved to the code whose thresholds bracket it. Exact because the
+// code is monotone in v: checked over every float in [0, 1] for 255 and 65535 (the build has no
+// FMA contraction), and tests/engine/test_color_metrics.cpp compares both around every threshold.
+// The estimate interpolates the curve (times Max) linearly between cells spaced as the floats
+// are, 2^CellBits per octave from 2^-kOctaves up to 1 (within a cell v is linear in the bits
+// below the cell's; the interpolation is off by far less than half a code), rounded: the true code
+// is that or a neighbour, so two comparisons that do not depend on each other finish it without a
+// branch. A walk from a table of cells of equal width in v mispredicted a branch or two per value
+// and walked up to 13 codes of 16 bits in the dark (the 16-bit encode was a third of developing a
+// 12 MP raw pair). Encoding with powf and lround was 7 % of a 12 MP fuse's CPU time.
 template <int Max, int CellBits>
 class EncodeTable {
-  static constexpr int kOctaves = 16, kSteps = 3;
+  static constexpr int kOctaves = 16;
   static constexpr std::uint32_t kOne = 0x3f800000u;                              // 1.0f
   static constexpr std::uint32_t kLow = kOne - (std::uint32_t(kOctaves) << 23);  // 2^-kOctaves
   static constexpr int kShift = 23 - CellBits;
   static constexpr int kCells = kOctaves << CellBits;
 
  public:
-  EncodeTable() : t_(static_cast<std::size_t>(Max) + 2), start_(static_cast<std::size_t>(kCells) + 1) {
+  EncodeTable() : t_(static_cast<std::size_t>(Max) + 2), curve_(static_cast<std::size_t>(kCells) + 1) {
     const auto code = [](std::uint32_t bits) {
       float v;
       std::memcpy(&v, &bits, sizeof v);
@@ -103,15 +103,14 @@ class EncodeTable {
       std::memcpy(&t_[k], &hi, sizeof(float));
       prev = hi;
     }
+    t_[0] = 0.0f;
     t_[Max + 1] = std::numeric_limits<float>::infinity();  // no code above Max
-    // Each cell's start: the code at its lower end, walked up from the previous cell's.
+    // The curve at each cell's lower end, in codes.
     for (int i = 0; i <= kCells; ++i) {
       float lower;
       const std::uint32_t bits = kLow + (std::uint32_t(i) << kShift);
       std::memcpy(&lower, &bits, sizeof lower);
-      start_[i] = static_cast<std::uint16_t>(walk(lower, i > 0 ? start_[i - 1] : 0));
-      if (i > 0 && start_[i] - start_[i - 1] > kSteps)
-        throw std::logic_error("EncodeTable: a cell holds more than kSteps codes; give it more cells per octave");
+      curve_[i] = float(double(linear_to_srgb(lower)) * Max);
     }
   }
   // v in (0, 1).
@@ -119,8 +118,11 @@ class EncodeTable {
     std::uint32_t bits;
     std::memcpy(&bits, &v, sizeof bits);
     if (bits < kLow) return walk(v, 0);
-    int c = start_[(bits - kLow) >> kShift];
-    for (int k = 0; k < kSteps; ++k) c += v >= t_[c + 1];
+    const std::uint32_t i = (bits - kLow) >> kShift;
+    const float frac = float(bits & ((1u << kShift) - 1)) * (1.0f / float(1u << kShift));
+    int c = int(curve_[i] + frac * (curve_[i + 1] - curve_[i]) + 0.5f);
+    c -= v < t_[c];
+    c += v >= t_[c + 1];
     return c;
   }
 
@@ -131,7 +133,7 @@ class EncodeTable {
     return c;
   }
   std::vector<float> t_;
-  std::vector<std::uint16_t> start_;
+  std::vector<float> curve_;
 };
 
 template <typename T, int Max, int CellBits>
@@ -156,9 +158,9 @@ cv::Mat encode(const char* function, const cv::Mat& linear, int type) {
 }
 }  // namespace
 
-void to_srgb_values(const float* linear, std::uint8_t* out, int n) { encode_values<std::uint8_t, 255, 8>(linear, out, n); }
+void to_srgb_values(const float* linear, std::uint8_t* out, int n) { encode_values<std::uint8_t, 255, 6>(linear, out, n); }
 void to_srgb_values(const float* linear, std::uint16_t* out, int n) {
-  encode_values<std::uint16_t, 65535, 13>(linear, out, n);
+  encode_values<std::uint16_t, 65535, 10>(linear, out, n);
 }
 
 cv::Mat to_srgb8(const cv::Mat& linear) { return encode<std::uint8_t>("to_srgb8", linear, CV_8U); }
