@@ -164,21 +164,27 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
                         0.0625f * (at(P, y - 1, x - 1) + at(P, y - 1, x + 1) + at(P, y + 1, x - 1) + at(P, y + 1, x + 1));
       }
   });
-  // Sums over 3x3, then the shares (the sums in the same pass, on every core: OpenCV's box filter
-  // ran on one).
+  // Sums over 3x3 (down the columns into a row, then along it), then the shares, on every core
+  // (OpenCV's box filter ran on one).
   parallel_rows(H - 6, 32, [&](int r0, int r1) {
-    auto sum3x3 = [&](cv::Mat& m, int y, int x) {
-      const float* a = &at(m, y - 1, x);
-      const float* b = a + stride;
-      const float* c = b + stride;
-      return (a[-1] + a[0] + a[1]) + (b[-1] + b[0] + b[1]) + (c[-1] + c[0] + c[1]);
-    };
+    std::vector<float> cols[4];
+    for (auto& c : cols) c.resize(static_cast<std::size_t>(W));
+    cv::Mat* planes[4] = {&dv, &dh, &dp, &dq};
+    std::vector<float> sums[4];
+    for (auto& c : sums) c.resize(static_cast<std::size_t>(W));
     for (int y = r0 + 3; y < r1 + 3; ++y) {
+      for (int k = 0; k < 4; ++k) {
+        const float *a = planes[k]->ptr<float>(y - 1), *b = planes[k]->ptr<float>(y), *c = planes[k]->ptr<float>(y + 1);
+        float* col = cols[k].data();
+        for (int x = 2; x < W - 2; ++x) col[x] = a[x] + b[x] + c[x];
+        float* sum = sums[k].data();
+        for (int x = 3; x < W - 3; ++x) sum[x] = col[x - 1] + col[x] + col[x + 1];
+      }
+      const float *v = sums[0].data(), *h = sums[1].data(), *p = sums[2].data(), *q = sums[3].data();
       float *o = vh.ptr<float>(y), *d = pq.ptr<float>(y);
       for (int x = 3; x < W - 3; ++x) {
-        const float v = sum3x3(dv, y, x), h = sum3x3(dh, y, x), p = sum3x3(dp, y, x), q = sum3x3(dq, y, x);
-        o[x] = (v + kEps2) / (v + h + 2 * kEps2);
-        d[x] = (p + kEps2) / (p + q + 2 * kEps2);
+        o[x] = (v[x] + kEps2) / (v[x] + h[x] + 2 * kEps2);
+        d[x] = (p[x] + kEps2) / (p[x] + q[x] + 2 * kEps2);
       }
     }
   });
