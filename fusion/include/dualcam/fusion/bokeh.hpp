@@ -57,12 +57,12 @@ struct BokehOptions {
   // Layers: radius step between neighbouring layers = max(1, layer_growth * radius) up to
   // full_res_radius_px, max(1, reduced_layer_growth * radius) above, px.
   double layer_growth = 0.15;
-  double reduced_layer_growth = 0.15;
+  double reduced_layer_growth = 0.25;
   // Layers whose radius exceeds full_res_radius_px are blurred at a reduced resolution, by the
   // integer factor ceil(radius / reduced_radius_px) (so their kernel on the reduced grid has a
   // radius of at most reduced_radius_px), px.
   double full_res_radius_px = 8.0;
-  double reduced_radius_px = 8.0;
+  double reduced_radius_px = 4.0;
   void validate() const;
 };
 
