@@ -281,19 +281,50 @@ void LayerRenderer::blur_full(int l, const cv::Rect& rect, float* val, std::vect
 
 namespace {
 
+// The tile's accumulators, planar: premultiplied b, g, r and coverage at acc + k * n, k = 0..3.
 // One pixel of a layer composited: hidden by the coverage of the layers nearer than the
 // neighbouring one (a surface whose radius falls between two levels lies in both, and must not
 // hide itself). b: the layer's blurred (b, g, r, coverage); pv: the neighbouring (nearer)
 // level's coverage; pv_next receives this level's.
-inline void composite_pixel(const float* b, float* acc, float& cover, float pv, float& pv_next) {
+inline void composite_pixel(const float* b, float* acc, std::size_t n, float& cover, float pv, float& pv_next) {
   const float vis = std::max(0.0f, 1.0f - (cover - pv));
-#if defined(__SSE2__)
-  _mm_storeu_ps(acc, _mm_add_ps(_mm_loadu_ps(acc), _mm_mul_ps(_mm_loadu_ps(b), _mm_set1_ps(vis))));
-#else
-  for (int c = 0; c < 4; ++c) acc[c] += b[c] * vis;
-#endif
+  for (int k = 0; k < 4; ++k) acc[k * n] += b[k] * vis;
   cover += b[3];
   pv_next = b[3];
+}
+
+// A row of a reduced layer, the vertical step of its bilinear upsampling done here (h0, h1: the
+// two planar rows it lies between, weights w0, w1), composited into the planar accumulators a.
+inline void composite_span(const float* __restrict h0, const float* __restrict h1, float w0, float w1, int rw,
+                           float* const a[4], float* __restrict cover, const float* __restrict pv,
+                           float* __restrict pv_next) {
+  int c = 0;
+#if defined(__SSE2__)
+  const __m128 v0 = _mm_set1_ps(w0), v1 = _mm_set1_ps(w1), one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
+  for (; c + 4 <= rw; c += 4) {
+    const __m128 cv = _mm_loadu_ps(cover + c);
+    const __m128 vis = _mm_max_ps(zero, _mm_sub_ps(one, _mm_sub_ps(cv, _mm_loadu_ps(pv + c))));
+    __m128 al = zero;
+    for (int k = 0; k < 4; ++k) {
+      const __m128 b = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(h0 + k * rw + c), v0), _mm_mul_ps(_mm_loadu_ps(h1 + k * rw + c), v1));
+      _mm_storeu_ps(a[k] + c, _mm_add_ps(_mm_loadu_ps(a[k] + c), _mm_mul_ps(b, vis)));
+      al = b;
+    }
+    _mm_storeu_ps(cover + c, _mm_add_ps(cv, al));
+    _mm_storeu_ps(pv_next + c, al);
+  }
+#endif
+  for (; c < rw; ++c) {
+    const float vis = std::max(0.0f, 1.0f - (cover[c] - pv[c]));
+    float al = 0.0f;
+    for (int k = 0; k < 4; ++k) {
+      const float b = h0[k * rw + c] * w0 + h1[k * rw + c] * w1;
+      a[k][c] += b * vis;
+      al = b;
+    }
+    cover[c] += al;
+    pv_next[c] = al;
+  }
 }
 
 }  // namespace
@@ -302,7 +333,10 @@ bool LayerRenderer::upsample_composite(int l, const cv::Rect& rect, Work& w) con
   const Level& L = lv_[l];
   const float s = float(L.scale);
   const int lw = L.lw, lh = L.lh, rw = rect.width;
-  // Bilinear from the reduced grid (pixel centres at (u + 0.5) * scale - 0.5), separably.
+  const std::size_t n = std::size_t(rect.area());
+  // Bilinear from the reduced grid (pixel centres at (u + 0.5) * scale - 0.5), separably: first
+  // along the grid's rows that the tile needs, into planar rows of the tile's width; then, per
+  // output row, between two of those, over contiguous pixels.
   w.xi.resize(rw);
   w.xw.resize(rw);
   for (int c = 0; c < rw; ++c) {
@@ -310,52 +344,62 @@ bool LayerRenderer::upsample_composite(int l, const cv::Rect& rect, Work& w) con
     w.xi[c] = std::min(int(fx), lw - 1);
     w.xw[c] = fx - float(w.xi[c]);
   }
-  const int u_lo = w.xi[0], u_hi = std::min(w.xi[rw - 1] + 1, lw - 1);
-  w.vrow.resize(std::size_t(u_hi - u_lo + 1) * 4);
-  bool any = false;
-  for (int v = 0; v < rect.height; ++v) {
+  auto row_of = [&](int v, int& y0, int& y1, float& wy) {
     const float fy = std::min(float(lh - 1), std::max(0.0f, (rect.y + v + 0.5f) / s - 0.5f));
-    const int y0 = std::min(int(fy), lh - 1), y1 = std::min(y0 + 1, lh - 1);
-    const float wy = fy - float(y0), wy0 = 1 - wy;
-    const float* __restrict b0 = L.low.ptr<float>(y0) + std::size_t(u_lo) * 4;
-    const float* __restrict b1 = L.low.ptr<float>(y1) + std::size_t(u_lo) * 4;
-    float* __restrict vr = w.vrow.data();
-    const int nu = (u_hi - u_lo + 1) * 4;
-    for (int k = 0; k < nu; ++k) vr[k] = b0[k] * wy0 + b1[k] * wy;
+    y0 = std::min(int(fy), lh - 1);
+    y1 = std::min(y0 + 1, lh - 1);
+    wy = fy - float(y0);
+  };
+  int ry_lo, ry_hi, unused;
+  float unused_w;
+  row_of(0, ry_lo, unused, unused_w);
+  row_of(rect.height - 1, unused, ry_hi, unused_w);
+  const int nrows = ry_hi - ry_lo + 1;
+  const int u_lo = w.xi[0], u_hi = std::min(w.xi[rw - 1] + 1, lw - 1);
+  w.hrow.resize(std::size_t(nrows) * 4 * rw);
+  w.row_any.assign(nrows, 0);
+  bool any = false;
+  for (int j = 0; j < nrows; ++j) {
+    const float* g = L.low.ptr<float>(ry_lo + j);
     bool row_any = false;
-    for (int k = 3; k < nu; k += 4) row_any |= vr[k] != 0.0f;
-    float* pvn = w.pv_next.data() + std::size_t(v) * rw;
-    if (!row_any) {  // nothing of this layer reaches the row
-      std::fill(pvn, pvn + rw, 0.0f);
-      continue;
-    }
+    for (int u = u_lo; u <= u_hi; ++u) row_any |= g[std::size_t(u) * 4 + 3] != 0.0f;
+    if (!row_any) continue;
+    w.row_any[j] = 1;
     any = true;
-    vr -= std::size_t(u_lo) * 4;
-    float* acc = w.acc.data() + std::size_t(v) * rw * 4;
-    float* cover = w.cover.data() + std::size_t(v) * rw;
-    const float* pv = w.pv.data() + std::size_t(v) * rw;
+    float* h = w.hrow.data() + std::size_t(j) * 4 * rw;
     for (int c = 0; c < rw; ++c) {
       const int u0 = w.xi[c], u1 = std::min(u0 + 1, lw - 1);
       const float wx = w.xw[c], wx0 = 1 - wx;
-      const float* p0 = vr + std::size_t(u0) * 4;
-      const float* p1 = vr + std::size_t(u1) * 4;
-      alignas(16) float b[4];
-#if defined(__SSE2__)
-      _mm_store_ps(b, _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(p0), _mm_set1_ps(wx0)), _mm_mul_ps(_mm_loadu_ps(p1), _mm_set1_ps(wx))));
-#else
-      for (int ch = 0; ch < 4; ++ch) b[ch] = p0[ch] * wx0 + p1[ch] * wx;
-#endif
-      composite_pixel(b, acc + std::size_t(c) * 4, cover[c], pv[c], pvn[c]);
+      for (int k = 0; k < 4; ++k) h[k * rw + c] = g[std::size_t(u0) * 4 + k] * wx0 + g[std::size_t(u1) * 4 + k] * wx;
     }
   }
-  return any;
+  if (!any) return false;
+  w.zero_row.assign(std::size_t(4) * rw, 0.0f);
+  for (int v = 0; v < rect.height; ++v) {
+    int y0, y1;
+    float wy;
+    row_of(v, y0, y1, wy);
+    float* __restrict pvn = w.pv_next.data() + std::size_t(v) * rw;
+    if (!w.row_any[y0 - ry_lo] && !w.row_any[y1 - ry_lo]) {  // nothing of this layer reaches the row
+      std::fill(pvn, pvn + rw, 0.0f);
+      continue;
+    }
+    const float wy0 = 1 - wy;
+    // A row of the grid without coverage is zero throughout (the blur of nothing).
+    const float* __restrict h0 = w.row_any[y0 - ry_lo] ? w.hrow.data() + std::size_t(y0 - ry_lo) * 4 * rw : w.zero_row.data();
+    const float* __restrict h1 = w.row_any[y1 - ry_lo] ? w.hrow.data() + std::size_t(y1 - ry_lo) * 4 * rw : w.zero_row.data();
+    const std::size_t o = std::size_t(v) * rw;
+    float* a[4] = {w.acc.data() + o, w.acc.data() + o + n, w.acc.data() + o + 2 * n, w.acc.data() + o + 3 * n};
+    composite_span(h0, h1, wy0, wy, rw, a, w.cover.data() + o, w.pv.data() + o, pvn);
+  }
+  return true;
 }
 
 void LayerRenderer::composite_tile(int tile, const cv::Rect& rect, Work& w) const {
-  const int n = rect.area();
-  w.acc.assign(std::size_t(n) * 4, 0.0f);
+  const std::size_t n = std::size_t(rect.area());
+  w.acc.assign(n * 4, 0.0f);
   w.cover.assign(n, 0.0f);
-  w.val.resize(std::size_t(n) * 4);
+  w.val.resize(n * 4);
   w.pv.resize(n);
   w.pv_next.resize(n);
   bool pv_zero = true;  // the level done last does not reach the tile
@@ -386,7 +430,7 @@ void LayerRenderer::composite_tile(int tile, const cv::Rect& rect, Work& w) cons
         std::fill(w.pv_next.begin() + o + c1, w.pv_next.begin() + o + rect.width, 0.0f);
         const float* b = w.val.data() + std::size_t(y - sub.y) * sub.width * 4;
         for (int c = c0; c < c1; ++c)
-          composite_pixel(b + std::size_t(c - c0) * 4, w.acc.data() + (o + c) * 4, w.cover[o + c], w.pv[o + c],
+          composite_pixel(b + std::size_t(c - c0) * 4, w.acc.data() + o + c, n, w.cover[o + c], w.pv[o + c],
                           w.pv_next[o + c]);
       }
     } else if (!upsample_composite(l, rect, w)) {
@@ -444,13 +488,15 @@ void LayerRenderer::render(const cv::Rect& roi, const HiddenBackground& hidden, 
       composite_tile(i, rect, w);
       for (int v = 0; v < rect.height; ++v) {
         cv::Vec3f* p = out.ptr<cv::Vec3f>(rect.y - roi.y + v) + (rect.x - roi.x);
-        const cv::Vec4f* ac = reinterpret_cast<const cv::Vec4f*>(w.acc.data()) + std::size_t(v) * rect.width;
+        const std::size_t n = std::size_t(rect.area());
+        const float* ac = w.acc.data() + std::size_t(v) * rect.width;
         for (int c = 0; c < rect.width; ++c) {
-          const float missing = std::max(0.0f, 1.0f - ac[c][3]);
-          const float w = ac[c][3] + missing;  // >= 1
-          cv::Vec3f col(ac[c][0], ac[c][1], ac[c][2]);
+          const float alpha = ac[c + 3 * n];
+          const float missing = std::max(0.0f, 1.0f - alpha);
+          const float weight = alpha + missing;  // >= 1
+          cv::Vec3f col(ac[c], ac[c + n], ac[c + 2 * n]);
           if (missing > 0) col += hidden.at(rect.x + c, rect.y + v) * missing;
-          p[c] = col * (1.0f / w);
+          p[c] = col * (1.0f / weight);
         }
       }
     }

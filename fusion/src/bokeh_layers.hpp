@@ -73,7 +73,8 @@ class LayerRenderer {
   // Per-thread buffers, reused from tile to tile (large ones freshly allocated per tile would be
   // mapped and faulted in each time).
   struct Work {
-    std::vector<float> acc, cover, val, pv, pv_next, window, scratch, vrow, xw, blurred;
+    std::vector<float> acc, cover, val, pv, pv_next, window, scratch, hrow, zero_row, xw, blurred;
+    std::vector<std::uint8_t> row_any;
     std::vector<int> xi;
   };
   // Reduced level `l` upsampled over `rect` and composited into w's accumulators; false when it
