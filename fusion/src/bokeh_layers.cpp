@@ -17,10 +17,12 @@ namespace dualcam::fusion::detail {
 namespace {
 
 // Radii of the depth layers on one side of the focus plane: 0, then steps of
-// max(1, growth * r) (reduced_growth above full_res) up to the first level >= max_abs.
+// max(1, growth * r) (reduced_growth above full_res) up to the first level >= max_abs - 0.05 px
+// (radii above the last level are given to it: a level a whole step beyond the largest radius,
+// for a few hundredths of a pixel, would cost as much as any other).
 std::vector<double> layer_magnitudes(double max_abs, double growth, double reduced_growth, double full_res) {
   std::vector<double> m{0.0};
-  while (m.back() < max_abs - 1e-9) {
+  while (m.back() < max_abs - 0.05) {
     const double r = m.back();
     m.push_back(r + std::max(1.0, (r > full_res ? reduced_growth : growth) * r));
   }
