@@ -3,18 +3,25 @@
 // depth stage on one thread as well, and the fused images' PSNR against the simulator's truth.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <cmath>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <sstream>
 
 #include <sys/resource.h>
+
+#include <opencv2/imgproc.hpp>
 
 #include "common.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
@@ -30,14 +37,17 @@ struct BenchOptions {
   int max_disparity = 256;
   int threads = 0;
   int repeat = 3;
-  std::string stages = "depth,fuse-mono,fuse-color,fuse-rig,bokeh";
+  std::string stages = "depth,fuse-mono,fuse-color,fuse-rig,bokeh,bokeh-real,bokeh-worst";
+  std::string bokeh_data;           // a Middlebury scene folder, or the folder of scene folders
+  std::string bokeh_scene = "Art";  // the scene in it, when it is the folder of scenes
   bool no_single_thread = false;
   std::string json_path;
   bool json_stdout = false;
 };
 
 // fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor).
-const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig", "bokeh", "fuse-raw"};
+const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig",
+                                          "bokeh", "bokeh-real", "bokeh-worst", "fuse-raw"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -45,7 +55,8 @@ std::vector<std::string> parse_stages(const std::string& text) {
   std::string item;
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
-      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, fuse-raw; "
+      throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, bokeh-real, "
+                    "bokeh-worst, fuse-raw; "
                     "got '" + item + "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
@@ -235,6 +246,75 @@ double psnr_vs(const cv::Mat& image, const cv::Mat& truth_linear) {
   return psnr8(image.depth() == CV_8U ? image : to_srgb8(image), to_srgb8(truth_linear));
 }
 
+// A Middlebury ground truth as a user's depth map at the bench size: the scene's left view
+// (view1.png) and its disparity (disp1.png, 8-bit, disparity = value / 3, 0 = unknown), both
+// upscaled to `size` (the image bilinearly, the disparity by nearest neighbour so that no depth is
+// invented between surfaces; rescaled to the new width; unknown = NaN). `dir` is a scene folder or
+// the folder of scene folders, then `scene` is taken from it. False (and why) when the files are
+// not there.
+bool middlebury_bokeh_input(const std::string& dir, const std::string& scene, cv::Size size, cv::Mat& image,
+                            cv::Mat& disparity, std::string& why) {
+  if (dir.empty()) {
+    why = "no --bokeh-data folder given";
+    return false;
+  }
+  std::string folder = dir;
+  if (!std::filesystem::exists(folder + "/disp1.png")) folder = dir + "/" + scene;
+  if (!std::filesystem::exists(folder + "/disp1.png") || !std::filesystem::exists(folder + "/view1.png")) {
+    why = "no view1.png and disp1.png in " + dir + " or " + folder;
+    return false;
+  }
+  const cv::Mat view = read_image(folder + "/view1.png");
+  cv::Mat disp8 = read_image(folder + "/disp1.png");
+  if (disp8.channels() == 3) cv::cvtColor(disp8, disp8, cv::COLOR_BGR2GRAY);
+  if (disp8.depth() != CV_8U || view.size() != disp8.size() || view.channels() != 3) {
+    why = folder + ": expected an 8-bit colour view1.png and an 8-bit disp1.png of its size";
+    return false;
+  }
+  cv::Mat up8;
+  cv::resize(view, up8, size, 0, 0, cv::INTER_LINEAR);
+  image = to_linear_bgr(up8);
+  cv::Mat d;
+  disp8.convertTo(d, CV_32F, double(size.width) / view.cols / 3.0);
+  cv::resize(d, disparity, size, 0, 0, cv::INTER_NEAREST);
+  disparity.setTo(std::numeric_limits<float>::quiet_NaN(), disparity <= 0);
+  return true;
+}
+
+// The worst case for a layered bokeh at the largest radius `max_blur`: in 8x8-pixel blocks,
+// 80 % at 80-100 % of the largest radius (either side of the focus at disparity 100) and the rest
+// anywhere in [-1, 1] of it, a hash of the block choosing; so every tile of the image sees nearly
+// every level, most of them large.
+cv::Mat worst_case_bokeh_disparity(cv::Size size) {
+  cv::Mat d(size, CV_32F);
+  for (int y = 0; y < size.height; ++y) {
+    float* row = d.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) {
+      std::uint32_t h = std::uint32_t(x / 8) * 73856093u ^ std::uint32_t(y / 8) * 19349663u;
+      h ^= h >> 13;
+      h *= 0x5bd1e995u;
+      h ^= h >> 15;
+      const double a = (h & 0xffff) / 65536.0, b = ((h >> 16) & 0x7fff) / 32768.0;
+      const double r = a < 0.8 ? (0.8 + 0.2 * b) * ((h >> 31) ? 1 : -1) : 2 * b - 1;
+      row[x] = float(100 + 50 * r);
+    }
+  }
+  return d;
+}
+
+// The p-quantile of the known (finite) values.
+double quantile_known(const cv::Mat& m, double p) {
+  std::vector<float> v;
+  v.reserve(m.total());
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x)
+      if (std::isfinite(m.at<float>(y, x))) v.push_back(m.at<float>(y, x));
+  if (v.empty()) throw_invalid("the disparity has no known value");
+  const std::size_t k = std::min(v.size() - 1, std::size_t(p * double(v.size())));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
 // One bench run: the simulated pair, the engine's and the peer's options, and a method per stage
 // that appends its rows.
 struct BenchRun {
@@ -363,22 +443,49 @@ struct BenchRun {
     rows.push_back(row);
   }
 
-  // Bokeh of the colour view: the true disparity there, focus at its median, the largest blur
-  // radius 48 px (issue 7's setting).
+  // A bokeh row: render_bokeh and the naive peer on the same image and disparity, the largest
+  // blur radius 48 px (issue 7's setting), focus at `focus` (disparity).
+  void bokeh_row(Progress& progress, const std::string& stage, const std::string& what, const cv::Mat& image,
+                 const cv::Mat& disparity, double focus) {
+    fusion::BokehOptions bo;
+    bo.focus_disparity_px = focus;
+    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(disparity, bo.focus_disparity_px, 48.0);
+    bo.max_blur_px = 48.0;
+    Row row{stage, what, "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
+    fusion::BokehStats st;
+    row.engine = run([&] { fusion::render_bokeh(image, disparity, bo, &st); });
+    row.engine_what += " (" + std::to_string(st.layers) + " layers)";
+    progress.advance(0, "peer bokeh");
+    row.peer = run([&] { eval::naive_gaussian_bokeh(image, disparity, bo); });
+    rows.push_back(row);
+  }
+
+  // Bokeh of the colour view: the true disparity there, focus at the centre's disparity.
   void bokeh(Progress& progress) {
-    const cv::Mat bokeh_image = sim.clean_color_at_color;
     cv::Mat bokeh_disparity = sim.disparity_color.clone();
     fusion::fill_holes_background(bokeh_disparity, 0.0f);
-    fusion::BokehOptions bo;
-    bo.focus_disparity_px = fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2});
-    bo.blur_per_disparity = fusion::blur_per_disparity_for_max_blur(bokeh_disparity, bo.focus_disparity_px, 48.0);
-    bo.max_blur_px = 48.0;
-    Row row{"bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)",
-            "per-pixel Gaussian whose sigma follows the radius", {}, {}, threads.threads()};
-    row.engine = run([&] { fusion::render_bokeh(bokeh_image, bokeh_disparity, bo); });
-    progress.advance(1, "peer bokeh");
-    row.peer = run([&] { eval::naive_gaussian_bokeh(bokeh_image, bokeh_disparity, bo); });
-    rows.push_back(row);
+    bokeh_row(progress, "bokeh (max radius 48)", "dualcam bokeh (layered, aperture-shaped)", sim.clean_color_at_color,
+              bokeh_disparity, fusion::focus_disparity_at(bokeh_disparity, {size.width / 2, size.height / 2}));
+  }
+
+  // Bokeh of a depth map a user has: a Middlebury ground truth upscaled to the bench size, focus
+  // at the 80th percentile of its disparity. Skipped, with the reason, without the data.
+  void bokeh_real(Progress& progress) {
+    cv::Mat image, disparity;
+    std::string why;
+    if (!middlebury_bokeh_input(o.bokeh_data, o.bokeh_scene, size, image, disparity, why)) {
+      std::fprintf(stderr, "dualcam bench: skipping the row bokeh-real (a Middlebury ground truth): %s; give "
+                   "--bokeh-data DIR (e.g. ../shared/data/middlebury2005_2006_thirdsize)\n", why.c_str());
+      return;
+    }
+    bokeh_row(progress, "bokeh, Middlebury " + o.bokeh_scene, "dualcam bokeh on the ground truth upscaled, focus p80",
+              image, disparity, quantile_known(disparity, 0.8));
+  }
+
+  // The worst case: the largest blur almost everywhere and nearly every level in every tile.
+  void bokeh_worst(Progress& progress) {
+    bokeh_row(progress, "bokeh, worst case", "dualcam bokeh on 8x8 blocks of mostly 38-48 px radius, any level",
+              sim.clean_color_at_color, worst_case_bokeh_disparity(size), 100.0);
   }
 };
 
@@ -395,7 +502,13 @@ Command register_bench(CLI::App& root) {
   app->add_option("--stages", o->stages,
                   "comma-separated stages to time: depth, fuse-mono, fuse-color, fuse-rig (the colour-reference fuse "
                   "through a distorted, rotated rig: rectifier, drift check, warp), bokeh; also fuse-raw (not by default: "
-                  "raw frames of the realistic sensor against its finished pictures, reference colour)");
+                  "raw frames of the realistic sensor against its finished pictures, reference colour); bokeh-real (a "
+                  "Middlebury ground truth upscaled, needs --bokeh-data) and bokeh-worst (the largest blur almost "
+                  "everywhere, many levels)");
+  app->add_option("--bokeh-data", o->bokeh_data,
+                  "for the bokeh-real row: a Middlebury scene folder (view1.png, disp1.png = disparity x 3) or the "
+                  "folder of scene folders (then --bokeh-scene); without it the row is skipped");
+  app->add_option("--bokeh-scene", o->bokeh_scene, "the scene in --bokeh-data when that is the folder of scenes");
   app->add_flag("--no-single-thread", o->no_single_thread,
                 "with --threads other than 1, skip timing the depth stage on 1 thread as well");
   app->add_option("--repeat", o->repeat, "timed runs per stage after one warm-up (median reported)")
@@ -429,6 +542,8 @@ Command register_bench(CLI::App& root) {
     if (has("fuse-rig")) b.fuse_rig();
     progress.advance(1, "engine bokeh");
     if (has("bokeh")) b.bokeh(progress);
+    if (has("bokeh-real")) b.bokeh_real(progress);
+    if (has("bokeh-worst")) b.bokeh_worst(progress);
     if (has("fuse-raw")) b.fuse_raw();
     progress.advance(1, "done");
     progress.finish();

@@ -79,7 +79,9 @@ void BokehOptions::validate() const {
   check_range("BokehOptions::highlight_gain", highlight_gain, 1, 1000);
   check_range("BokehOptions::highlight_threshold", highlight_threshold, 1e-3, 0.999);
   check_range("BokehOptions::layer_growth", layer_growth, 0.01, 1);
+  check_range("BokehOptions::reduced_layer_growth", reduced_layer_growth, 0.01, 1);
   check_range("BokehOptions::full_res_radius_px", full_res_radius_px, 2, 512);
+  check_range("BokehOptions::reduced_radius_px", reduced_radius_px, 2, full_res_radius_px);
 }
 
 double focus_disparity_at(const cv::Mat& disparity, cv::Point p, int window_radius) {
@@ -184,30 +186,15 @@ cv::Mat render_bokeh(const cv::Mat& image, const cv::Mat& disparity, const Bokeh
     });
   }
 
-  const detail::LayerMaps maps = detail::assign_layers(radius, o.layer_growth);
-  detail::LayerCompositor layers(src, maps, o);
-  BokehStats st;
-  for (int level = int(maps.levels.size()) - 1; level >= 0; --level) layers.composite(level, st);
-  const cv::Mat& acc = layers.accumulated();
-
+  const detail::LayerMaps maps = detail::assign_layers(radius, o);
   // Where the layers cover less than the whole aperture (inside the silhouette of a blurred
   // foreground, whose background the reference view never saw), the rest of the light comes from
   // an estimate of the hidden background.
   const detail::HiddenBackground hidden(src, radius, int(std::ceil(max_abs)) + 1);
-  cv::Mat out(image.size(), CV_32FC3);
-  parallel_rows(image.rows, 32, [&](int r0, int r1) {
-    for (int y = r0; y < r1; ++y) {
-      const cv::Vec4f* a = acc.ptr<cv::Vec4f>(y + pad) + pad;
-      cv::Vec3f* p = out.ptr<cv::Vec3f>(y);
-      for (int x = 0; x < image.cols; ++x) {
-        const float missing = std::max(0.0f, 1.0f - a[x][3]);
-        const float w = a[x][3] + missing;  // >= 1
-        cv::Vec3f c(a[x][0], a[x][1], a[x][2]);
-        if (missing > 0) c += hidden.at(x + pad, y + pad) * missing;
-        p[x] = c * (1.0f / w);
-      }
-    }
-  });
+  BokehStats st;
+  cv::Mat out;
+  detail::LayerRenderer layers(src, maps, o);
+  layers.render(cv::Rect(pad, pad, image.cols, image.rows), hidden, out, st);
   st.max_radius_px = max_abs;
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (stats) *stats = st;

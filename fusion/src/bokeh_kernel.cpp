@@ -119,17 +119,26 @@ void blur_rect(const cv::Mat& in, const Kernel& kernel, const cv::Rect& out_rect
   float* L = scratch.data();                        // the window, zero outside `in`
   float* P = scratch.data() + std::size_t(hi) * row_l;  // its row prefix sums
   const int xa = std::max(0, x_in), xb = std::min(w, x_in + wi);
+  // Window rows wholly inside `in` are read in place; the others are copied, zero outside.
+  thread_local std::vector<const float*> rows;
+  rows.resize(hi);
   for (int j = 0; j < hi; ++j) {
-    float* l = L + j * row_l;
     const int y = y_in + j;
-    if (y < 0 || y >= h || xb <= xa) {
-      std::fill(l, l + row_l, 0.0f);
+    if (y >= 0 && y < h && x_in >= 0 && x_in + wi <= w) {
+      rows[j] = in.ptr<float>(y) + std::size_t(x_in) * 4;
     } else {
-      std::fill(l, l + (xa - x_in) * 4, 0.0f);
-      const float* s = in.ptr<float>(y) + std::size_t(xa) * 4;
-      std::copy(s, s + std::size_t(xb - xa) * 4, l + (xa - x_in) * 4);
-      std::fill(l + (xb - x_in) * 4, l + row_l, 0.0f);
+      float* l = L + j * row_l;
+      if (y < 0 || y >= h || xb <= xa) {
+        std::fill(l, l + row_l, 0.0f);
+      } else {
+        std::fill(l, l + (xa - x_in) * 4, 0.0f);
+        const float* s = in.ptr<float>(y) + std::size_t(xa) * 4;
+        std::copy(s, s + std::size_t(xb - xa) * 4, l + (xa - x_in) * 4);
+        std::fill(l + (xb - x_in) * 4, l + row_l, 0.0f);
+      }
+      rows[j] = l;
     }
+    const float* l = rows[j];
     float* p = P + j * row_p;
     float run[4] = {0, 0, 0, 0};
     for (int i = 0; i <= wi; ++i) {
@@ -146,7 +155,7 @@ void blur_rect(const cv::Mat& in, const Kernel& kernel, const cv::Rect& out_rect
     for (const KernelRow& row : kernel.rows) {
       const int j = oy + row.dy - kernel.dy_min;  // window row of the source
       const float* p = P + j * row_p;
-      const float* l = L + j * row_l;
+      const float* l = rows[j];
       const float v = row.v;
       // Output column x (window column x + rx): columns [x+a, x+b] sum to p[x+rx+b+1] - p[x+rx+a];
       // the partly covered end columns are read from the window itself. One pass per row.

@@ -13,9 +13,8 @@
 
 namespace dualcam::fusion::detail {
 
-// Layer occupancy is kept per block of kBlock x kBlock pixels; layers are blurred and
-// composited per tile of kTile x kTile pixels of their own (possibly reduced) grid, so a layer
-// costs in proportion to the area it touches, not to its bounding box.
+// Layer occupancy is kept per block of kBlock x kBlock pixels; the reduced grids are blurred per
+// tile of kTile x kTile pixels of their own grid, and only where their level reaches.
 constexpr int kBlock = 8;
 constexpr int kTile = 32;  // a multiple of kBlock
 
@@ -27,38 +26,70 @@ struct LayerMaps {
   std::vector<std::vector<std::uint8_t>> occupied;  // per level, per block: 1 = has weight there
 };
 
-// The levels for the radii in `radius` (signed px, see signed_blur_radius) and each pixel's
-// share of its two nearest levels.
-LayerMaps assign_layers(const cv::Mat& radius, double growth);
+// The levels for the radii in `radius` (signed px, see signed_blur_radius; steps from the
+// options' layer_growth and reduced_layer_growth) and each pixel's share of its two nearest
+// levels.
+LayerMaps assign_layers(const cv::Mat& radius, const BokehOptions& o);
 
 // The layers, blurred and composited from the nearest (largest signed radius) to the farthest:
 // each is hidden where the layers in front of it already cover the aperture.
-class LayerCompositor {
+//
+// The work is bounded by the image, not by how many levels the depth holds (docs/bokeh.md,
+// "Speed"): the levels blurred on a reduced grid (radius above full_res_radius_px) are
+// box-averaged down in one pass over the image for all of them at once and blurred on their
+// grids; then each output tile of kOutTile x kOutTile pixels runs through the levels that reach
+// it, front to back, with its accumulators in the tile (the full-resolution levels blurred
+// there from a window of the image, the reduced ones upsampled bilinearly), and is finished with
+// the hidden background where the layers leave coverage missing.
+class HiddenBackground;
+
+class LayerRenderer {
  public:
+  static constexpr int kOutTile = 64;
   // src: the image to blur (CV_32FC3); maps: assign_layers over a radius map of src's size.
-  LayerCompositor(const cv::Mat& src, const LayerMaps& maps, const BokehOptions& o);
-  // Blurs layer `level` and composites it behind the layers done so far; call with the levels
-  // from the last to the first. A layer with any pixel is counted in `stats`.
-  void composite(int level, BokehStats& stats);
-  // Premultiplied colour and summed coverage of the layers done (CV_32FC4, src's size).
-  const cv::Mat& accumulated() const { return acc_; }
+  LayerRenderer(const cv::Mat& src, const LayerMaps& maps, const BokehOptions& o);
+  // The image's pixels `roi` (src's coordinates) composited, the coverage the layers leave
+  // missing taken from `hidden`: out (CV_32FC3, roi's size) = (colour + hidden * missing) /
+  // (coverage + missing). Levels with any pixel are counted in `stats`.
+  void render(const cv::Rect& roi, const HiddenBackground& hidden, cv::Mat& out, BokehStats& stats);
 
  private:
-  struct Grid;
-  void blur_and_composite(const Grid& g, const Kernel& kernel, const cv::Mat& prev, cv::Mat& cur,
-                          const std::vector<cv::Rect>& cur_rects);
+  struct Level {
+    double r = 0;     // |radius|, px at full resolution
+    int scale = 1;    // grid reduction
+    int lw = 0, lh = 0;  // the grid's size
+    Kernel kernel;    // on the level's grid
+    int reach = 0;    // full-resolution px beyond its pixels that the level's blur reaches
+    bool any = false;
+    cv::Mat low;      // scale > 1: the level blurred on its grid (CV_32FC4)
+  };
+  void prepare_reduced();
+  // The part of `rect` within level l's reach of its occupied blocks (empty when none is near).
+  cv::Rect reached(int l, const cv::Rect& rect) const;
+  // Blurred values of full-resolution level `l` over `rect` (src's coordinates) into `val`
+  // (rect.area() x 4 floats).
+  void blur_full(int l, const cv::Rect& rect, float* val, std::vector<float>& window, std::vector<float>& scratch) const;
+  // Composites the tile `rect`; acc: rect.area() x 4, cover: rect.area().
+  // Per-thread buffers, reused from tile to tile (large ones freshly allocated per tile would be
+  // mapped and faulted in each time).
+  struct Work {
+    std::vector<float> acc, cover, val, pv, pv_next, window, scratch, hrow, zero_row, xw, blurred;
+    std::vector<std::uint8_t> row_any;
+    std::vector<int> xi;
+  };
+  // Reduced level `l` upsampled over `rect` and composited into w's accumulators; false when it
+  // is zero there throughout (then nothing was changed).
+  bool upsample_composite(int l, const cv::Rect& rect, Work& w) const;
+  void composite_tile(int tile, const cv::Rect& rect, Work& w) const;
 
   const cv::Mat& src_;
   const LayerMaps& maps_;
   const BokehOptions& o_;
-  cv::Mat acc_;    // premultiplied colour + weight
-  cv::Mat cover_;  // summed coverage of the layers done
-  // Blurred coverage of the layer done last (read) and of the current one (written); each is
-  // zero outside the full-resolution tiles listed beside it.
-  cv::Mat cov_buf_[2];
-  std::vector<cv::Rect> cov_rects_[2];
-  cv::Mat low_buf_;  // the layer on its (reduced) grid; only the tiles in use are written
-  tbb::enumerable_thread_specific<std::vector<float>> scratch_tls_, out_tls_;
+  std::vector<Level> lv_;
+  cv::Rect roi_;
+  int otw_ = 0, oth_ = 0;  // output tiles per row, tile rows (over roi_)
+  std::vector<std::vector<std::uint8_t>> near_;
+  tbb::enumerable_thread_specific<Work> work_;  // per level, per output tile: the level reaches it
 };
 
 // What lies behind the nearest surface around each pixel: the image restricted to pixels that are

@@ -3,9 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
+
+#include <opencv2/core.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include "dualcam/engine/image_io.hpp"
 #include "support.hpp"
 
 using dualcam::test::run_cli;
@@ -15,7 +19,9 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  REQUIRE(j["stages"].size() == 5);
+  // depth, fuse mono, fuse colour, fuse rig, bokeh, bokeh worst case (bokeh-real is skipped:
+  // no --bokeh-data).
+  REQUIRE(j["stages"].size() == 6);
   for (const auto& s : j["stages"]) {
     CHECK(s["engine_s"].get<double>() > 0);
     CHECK(s["peer_s"].get<double>() > 0);
@@ -34,6 +40,42 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   CHECK(j["stages"][3]["color_input_psnr_db"].get<double>() > 10.0);
   CHECK(j["stages"][2]["engine_stages_s"]["rectify"].get<double>() < j["stages"][3]["engine_stages_s"]["rectify"].get<double>());
   CHECK(j["color_input_psnr_db"].get<double>() > 10.0);
+  CHECK(j["stages"][5]["stage"] == "bokeh, worst case");
+  CHECK(r.err.find("skipping the row bokeh-real") != std::string::npos);
+}
+
+TEST_CASE("dualcam bench bokeh rows on a Middlebury-style ground truth and the worst case", "[cli][bench]") {
+  // A scene folder as Middlebury lays it out: view1.png and disp1.png (disparity x 3, 0 unknown).
+  dualcam::test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "Scene");
+  cv::Mat view(60, 80, CV_8UC3), disp(60, 80, CV_8U);
+  for (int y = 0; y < 60; ++y)
+    for (int x = 0; x < 80; ++x) {
+      view.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(3 * x), uchar(4 * y), uchar((x * y) % 256));
+      disp.at<uchar>(y, x) = x < 5 ? 0 : uchar(30 + x + (y > 30 ? 60 : 0));
+    }
+  dualcam::write_image(dir / "Scene/view1.png", view);
+  dualcam::write_image(dir / "Scene/disp1.png", disp);
+  for (const std::string& data : std::vector<std::string>{dir.path().string(), dir / "Scene"}) {
+    auto r = run_cli("bench --size 160x120 --repeat 1 --threads 2 --stages bokeh-real,bokeh-worst --bokeh-data \"" +
+                     data + "\" --bokeh-scene Scene --json");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    REQUIRE(j["stages"].size() == 2);
+    CHECK(j["stages"][0]["stage"] == "bokeh, Middlebury Scene");
+    CHECK(j["stages"][1]["stage"] == "bokeh, worst case");
+    for (const auto& s : j["stages"]) {
+      CHECK(s["engine_s"].get<double>() > 0);
+      CHECK(s["peer_s"].get<double>() > 0);
+    }
+  }
+  // A folder without the scene: the row is skipped, with the reason.
+  auto r = run_cli("bench --size 160x120 --repeat 1 --stages bokeh-real,bokeh-worst --bokeh-data \"" + dir.path().string() +
+                   "\" --bokeh-scene Missing --json");
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["stages"].size() == 1);
+  CHECK(r.err.find("skipping the row bokeh-real") != std::string::npos);
 }
 
 TEST_CASE("dualcam bench times chosen stages and the depth stage on one thread too", "[cli][bench]") {

@@ -154,36 +154,107 @@ TEST_CASE("A highlight becomes a disc of the blur radius, in the aperture's shap
 }
 
 TEST_CASE("A blurred point is the same wherever it falls on the tile grid", "[bokeh]") {
-  // Layers are blurred per 32x32 tile of their (reduced) grid and only where they reach: a disc
-  // must come out whole and identical across tile borders. Radius 6 (full resolution) and 20
-  // (grid reduced by 3); the point moves in steps of 3 px (whole pixels of either grid) across
-  // several tile borders.
-  const cv::Size size(260, 120);
-  for (const double r : {6.0, 20.0}) {
+  // Reduced grids are blurred per 32x32 tile and the output is composited per 64x64 tile, each
+  // only where a level reaches: a disc must come out whole and identical across tile borders.
+  // Radius 6 (full resolution) and 14 (between two levels on the same reduced grid); the point
+  // moves in whole pixels of that grid across several tile borders of both kinds.
+  const cv::Size size(300, 140);
+  for (const double r : {6.0, 14.0}) {
     BokehOptions o;
     o.focus_disparity_px = 0;
     o.blur_per_disparity = r / 10.0;
+    // The levels around r (BokehOptions' step rule) and their grids' reduction.
+    double lo = 0, hi = 0;
+    while (hi < r) {
+      lo = hi;
+      hi += std::max(1.0, (hi > o.full_res_radius_px ? o.reduced_layer_growth : o.layer_growth) * hi);
+    }
+    auto grid = [&](double level) {
+      return level > o.full_res_radius_px ? std::max(2, int(std::ceil(level / o.reduced_radius_px))) : 1;
+    };
+    REQUIRE(grid(lo) == grid(hi));
+    const int scale = grid(hi);
+    const int step = scale == 1 ? 3 : scale;
+    // Nothing beyond the disc grown by the reduced grid's box-down and bilinear-up.
+    const int beyond = int(r) + 2 * scale + 2;
+    const int half = beyond + 2;
     cv::Mat first;
-    for (int x0 = 30; x0 <= 30 + 3 * 40; x0 += 3) {
+    for (int x0 = half + 4; x0 + half < size.width - 4; x0 += step) {
       // A small blurred patch (the layer is sparse) in front of a black background in focus.
       cv::Mat d(size, CV_32F, cv::Scalar(0.0f));
-      d(cv::Rect(x0 - 2, 58, 5, 5)).setTo(10.0f);
+      d(cv::Rect(x0 - 2, 68, 5, 5)).setTo(10.0f);
       cv::Mat img(size, CV_32FC3, cv::Scalar::all(0.0));
-      img.at<cv::Vec3f>(60, x0) = cv::Vec3f(1, 1, 1);
+      img.at<cv::Vec3f>(70, x0) = cv::Vec3f(1, 1, 1);
       const cv::Mat out = render_bokeh(img, d, o);
-      const cv::Mat patch = out(cv::Rect(x0 - 28, 32, 57, 57)).clone();
+      const cv::Mat patch = out(cv::Rect(x0 - half, 70 - half, 2 * half + 1, 2 * half + 1)).clone();
       if (first.empty()) {
         first = patch;
         CHECK(cv::sum(out)[1] == Approx(1.0).epsilon(0.01));
-        // Nothing beyond the disc (grown by the reduced grid's box-down and bilinear-up).
-        const int beyond = int(r) + 2 * int(std::ceil(r / 8.0)) + 2;
-        CHECK(out.at<cv::Vec3f>(60, x0 + beyond)[1] == 0.0f);
-        CHECK(out.at<cv::Vec3f>(60 - beyond, x0)[1] == 0.0f);
+        CHECK(out.at<cv::Vec3f>(70, x0 + beyond)[1] == 0.0f);
+        CHECK(out.at<cv::Vec3f>(70 - beyond, x0)[1] == 0.0f);
+        // ... but the disc has its radius: light at 0.8 r.
+        CHECK(out.at<cv::Vec3f>(70, x0 + int(0.8 * r))[1] > 0.0f);
       }
       INFO("radius " << r << ", point at x " << x0);
       CHECK(cv::norm(patch, first, cv::NORM_INF) < 1e-6);
     }
   }
+}
+
+TEST_CASE("A depth map of many levels renders: colour kept, close to the all-full-resolution render", "[bokeh]") {
+  // Every 4x4 block at its own radius, -24..24 px (all the levels, in every 64x64 tile): the
+  // case whose cost used to follow the depth content.
+  const cv::Size size(320, 200);
+  cv::Mat d(size, CV_32F);
+  for (int y = 0; y < size.height; ++y)
+    for (int x = 0; x < size.width; ++x) {
+      const unsigned h = (unsigned(x / 4) * 73856093u) ^ (unsigned(y / 4) * 19349663u);
+      d.at<float>(y, x) = float((h >> 7) % 97) * 0.5f;  // 0 .. 48, focus 24
+    }
+  BokehOptions o;
+  o.focus_disparity_px = 24;
+  o.blur_per_disparity = 1.0;
+  BokehStats st;
+  // A uniform image stays uniform, channel by channel, whatever the layers and their occlusion.
+  const cv::Mat flat(size, CV_32FC3, cv::Scalar(0.2, 0.5, 0.8));
+  const cv::Mat out_flat = render_bokeh(flat, d, o, &st);
+  CHECK(st.layers >= 25);
+  CHECK(st.reduced_layers >= 10);
+  CHECK(max_abs_diff(out_flat, flat) < 1e-4);
+  // The reduced grids against the exact render with every level at full resolution.
+  const cv::Mat img = texture(size, 5);
+  const cv::Mat out = render_bokeh(img, d, o);
+  BokehOptions exact = o;
+  exact.full_res_radius_px = 64;
+  exact.reduced_radius_px = 64;
+  exact.reduced_layer_growth = exact.layer_growth;
+  BokehStats st_exact;
+  const cv::Mat ref = render_bokeh(img, d, exact, &st_exact);
+  CHECK(st_exact.reduced_layers == 0);
+  CHECK(cv::checkRange(out));
+  const double p = psnr8(to_srgb8(out), to_srgb8(ref));
+  INFO("PSNR against the all-full-resolution render " << p << " dB");
+  CHECK(p > 40.0);
+  // ... and it is blurred: far from the input.
+  CHECK(psnr8(to_srgb8(out), to_srgb8(img)) < 30.0);
+}
+
+TEST_CASE("Two layers render the same through the reduced grids as through full resolution", "[bokeh]") {
+  // A sharp foreground over a background blurred with radius 20: only two levels; the reduced
+  // background stays close to the exact one, and the foreground is untouched.
+  const cv::Size size(240, 160);
+  const cv::Mat img = texture(size, 7);
+  const cv::Mat d = two_planes(size, 120, 30, 10);
+  BokehOptions o;
+  o.focus_disparity_px = 30;
+  o.blur_per_disparity = 1.0;
+  BokehOptions exact = o;
+  exact.full_res_radius_px = 64;
+  exact.reduced_radius_px = 64;
+  const cv::Mat out = render_bokeh(img, d, o), ref = render_bokeh(img, d, exact);
+  const cv::Rect fg(0, 0, 117, size.height), bg(150, 30, 60, 100);
+  CHECK(max_abs_diff(out(fg), img(fg)) < 1e-4);
+  CHECK(psnr8(to_srgb8(out(bg)), to_srgb8(ref(bg))) > 40.0);
 }
 
 TEST_CASE("Bokeh gives the same bytes for 1 and 2 threads", "[bokeh][determinism]") {

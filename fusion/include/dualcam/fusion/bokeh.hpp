@@ -18,8 +18,11 @@
 // into depth layers with tent (linear) weights, so a pixel lies in the two layers around its
 // radius and the kernel radius is interpolated. Each layer (premultiplied colour + coverage) is
 // blurred with the aperture kernel by per-row prefix sums (one O(1) span per kernel row), at a
-// reduced resolution when its radius is large, and only in the 32x32 tiles it reaches. Layers are composited front to back with an
-// additive coverage model: a layer is hidden by the summed blurred coverage of the layers nearer
+// reduced resolution when its radius is large (all reduced grids filled in one pass over the
+// image), and only where it reaches. The output is made tile by tile, each 64x64 tile running
+// through the levels near it with its accumulators in cache, so the cost is bounded by the image
+// times the number of levels, not by the depth content. Layers are composited front to back
+// with an additive coverage model: a layer is hidden by the summed blurred coverage of the layers nearer
 // than its neighbour, so a sharp foreground is never overdrawn by the background, and a blurred
 // foreground spreads semi-transparently over whatever is behind it.
 #include <string>
@@ -51,11 +54,15 @@ struct BokehOptions {
   // bright disc. 1 = off.
   double highlight_gain = 1.0;       // gain at clipping (>= 1)
   double highlight_threshold = 0.9;  // largest channel (linear) where the ramp starts, (0, 1)
-  // Layers: radius step between neighbouring layers = max(1, layer_growth * radius), px.
+  // Layers: radius step between neighbouring layers = max(1, layer_growth * radius) up to
+  // full_res_radius_px, max(1, reduced_layer_growth * radius) above, px.
   double layer_growth = 0.15;
-  // Layers whose radius exceeds this are blurred at a reduced resolution (integer factor
-  // ceil(radius / full_res_radius_px)), px.
+  double reduced_layer_growth = 0.25;
+  // Layers whose radius exceeds full_res_radius_px are blurred at a reduced resolution, by the
+  // integer factor ceil(radius / reduced_radius_px) (so their kernel on the reduced grid has a
+  // radius of at most reduced_radius_px), px.
   double full_res_radius_px = 8.0;
+  double reduced_radius_px = 4.0;
   void validate() const;
 };
 
