@@ -58,8 +58,11 @@ struct SelfRectifyOptions {
 struct FeatureMatches {
   std::vector<cv::Point2f> a, b;
 };
-// ORB matches (the drift check's).
-FeatureMatches match_features(const cv::Mat& a8, const cv::Mat& b8, const SelfRectifyOptions& options);
+// ORB matches (the drift check's). With max_row_px > 0 a feature of `a` is compared only with the
+// features of `b` within that many rows of it (full-resolution px; the ratio test among those):
+// views that are rectified, or nearly, match on their rows.
+FeatureMatches match_features(const cv::Mat& a8, const cv::Mat& b8, const SelfRectifyOptions& options,
+                              double max_row_px = 0);
 
 // Row error of matches between two views that should be rectified (|y_a - y_b|).
 struct RowError {
