@@ -111,21 +111,23 @@ cv::Mat warp_composed(const cv::Mat& src, const Rectifier::Maps& src_fwd, const 
   cv::remap(src_fwd.x, sx, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
   cv::remap(src_fwd.y, sy, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
   cv::Mat v(d.size(), CV_8U);
-  for (int r = 0; r < d.rows; ++r) {
-    const float* pd = d.ptr<float>(r);
-    const float* pcx = cx.ptr<float>(r);
-    const float* py = dst_inv.y.ptr<float>(r);
-    float* px = sx.ptr<float>(r);
-    float* pys = sy.ptr<float>(r);
-    std::uint8_t* pv = v.ptr<std::uint8_t>(r);
-    for (int c = 0; c < d.cols; ++c) {
-      const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
-                      py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
-                      pys[c] <= src_size.height - 1;
-      pv[c] = ok ? 255 : 0;
-      if (!ok) px[c] = pys[c] = -1;
+  parallel_rows(d.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* pd = d.ptr<float>(r);
+      const float* pcx = cx.ptr<float>(r);
+      const float* py = dst_inv.y.ptr<float>(r);
+      float* px = sx.ptr<float>(r);
+      float* pys = sy.ptr<float>(r);
+      std::uint8_t* pv = v.ptr<std::uint8_t>(r);
+      for (int c = 0; c < d.cols; ++c) {
+        const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
+                        py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
+                        pys[c] <= src_size.height - 1;
+        pv[c] = ok ? 255 : 0;
+        if (!ok) px[c] = pys[c] = -1;
+      }
     }
-  }
+  });
   cv::Mat out;
   cv::remap(src, out, sx, sy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
   if (valid) *valid = v;
