@@ -13,7 +13,9 @@
 #include <sstream>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "common.hpp"
@@ -22,6 +24,8 @@
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/metrics.hpp"
 #include "dualcam/engine/parallel.hpp"
 #include "dualcam/engine/progress.hpp"
@@ -45,9 +49,10 @@ struct BenchOptions {
   bool json_stdout = false;
 };
 
-// fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor).
+// fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor);
+// nor is fuse-command: it writes the rig path's pair to files and times the whole command.
 const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig",
-                                          "bokeh", "bokeh-real", "bokeh-worst", "fuse-raw"};
+                                          "bokeh", "bokeh-real", "bokeh-worst", "fuse-raw", "fuse-command"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -56,7 +61,7 @@ std::vector<std::string> parse_stages(const std::string& text) {
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
       throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, bokeh-real, "
-                    "bokeh-worst, fuse-raw; "
+                    "bokeh-worst, fuse-raw, fuse-command; "
                     "got '" + item + "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
@@ -392,11 +397,13 @@ struct BenchRun {
 
   // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check, the
   // warp through the rig, the output at the colour camera's own (distorted) view.
-  void fuse_rig() {
+  void fuse_rig(bool rig_row, bool command_row) {
     const datasets::Simulation rs = threads.run([&] { return datasets::simulate(bench_scene(size, o.max_disparity, true)); });
     fusion::FuseOptions ro = fo;
     ro.rectified = false;
     ro.reference = fusion::Reference::Color;
+    if (command_row) fuse_command(rs, ro);
+    if (!rig_row) return;
     Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
             std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
     cv::Mat out, peer_out;
@@ -412,6 +419,48 @@ struct BenchRun {
     rig.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
     rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
     rows.push_back(rig);
+  }
+
+  // The rig row's work as `dualcam fuse --mono M.png --color C.png --rig R.yaml -o F.png` does
+  // it, from files to a file: the pair written as PNGs and its rig as YAML into a temporary
+  // folder, then the rig read, both images read through the input rule, fused, encoded and
+  // written (atomically, as the command writes); the peer reads the same files with OpenCV, runs
+  // its rig path and writes its PNG with OpenCV.
+  void fuse_command(const datasets::Simulation& rs, const fusion::FuseOptions& ro) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("dualcam-bench-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    struct Cleanup {
+      fs::path dir;
+      ~Cleanup() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+      }
+    } cleanup{dir};
+    const std::string m = (dir / "mono.png").string(), c = (dir / "color.png").string(), r = (dir / "rig.yaml").string();
+    write_image(m, rs.mono);
+    write_image(c, rs.color);
+    write_rig(r, rs.rig);
+    Row row{"fuse command, rig path", "read the PNGs and the rig, fuse --rig (reference colour), write the PNG",
+            "cv::imread, the rig path's peer, cv::imwrite", {}, {}, threads.threads()};
+    cv::Mat out, peer_out;
+    row.engine = run([&] {
+      const StereoRig rig = read_rig(r);
+      const CameraPair pair = read_camera_pair(m, c);
+      const fusion::FuseResult res = fusion::fuse(fusion::fuse_input(pair, &rig), ro);
+      out = to_srgb(res.image, pair.color.depth());
+      write_image((dir / "fused.png").string(), out);
+    });
+    row.peer = run([&] {
+      const StereoRig rig = read_rig(r);
+      const cv::Mat pm = cv::imread(m, cv::IMREAD_GRAYSCALE), pc = cv::imread(c, cv::IMREAD_COLOR);
+      peer_out = eval::peer_colorize_rig(pm, pc, rig, peer);
+      if (!cv::imwrite((dir / "peer.png").string(), peer_out)) throw_io("bench: cv::imwrite failed in " + dir.string());
+    });
+    row.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
+    row.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
+    row.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
+    rows.push_back(row);
   }
 
   // The raw path of `dualcam fuse` on a DNG pair, from the frames in memory: the realistic
@@ -502,7 +551,8 @@ Command register_bench(CLI::App& root) {
   app->add_option("--stages", o->stages,
                   "comma-separated stages to time: depth, fuse-mono, fuse-color, fuse-rig (the colour-reference fuse "
                   "through a distorted, rotated rig: rectifier, drift check, warp), bokeh; also fuse-raw (not by default: "
-                  "raw frames of the realistic sensor against its finished pictures, reference colour); bokeh-real (a "
+                  "raw frames of the realistic sensor against its finished pictures, reference colour); fuse-command (not by "
+                  "default: the rig row's pair from PNG files to a PNG file, as the command does it); bokeh-real (a "
                   "Middlebury ground truth upscaled, needs --bokeh-data) and bokeh-worst (the largest blur almost "
                   "everywhere, many levels)");
   app->add_option("--bokeh-data", o->bokeh_data,
@@ -539,7 +589,7 @@ Command register_bench(CLI::App& root) {
                  std::string(kFusePeer) + " (at the mono view)", {}, {}, threads.threads()},
              fusion::Reference::Color, b.sim.clean_color_at_color);
     progress.advance(1, "engine fuse (rig path)");
-    if (has("fuse-rig")) b.fuse_rig();
+    if (has("fuse-rig") || has("fuse-command")) b.fuse_rig(has("fuse-rig"), has("fuse-command"));
     progress.advance(1, "engine bokeh");
     if (has("bokeh")) b.bokeh(progress);
     if (has("bokeh-real")) b.bokeh_real(progress);

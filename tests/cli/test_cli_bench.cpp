@@ -115,3 +115,21 @@ TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pi
   CHECK(std::abs(s["engine_psnr_db"].get<double>() - s["peer_psnr_db"].get<double>()) < 4.0);
   CHECK(s["engine_stages_s"].contains("merge"));
 }
+
+TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a PNG file, beside the rig row",
+          "[cli][bench]") {
+  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-command,fuse-rig --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["stages"].size() == 2);
+  const auto& cmd = j["stages"][0];
+  const auto& rig = j["stages"][1];
+  CHECK(cmd["stage"] == "fuse command, rig path");
+  CHECK(rig["stage"] == "fuse, rig path");
+  CHECK(cmd["engine_s"].get<double>() > 0);
+  CHECK(cmd["peer_s"].get<double>() > 0);
+  // The same pair and the same work, only through files: the same image within the PNG round trip.
+  CHECK(std::abs(cmd["engine_psnr_db"].get<double>() - rig["engine_psnr_db"].get<double>()) < 0.5);
+  CHECK(std::abs(cmd["peer_psnr_db"].get<double>() - rig["peer_psnr_db"].get<double>()) < 0.5);
+}
