@@ -50,9 +50,10 @@ struct BenchOptions {
 };
 
 // fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor);
-// nor is fuse-command: it writes the rig path's pair to files and times the whole command.
-const std::vector<std::string> kStages = {"depth", "fuse-mono", "fuse-color", "fuse-rig",
-                                          "bokeh", "bokeh-real", "bokeh-worst", "fuse-raw", "fuse-command"};
+// nor is fuse-command: it writes the rig path's pair to files and times the whole command; nor
+// fuse-scaling: the colour-reference fuse at 1, 2, 4, ... threads up to all cores.
+const std::vector<std::string> kStages = {"depth",       "fuse-mono", "fuse-color",   "fuse-rig",    "bokeh",
+                                          "bokeh-real",  "bokeh-worst", "fuse-raw", "fuse-command", "fuse-scaling"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -61,7 +62,7 @@ std::vector<std::string> parse_stages(const std::string& text) {
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
       throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, bokeh-real, "
-                    "bokeh-worst, fuse-raw, fuse-command; "
+                    "bokeh-worst, fuse-raw, fuse-command, fuse-scaling; "
                     "got '" + item + "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
@@ -395,6 +396,29 @@ struct BenchRun {
     rows.push_back(row);
   }
 
+  // Thread scaling: the colour-reference fuse (engine and peer) with 1, 2, 4, ... threads and
+  // all cores, each count its own ThreadScope (TBB arena and OpenCV's thread count), one row each.
+  void fuse_scaling() {
+    const int all = effective_threads(0);
+    std::vector<int> counts;
+    for (int n = 1; n < all; n *= 2) counts.push_back(n);
+    counts.push_back(all);
+    fusion::FuseOptions ro = fo;
+    ro.reference = fusion::Reference::Color;
+    for (int n : counts) {
+      ThreadScope scope(n);
+      Row row{"fuse colour, " + std::to_string(n) + " thread" + (n > 1 ? "s" : ""),
+              "dualcam fuse --reference color --threads " + std::to_string(n),
+              std::string(kFusePeer) + " (at the mono view) with " + std::to_string(n) + " thread(s)", {}, {}, n};
+      cv::Mat out, peer_out;
+      row.engine = time_stage(o.repeat, [&] { scope.run([&] { out = fusion::fuse(input(), ro).image; }); });
+      row.peer = time_stage(o.repeat, [&] { scope.run([&] { peer_out = eval::peer_colorize(sim.mono, sim.color, peer); }); });
+      row.engine_psnr = psnr_vs(out, sim.clean_color_at_color);
+      row.peer_psnr = psnr_vs(peer_out, sim.clean_color_at_mono);
+      rows.push_back(row);
+    }
+  }
+
   // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check, the
   // warp through the rig, the output at the colour camera's own (distorted) view.
   void fuse_rig(bool rig_row, bool command_row) {
@@ -552,7 +576,8 @@ Command register_bench(CLI::App& root) {
                   "comma-separated stages to time: depth, fuse-mono, fuse-color, fuse-rig (the colour-reference fuse "
                   "through a distorted, rotated rig: rectifier, drift check, warp), bokeh; also fuse-raw (not by default: "
                   "raw frames of the realistic sensor against its finished pictures, reference colour); fuse-command (not by "
-                  "default: the rig row's pair from PNG files to a PNG file, as the command does it); bokeh-real (a "
+                  "default: the rig row's pair from PNG files to a PNG file, as the command does it); fuse-scaling (not by "
+                  "default: the colour-reference fuse at 1, 2, 4, ... threads and all cores); bokeh-real (a "
                   "Middlebury ground truth upscaled, needs --bokeh-data) and bokeh-worst (the largest blur almost "
                   "everywhere, many levels)");
   app->add_option("--bokeh-data", o->bokeh_data,
@@ -595,6 +620,7 @@ Command register_bench(CLI::App& root) {
     if (has("bokeh-real")) b.bokeh_real(progress);
     if (has("bokeh-worst")) b.bokeh_worst(progress);
     if (has("fuse-raw")) b.fuse_raw();
+    if (has("fuse-scaling")) b.fuse_scaling();
     progress.advance(1, "done");
     progress.finish();
     // The colour camera's own image against the truth at its view: what fusion has to beat.

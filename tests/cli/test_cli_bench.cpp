@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include <opencv2/core.hpp>
 
@@ -132,4 +133,21 @@ TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a
   // The same pair and the same work, only through files: the same image within the PNG round trip.
   CHECK(std::abs(cmd["engine_psnr_db"].get<double>() - rig["engine_psnr_db"].get<double>()) < 0.5);
   CHECK(std::abs(cmd["peer_psnr_db"].get<double>() - rig["peer_psnr_db"].get<double>()) < 0.5);
+}
+
+TEST_CASE("dualcam bench --stages fuse-scaling: a row per thread count from 1 to all cores", "[cli][bench]") {
+  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 1 --stages fuse-scaling --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["stages"].size() >= 1);
+  CHECK(j["stages"][0]["stage"] == "fuse colour, 1 thread");
+  CHECK(j["stages"][0]["threads"] == 1);
+  // Counts double up to the last, which is every core whatever --threads says.
+  const auto& last = j["stages"][j["stages"].size() - 1];
+  CHECK(last["threads"].get<int>() == int(std::thread::hardware_concurrency() > 0 ? std::thread::hardware_concurrency() : 1));
+  for (const auto& s : j["stages"]) {
+    CHECK(s["engine_s"].get<double>() > 0);
+    CHECK(s["engine_psnr_db"].get<double>() > 18.0);
+  }
 }
