@@ -96,7 +96,7 @@ BoardSimRecipe parse_board_sim(const json& v, const Where& w) {
 void parse_inputs(const json& v, const Where& w, Case& c, const std::string& dir, bool check) {
   CaseInputs& in = c.inputs;
   if (c.command == Command::Calibrate) {
-    check_keys(v, w, {"mono", "color", "board_sim"});
+    check_keys(v, w, {"mono", "color", "board_sim", "raw_layout"});
     const bool files = find(v, "mono") || find(v, "color");
     if (files == bool(find(v, "board_sim"))) w.fail("give either mono and color (lists of files) or board_sim");
     if (files) {
@@ -110,16 +110,19 @@ void parse_inputs(const json& v, const Where& w, Case& c, const std::string& dir
       if (in.mono_files.size() != in.color_files.size())
         w.fail("mono lists " + std::to_string(in.mono_files.size()) + " files but color " +
                std::to_string(in.color_files.size()) + "; they are paired by order");
+      if (auto* r = find(v, "raw_layout")) in.raw_layout = get_path(*r, w.at("raw_layout"), dir, check);
     } else {
+      if (find(v, "raw_layout")) w.at("raw_layout").fail("is for files (mono and color lists), not board_sim");
       in.board_sim = parse_board_sim(v["board_sim"], w.at("board_sim"));
     }
     return;
   }
-  check_keys(v, w, {"mono", "color", "rig", "rectified", "simulate", "image", "disparity"});
+  check_keys(v, w, {"mono", "color", "rig", "rectified", "simulate", "image", "disparity", "raw_layout"});
   const bool sim = find(v, "simulate") != nullptr;
   const bool pair = find(v, "mono") || find(v, "color") || find(v, "rig") || find(v, "rectified");
   const bool image = find(v, "image") || find(v, "disparity");
   if (image && c.command != Command::Bokeh) w.fail("image and disparity inputs are for bokeh only");
+  if (find(v, "raw_layout") && !pair) w.at("raw_layout").fail("is for mono and color files (headerless .raw frames)");
   if (int(sim) + int(pair) + int(image) != 1)
     w.fail(c.command == Command::Bokeh ? "give one of: simulate; mono, color and rig; image and disparity"
                                        : "give one of: simulate; mono, color and rig (or rectified)");
@@ -131,6 +134,7 @@ void parse_inputs(const json& v, const Where& w, Case& c, const std::string& dir
     in.mono = get_path(v["mono"], w.at("mono"), dir, check);
     in.color = get_path(v["color"], w.at("color"), dir, check);
     if (auto* r = find(v, "rectified")) in.rectified = get_bool(*r, w.at("rectified"));
+    if (auto* r = find(v, "raw_layout")) in.raw_layout = get_path(*r, w.at("raw_layout"), dir, check);
     if (auto* r = find(v, "rig")) {
       if (in.rectified) w.at("rig").fail("a rectified pair takes no rig");
       in.rig = get_path(*r, w.at("rig"), dir, check);

@@ -21,6 +21,7 @@
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/inputs.hpp"
 #include "dualcam/engine/parallel.hpp"
+#include "dualcam/engine/raw.hpp"
 #include "dualcam/fusion/pipeline.hpp"
 #include "dualcam/fusion/refocus.hpp"
 
@@ -93,8 +94,10 @@ Pair load_pair(const Case& c, SimCache& cache) {
     p.rig = it->second->rig;
     return p;
   }
-  p.images = read_camera_pair(c.inputs.mono, c.inputs.color);
-  p.prepared = fusion::fuse_input(p.images, nullptr);
+  InputOptions io;
+  if (!c.inputs.raw_layout.empty()) io.raw = read_raw_layouts(c.inputs.raw_layout);
+  p.images = read_camera_pair(c.inputs.mono, c.inputs.color, io);
+  p.prepared = fusion::fuse_input(p.images, nullptr, io);
   p.rectified = c.inputs.rectified;
   if (!c.inputs.rig.empty()) p.rig = read_rig(c.inputs.rig);
   return p;
@@ -196,7 +199,9 @@ void run_calibrate(const Case& c, ProducedOutputs& out) {
       pairs.push_back({"view" + std::to_string(pairs.size() + 1), v.mono, v.color});
     set = calibration::detect_stereo_views(pairs, board);
   } else {
-    set = calibration::load_stereo_views(c.inputs.mono_files, c.inputs.color_files, board);
+    calibration::StereoViewOptions so;
+    if (!c.inputs.raw_layout.empty()) so.raw = read_raw_layouts(c.inputs.raw_layout);
+    set = calibration::load_stereo_views(c.inputs.mono_files, c.inputs.color_files, board, so);
   }
   const auto res = calibration::calibrate_stereo(set.views, board, set.mono_size, set.color_size, co);
   Produced rig;

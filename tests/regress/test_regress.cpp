@@ -7,7 +7,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dualcam/engine/error.hpp"
+#include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/file_util.hpp"
+#include "dualcam/engine/image_io.hpp"
 #include "dualcam/regress/manifest.hpp"
 #include "dualcam/regress/runner.hpp"
 #include "support.hpp"
@@ -184,4 +186,50 @@ TEST_CASE("the manifest fuzz corpus and hostile JSON give a manifest or a dualca
   for (const std::string& text : {std::string(60000, '[') + std::string(60000, ']'), std::string("{\"a\0\": 1}", 10),
                                   std::string("{\"dualcam_regress\": 1, \"cases\": [{\"name\": \"\xff\"}]}"), std::string()})
     CHECK_THROWS_AS(parse_manifest(text, "m.json", {false, false}), Error);
+}
+
+TEST_CASE("a case reads headerless raw frames through its raw_layout, as fuse --raw-layout does", "[regress][raw]") {
+  // The simulator's sensor frames as a sensor dump writes them: mono.raw, color.raw and their
+  // layout raw.json, next to the rig.
+  test::TempDir dir;
+  datasets::SimulateOptions so;
+  so.mono.size = so.color.size = cv::Size(160, 120);
+  so.sensor = datasets::SensorModel::Realistic;
+  so.adc_bits = 10;
+  so.raw = true;
+  so.supersample = 1;
+  datasets::write_simulation(datasets::simulate(so), dir.path().string());
+  const auto manifest = [&](const std::string& layout) {
+    const std::string text = R"({"dualcam_regress": 1, "cases": [{"name": "raw", "command": "fuse", "inputs": )"
+                             R"({"mono": "mono.raw", "color": "color.raw", "rig": "rig.yaml")" +
+                             layout + R"(}, "outputs": {"image": {"golden": "g.png", "tolerance": {"min_psnr_db": 60}}}}]})";
+    write_file_atomic(dir / "m.json", text);
+    return read_manifest(dir / "m.json", {false, false});
+  };
+  RunOptions o;
+  o.threads = 2;
+  o.update = true;
+  const Manifest with = manifest(R"(, "raw_layout": "raw.json")");
+  REQUIRE(with.cases[0].inputs.raw_layout == dir / "raw.json");
+  auto made = run_manifest(with, o);
+  REQUIRE(made.size() == 1);
+  INFO(case_line(made[0]));
+  REQUIRE(made[0].status == Status::Pass);
+  o.update = false;
+  auto again = run_manifest(with, o);
+  INFO(case_line(again[0]));
+  CHECK(again[0].status == Status::Pass);
+  // The fused picture is a colour image of the scene, not the raw samples read as an image.
+  const cv::Mat g = read_image(dir / "g.png");
+  CHECK(g.channels() == 3);
+  CHECK(g.size() == cv::Size(160, 120));
+  // Without the layout the frames cannot be read: the case is an error that says so.
+  auto without = run_manifest(manifest(""), o);
+  REQUIRE(without.size() == 1);
+  CHECK(without[0].status == Status::Error);
+  CHECK_THAT(case_line(without[0]), Catch::Contains("raw-layout"));
+  // The key is for files only.
+  CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "c", "command": "fuse", "inputs": )"
+                     R"({"simulate": {"seed": 1}, "raw_layout": "raw.json"}, "outputs": {"image": {"golden": "g.png"}}}]})"),
+             Catch::Contains("raw_layout"));
 }

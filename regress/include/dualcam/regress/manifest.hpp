@@ -70,6 +70,9 @@ struct BoardSimRecipe {
 struct CaseInputs {
   // Pair inputs (fuse, depth, bokeh): files, or a simulator recipe.
   std::string mono, color, rig;  // resolved paths; rig may be empty when rectified
+  // The layout file of headerless .raw frames among the inputs (what `--raw-layout FILE` reads:
+  // engine/raw.hpp's read_raw_layouts), resolved; empty = none. Pair and calibration files.
+  std::string raw_layout;
   bool rectified = false;
   std::optional<SimulateRecipe> simulate;
   // Bokeh from an image and its disparity instead of a pair.
