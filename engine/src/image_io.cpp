@@ -221,7 +221,8 @@ void write_image(const std::string& path, const cv::Mat& image) {
 
 namespace {
 
-// A PFM row (RGB or grey, 4-byte floats in the file's byte order) <-> an image row (BGR or grey).
+// A PFM row (RGB or grey, 4-byte floats in the file's byte order) <-> an image row (BGR or grey):
+// the same copy either way, since swapping the bytes and the order of R and B each undo themselves.
 bool host_little_endian() {
   const std::uint32_t one = 1;
   std::uint8_t b;
@@ -229,37 +230,20 @@ bool host_little_endian() {
   return b == 1;
 }
 
-std::uint32_t swapped(std::uint32_t u) {
-  return (u >> 24) | ((u >> 8) & 0xFF00u) | ((u << 8) & 0xFF0000u) | (u << 24);
-}
-
-void pfm_row_from_file(const std::uint8_t* row, float* dst, int w, int channels, bool little) {
-  const bool swap = little != host_little_endian();
+void copy_pfm_row(const void* from, void* to, int w, int channels, bool file_little_endian) {
+  const bool swap = file_little_endian != host_little_endian();
   if (channels == 1 && !swap) {
-    std::memcpy(dst, row, std::size_t(w) * 4);
+    std::memcpy(to, from, std::size_t(w) * 4);
     return;
   }
+  const auto* src = static_cast<const std::uint8_t*>(from);
+  auto* dst = static_cast<std::uint8_t*>(to);
   for (int x = 0; x < w; ++x)
     for (int c = 0; c < channels; ++c) {
       std::uint32_t u;
-      std::memcpy(&u, row + 4 * (std::size_t(x) * channels + c), 4);
-      if (swap) u = swapped(u);
-      std::memcpy(&dst[std::size_t(x) * channels + (channels == 3 ? 2 - c : c)], &u, 4);
-    }
-}
-
-void pfm_row_to_file(const float* src, std::uint8_t* row, int w, int channels, bool little) {
-  const bool swap = little != host_little_endian();
-  if (channels == 1 && !swap) {
-    std::memcpy(row, src, std::size_t(w) * 4);
-    return;
-  }
-  for (int x = 0; x < w; ++x)
-    for (int c = 0; c < channels; ++c) {
-      std::uint32_t u;
-      std::memcpy(&u, &src[std::size_t(x) * channels + (channels == 3 ? 2 - c : c)], 4);
-      if (swap) u = swapped(u);
-      std::memcpy(row + 4 * (std::size_t(x) * channels + c), &u, 4);
+      std::memcpy(&u, src + 4 * (std::size_t(x) * channels + c), 4);
+      if (swap) u = (u >> 24) | ((u >> 8) & 0xFF00u) | ((u << 8) & 0xFF0000u) | (u << 24);
+      std::memcpy(dst + 4 * (std::size_t(x) * channels + (channels == 3 ? 2 - c : c)), &u, 4);
     }
 }
 
@@ -304,7 +288,7 @@ cv::Mat decode_pfm(const std::uint8_t* data, std::size_t size, const std::string
   // PFM stores the bottom row first, RGB; rows copied in parallel, in the file's byte order.
   parallel_rows(img.rows, 64, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r)
-      pfm_row_from_file(src + std::size_t(img.rows - 1 - r) * row_bytes, img.ptr<float>(r), int(w), channels, little);
+      copy_pfm_row(src + std::size_t(img.rows - 1 - r) * row_bytes, img.ptr<float>(r), int(w), channels, little);
   });
   return img;
 }
@@ -328,8 +312,8 @@ void write_pfm(const std::string& path, const cv::Mat& image, bool little_endian
   std::uint8_t* body = out.get() + head.size();
   parallel_rows(image.rows, 64, [&](int r0, int r1) {
     for (int r = r0; r < r1; ++r)
-      pfm_row_to_file(image.ptr<float>(image.rows - 1 - r), body + std::size_t(r) * row_bytes, image.cols,
-                      image.channels(), little_endian);
+      copy_pfm_row(image.ptr<float>(image.rows - 1 - r), body + std::size_t(r) * row_bytes, image.cols,
+                   image.channels(), little_endian);
   });
   write_file_atomic(path, out.get(), head.size() + row_bytes * image.rows);
 }
