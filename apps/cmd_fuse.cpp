@@ -1,5 +1,6 @@
 // dualcam fuse / dualcam depth: align a colour + mono pair and merge it, or write its disparity.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,6 +20,7 @@
 #include "dualcam/engine/rig.hpp"
 #include "dualcam/engine/visualize.hpp"
 #include "dualcam/fusion/pipeline.hpp"
+#include "dualcam/regress/shard.hpp"
 
 namespace dualcam::app {
 namespace {
@@ -184,17 +186,27 @@ double mib(long long bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
 // Fuses every pair of the list; a pair that fails is reported and skipped. Returns the exit code:
 // 0 when every pair was fused, otherwise the first failure's.
-int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std::string& out_dir) {
+int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std::string& out_dir,
+                   const std::optional<regress::Shard>& shard) {
   const fusion::FuseOptions options = fuse_options(o);
   const std::optional<StereoRig> rig = rig_file(o);  // one module: an unreadable rig stops the batch here
   const InputOptions inputs = input_options(o);       // likewise an unreadable --raw-layout
-  const std::vector<BatchJob> jobs = read_batch_list(list_path, out_dir);
+  std::vector<BatchJob> jobs = read_batch_list(list_path, out_dir);
+  if (shard) {
+    std::vector<BatchJob> mine;
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      if (shard->takes(i)) mine.push_back(std::move(jobs[i]));
+    if (mine.empty())
+      throw_invalid("shard " + shard->source + " takes no pair of the " + std::to_string(jobs.size()) + " in '" +
+                    list_path + "'");
+    jobs = std::move(mine);
+  }
   check_outputs({o.common.json_path});
   ThreadScope threads(o.common.threads);
   Stopwatch total;
   const long long rss_start = current_rss_bytes();
-  std::fprintf(stderr, "dualcam fuse: batch of %zu pairs from %s, RSS %.0f MiB at the start\n", jobs.size(),
-               list_path.c_str(), mib(rss_start));
+  std::fprintf(stderr, "dualcam fuse: batch of %zu pairs from %s%s, RSS %.0f MiB at the start\n", jobs.size(),
+               list_path.c_str(), shard ? (" (shard " + shard->source + ")").c_str() : "", mib(rss_start));
   nlohmann::json records = nlohmann::json::array();
   int first_failure = 0;
   std::vector<int> failed_lines;
@@ -237,6 +249,10 @@ int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std
   if (!o.common.json_path.empty()) {
     RunReport report("fuse");
     report.json()["batch"] = list_path;
+    if (shard) {
+      report.json()["shard"] = std::to_string(shard->index) + "/" + std::to_string(shard->count);
+      report.json()["shard_source"] = shard->source;
+    }
     report.json()["pairs"] = records;
     report.json()["failed"] = failed_lines.size();
     report.json()["threads"] = threads.threads();
@@ -264,6 +280,8 @@ Command register_fuse(CLI::App& root) {
   auto confidence_out = std::make_shared<std::string>();
   auto batch = std::make_shared<std::string>();
   auto out_dir = std::make_shared<std::string>();
+  auto shard = std::make_shared<std::string>();
+  auto shard_count = std::make_shared<int>(0);
   CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair (or a list of pairs) into colour images");
   add_pair_options(app, *o, false);
   auto* output = app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)");
@@ -281,16 +299,27 @@ Command register_fuse(CLI::App& root) {
                                "a pair that fails is reported and skipped, and the exit code is non-zero at the end");
   auto* dir = app->add_option("--out-dir", *out_dir,
                               "with --batch: folder of the outputs, named COLOR-STEM_fused.png unless the line names one");
+  auto* shard_opt = app->add_option("--shard", *shard,
+                                    "with --batch: fuse only shard I of N (the pairs at positions I-1, I-1+N, ... of "
+                                    "the list); 'auto' reads it from a Slurm array job, a Kubernetes Indexed Job (with "
+                                    "--shard-count) or GitLab's parallel jobs");
+  auto* count_opt = app->add_option("--shard-count", *shard_count,
+                                    "the number of shards, for --shard auto where the scheduler does not say it")
+                        ->check(CLI::Range(1, 100000));
+  shard_opt->needs(list);
+  count_opt->needs(shard_opt);
   list->excludes(output)->excludes(disp)->excludes(weights)->excludes(confidence)->excludes("--mono")->excludes("--color");
   dir->needs(list);
   app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm\n"
                       "  dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --weights-out w.png "
                       "--confidence-out c.png\n"
                       "  dualcam fuse --batch pairs.txt --out-dir fused/ --rig rig.yaml --json batch.json"));
-  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir]() {
+  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir, shard, shard_count]() {
     if (!batch->empty()) {
       if (out_dir->empty()) throw_invalid("with --batch, name the output folder with --out-dir DIR");
-      return run_fuse_batch(*o, *batch, *out_dir);
+      std::optional<regress::Shard> s;
+      if (!shard->empty()) s = regress::resolve_shard(*shard, *shard_count, [](const char* n) { return std::getenv(n); });
+      return run_fuse_batch(*o, *batch, *out_dir, s);
     }
     if (out->empty()) throw_invalid("name the fused image with -o OUT.png");
     check_outputs({*out, *disp_out, *weight_out, *confidence_out, o->common.json_path});

@@ -1,8 +1,10 @@
 // dualcam regress: run a manifest of cases against golden outputs (regress/), or merge shard
 // results into one report.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "common.hpp"
@@ -11,6 +13,7 @@
 #include "dualcam/regress/html_report.hpp"
 #include "dualcam/regress/manifest.hpp"
 #include "dualcam/regress/runner.hpp"
+#include "dualcam/regress/shard.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,16 +25,9 @@ struct RegressCli {
   std::vector<std::string> merge;
   bool update = false;
   int threads = 0;
+  int shard_count = 0;       // --shard-count (0 = not given)
+  std::optional<regress::Shard> resolved;  // the shard this run takes, once --shard is resolved
 };
-
-void parse_shard(const std::string& text, regress::RunOptions& o) {
-  int i = 0, n = 0;
-  char slash = 0, tail = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 || slash != '/')
-    throw_invalid("--shard must be I/N (e.g. 2/4: the second of four shards), got '" + text + "'");
-  o.shard_index = i;
-  o.shard_count = n;
-}
 
 std::string folder_of(const std::string& path) {
   const std::string d = fs::path(path).parent_path().string();
@@ -44,7 +40,10 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
   if (!c.json.empty()) {
     Json j = regress::results_to_json(results, folder_of(c.json));
     j["manifest"] = title;
-    if (!c.shard.empty()) j["shard"] = c.shard;
+    if (c.resolved) {
+      j["shard"] = std::to_string(c.resolved->index) + "/" + std::to_string(c.resolved->count);
+      j["shard_source"] = c.resolved->source;
+    }
     if (!c.filter.empty()) j["filter"] = c.filter;
     j["update"] = update;
     write_file_atomic(c.json, j.dump(2) + "\n");
@@ -58,7 +57,8 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
 
 int run_merge(const RegressCli& c) {
   if (!c.manifest.empty()) throw_invalid("--merge takes shard JSON files, not a manifest");
-  if (c.update || !c.shard.empty() || !c.filter.empty()) throw_invalid("--merge cannot be combined with --update, --shard or --filter");
+  if (c.update || !c.shard.empty() || c.shard_count != 0 || !c.filter.empty())
+    throw_invalid("--merge cannot be combined with --update, --shard, --shard-count or --filter");
   if (c.report.empty() && c.json.empty()) throw_invalid("--merge needs --report DIR and/or --json OUT.json");
   if (!c.json.empty()) check_output_path(c.json);
   if (!c.report.empty()) regress::check_report_dir(c.report);
@@ -91,7 +91,12 @@ Command register_regress(CLI::App& root) {
   app->add_option("manifest", c->manifest, "the manifest (JSON; see docs/regress.md)");
   app->add_flag("--update", c->update, "write the new outputs over the goldens of the selected cases, saying which changed");
   app->add_option("--report", c->report, "write an HTML report into this folder (index.html + PNGs), failures first");
-  app->add_option("--shard", c->shard, "run shard I of N (1-based): the cases at positions I-1, I-1+N, ... of the manifest");
+  app->add_option("--shard", c->shard,
+                  "run shard I of N (1-based): the cases at positions I-1, I-1+N, ... of the manifest; 'auto' reads "
+                  "it from a Slurm array job, a Kubernetes Indexed Job (with --shard-count) or GitLab's parallel jobs");
+  app->add_option("--shard-count", c->shard_count, "the number of shards, for --shard auto where the scheduler does not "
+                  "say it (Kubernetes: the job's completions); checked against it where it does")
+      ->check(CLI::Range(1, 100000));
   app->add_option("--json", c->json, "write the results as JSON (for CI, and for --merge)");
   app->add_option("--filter", c->filter, "only cases whose name matches this shell pattern (e.g. 'fuse-*')");
   app->add_option("--merge", c->merge, "merge these shard JSON files into one report (with --report and/or --json)")
@@ -112,7 +117,12 @@ Command register_regress(CLI::App& root) {
     ro.filter = c->filter;
     ro.threads = c->threads;
     ro.pictures = !c->report.empty();
-    if (!c->shard.empty()) parse_shard(c->shard, ro);
+    if (c->shard_count != 0 && c->shard.empty()) throw_invalid("--shard-count goes with --shard auto (or I/N)");
+    if (!c->shard.empty()) {
+      c->resolved = regress::resolve_shard(c->shard, c->shard_count, [](const char* n) { return std::getenv(n); });
+      ro.shard_index = c->resolved->index;
+      ro.shard_count = c->resolved->count;
+    }
     ro.validate();
     if (!c->json.empty()) check_output_path(c->json);
     if (!c->report.empty()) regress::check_report_dir(c->report);
@@ -122,7 +132,7 @@ Command register_regress(CLI::App& root) {
     const auto selected = regress::select_cases(manifest, ro);
     if (selected.empty())
       throw_invalid("no case of '" + c->manifest + "' is selected" + (c->filter.empty() ? "" : " by --filter '" + c->filter + "'") +
-                    (c->shard.empty() ? "" : " in --shard " + c->shard));
+                    (c->resolved ? " in shard " + c->resolved->source : ""));
     ro.on_case = [](const regress::CaseResult& r) {
       std::printf("%s\n", regress::case_line(r).c_str());
       std::fflush(stdout);

@@ -63,8 +63,9 @@ int line_count(const std::string& s) {
   return n;
 }
 
-CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output) {
-  auto r = run_cli(args);
+CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output,
+                         const std::string& shell_prefix) {
+  auto r = run_cli(args, shell_prefix);
   INFO("args: " << args << "\nstderr: " << r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.exit_code < 128);  // not a crash

@@ -39,8 +39,10 @@ int line_count(const std::string& s);
 std::string read_text(const std::string& path);
 
 // Runs the CLI and checks a refusal: a non-zero exit that is not a crash, exactly one line on
-// stderr containing `fragment`, and `output` not written. Returns what the CLI did.
-CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output);
+// stderr containing `fragment`, and `output` not written. Returns what the CLI did. `shell_prefix`
+// as for run_cli (e.g. environment variables).
+CliResult expect_refused(const std::string& args, const std::string& fragment, const std::string& output,
+                         const std::string& shell_prefix = "");
 
 }  // namespace dualcam::test
 

@@ -1,4 +1,5 @@
 #include "dualcam/regress/runner.hpp"
+#include "dualcam/regress/shard.hpp"
 
 #include <fnmatch.h>
 
@@ -50,7 +51,7 @@ void RunOptions::validate() const {
 std::vector<std::size_t> select_cases(const Manifest& manifest, const RunOptions& options) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
-    if (int(i % std::size_t(options.shard_count)) != options.shard_index - 1) continue;
+    if (!Shard{options.shard_index, options.shard_count, ""}.takes(i)) continue;
     if (!options.filter.empty() && ::fnmatch(options.filter.c_str(), manifest.cases[i].name.c_str(), 0) != 0) continue;
     out.push_back(i);
   }

@@ -61,6 +61,30 @@ TEST_CASE("fuse --batch exits 0 when every pair is fused", "[cli][batch]") {
   CHECK(r.err.find("2 of 2 pairs fused, 0 failed") != std::string::npos);
 }
 
+TEST_CASE("fuse --batch --shard fuses only its shard's pairs", "[cli][batch]") {
+  BatchFixture f;
+  f.list("mono.png color.png a.png\n\nmono.png color.png b.png\nmono.png color.png c.png\n");
+  const std::string clean = "env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u CI_NODE_INDEX ";
+  // GitLab's second of two parallel jobs: the pair at position 1 (b; the blank line is not a pair).
+  auto r = run_cli(f.batch(" --shard auto --json \"" + f.p("batch.json") + "\""), clean + "CI_NODE_INDEX=2 CI_NODE_TOTAL=2 ");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(fs::exists(f.p("out/b.png")));
+  CHECK_FALSE(fs::exists(f.p("out/a.png")));
+  CHECK_FALSE(fs::exists(f.p("out/c.png")));
+  auto report = nlohmann::json::parse(test::read_text(f.p("batch.json")));
+  CHECK(report["shard"] == "2/2");
+  REQUIRE(report["pairs"].size() == 1);
+  CHECK(report["pairs"][0]["line"] == 3);
+  // An explicit shard wins over the environment; Kubernetes needs the count.
+  auto k = run_cli(f.batch(" --shard 1/2"), clean + "CI_NODE_INDEX=2 CI_NODE_TOTAL=2 ");
+  CHECK(k.exit_code == 0);
+  CHECK(fs::exists(f.p("out/a.png")));
+  CHECK(fs::exists(f.p("out/c.png")));
+  expect_refused(f.batch(" --shard auto"), "--shard-count", f.p("out/x.png"), clean + "JOB_COMPLETION_INDEX=0 ");
+  expect_refused(f.batch(" --shard 5/4"), "out of range", f.p("out/x.png"));
+}
+
 TEST_CASE("fuse --batch refuses a list that makes no sense before doing any work", "[cli][batch][bad]") {
   BatchFixture f;
   const std::string first = f.p("out/color_fused.png");

@@ -138,7 +138,7 @@ TEST_CASE("regress refuses a bad manifest with one line and exit code 2", "[cli]
   const std::string suite = write_suite(dir);
   auto m = test::expect_refused("regress " + q(suite), "outputs.image.golden: file '", dir / "r.json");
   CHECK(m.exit_code == 4);
-  test::expect_refused("regress " + q(suite) + " --shard 3/2", "the I of a shard I/N must be in [1, N]", dir / "r.json");
+  test::expect_refused("regress " + q(suite) + " --shard 3/2", "shard 3 of 2 is out of range", dir / "r.json");
   test::expect_refused("regress " + q(dir / "nothing.json"), "nothing.json", dir / "r.json");
   // A report folder that holds something else is never replaced.
   fs::create_directory(dir / "mine");
@@ -181,6 +181,28 @@ TEST_CASE("regress shards cover every case exactly once and --merge joins them",
   // The same shard twice is refused.
   test::expect_refused("regress --merge " + q(dir / "s1.json") + " " + q(dir / "s1.json") + " --json " + q(dir / "x.json"),
                        "also in another shard", dir / "x.json");
+}
+
+TEST_CASE("regress --shard auto takes the shard from a Slurm array task", "[cli][regress]") {
+  test::TempDir dir;
+  const std::string suite = write_suite(dir);
+  REQUIRE(run_cli("regress " + q(suite) + " --update").exit_code == 0);
+  const std::string clean = "env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX -u CI_NODE_INDEX ";
+  // Task 3 of --array=1-3:2 (IDs 1, 3) is the second of two shards: position 1, depth-b.
+  auto r = run_cli("regress " + q(suite) + " --shard auto --json " + q(dir / "a.json"),
+                   clean + "SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=2 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_STEP=2 ");
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto a = read_json(dir / "a.json");
+  CHECK(names(a) == std::set<std::string>{"depth-b"});
+  CHECK(a["shard"] == "2/2");
+  CHECK(a["shard_source"].get<std::string>().find("SLURM_ARRAY_TASK_ID=3") != std::string::npos);
+  // Outside an array job, or with a count that disagrees, it is refused before any case runs.
+  auto none = test::expect_refused("regress " + q(suite) + " --shard auto --json " + q(dir / "b.json"),
+                                   "no scheduler's shard variables are set", dir / "b.json", clean);
+  CHECK(none.out.empty());
+  test::expect_refused("regress " + q(suite) + " --shard auto --shard-count 3 --json " + q(dir / "b.json"), "disagrees",
+                       dir / "b.json", clean + "CI_NODE_INDEX=1 CI_NODE_TOTAL=2 ");
 }
 
 TEST_CASE("regress computes exactly what the subcommands write, from files", "[cli][regress]") {

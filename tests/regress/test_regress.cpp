@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include <opencv2/imgproc.hpp>
 
@@ -12,6 +14,7 @@
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/regress/manifest.hpp"
 #include "dualcam/regress/runner.hpp"
+#include "dualcam/regress/shard.hpp"
 #include "support.hpp"
 
 using namespace dualcam;
@@ -232,4 +235,77 @@ TEST_CASE("a case reads headerless raw frames through its raw_layout, as fuse --
   CHECK_THAT(refusal(R"({"dualcam_regress": 1, "cases": [{"name": "c", "command": "fuse", "inputs": )"
                      R"({"simulate": {"seed": 1}, "raw_layout": "raw.json"}, "outputs": {"image": {"golden": "g.png"}}}]})"),
              Catch::Contains("raw_layout"));
+}
+
+// ---- shards from a scheduler's environment (dualcam/regress/shard.hpp) ----
+
+namespace {
+dualcam::regress::EnvLookup env_of(std::map<std::string, std::string> vars) {
+  auto held = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [held](const char* name) -> const char* {
+    const auto it = held->find(name);
+    return it == held->end() ? nullptr : it->second.c_str();
+  };
+}
+}  // namespace
+
+TEST_CASE("resolve_shard reads I/N and the schedulers' variables", "[shard]") {
+  using dualcam::regress::resolve_shard;
+  const auto none = env_of({});
+  const auto s = resolve_shard("2/4", 0, none);
+  CHECK(s.index == 2);
+  CHECK(s.count == 4);
+  CHECK(resolve_shard("3/3", 3, none).index == 3);
+  // Slurm, dense array (--array=0-3): task 2 is the third shard.
+  const auto dense = resolve_shard("auto", 0, env_of({{"SLURM_ARRAY_TASK_ID", "2"}, {"SLURM_ARRAY_TASK_COUNT", "4"},
+                                                      {"SLURM_ARRAY_TASK_MIN", "0"}, {"SLURM_ARRAY_TASK_STEP", "1"}}));
+  CHECK(dense.index == 3);
+  CHECK(dense.count == 4);
+  // Sparse (--array=1-7:2 = 1,3,5,7): task 5 is the third of four.
+  const auto sparse = resolve_shard("auto", 4, env_of({{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_COUNT", "4"},
+                                                        {"SLURM_ARRAY_TASK_MIN", "1"}, {"SLURM_ARRAY_TASK_STEP", "2"}}));
+  CHECK(sparse.index == 3);
+  CHECK(sparse.count == 4);
+  // Kubernetes: 0-based index, count from the option.
+  const auto k8s = resolve_shard("auto", 5, env_of({{"JOB_COMPLETION_INDEX", "0"}}));
+  CHECK(k8s.index == 1);
+  CHECK(k8s.count == 5);
+  // GitLab: 1-based.
+  const auto gl = resolve_shard("auto", 0, env_of({{"CI_NODE_INDEX", "4"}, {"CI_NODE_TOTAL", "4"}}));
+  CHECK(gl.index == 4);
+  CHECK(gl.count == 4);
+  // Every position lands in exactly one shard.
+  for (std::size_t pos = 0; pos < 11; ++pos) {
+    int owners = 0;
+    for (int i = 1; i <= 4; ++i) owners += dualcam::regress::Shard{i, 4, ""}.takes(pos);
+    CHECK(owners == 1);
+  }
+}
+
+TEST_CASE("resolve_shard refuses a missing or inconsistent environment", "[shard]") {
+  using dualcam::regress::resolve_shard;
+  auto refuses = [](const std::string& text, int count, std::map<std::string, std::string> vars, const std::string& part) {
+    try {
+      resolve_shard(text, count, env_of(std::move(vars)));
+      FAIL("accepted " << text);
+    } catch (const dualcam::Error& e) {
+      INFO(e.what());
+      CHECK(e.category() == dualcam::ErrorCategory::InvalidInput);
+      CHECK(std::string(e.what()).find(part) != std::string::npos);
+    }
+  };
+  refuses("auto", 0, {}, "no scheduler");
+  refuses("2-4", 0, {}, "must be I/N");
+  refuses("5/4", 0, {}, "out of range");
+  refuses("0/4", 0, {}, "out of range");
+  refuses("2/4", 3, {}, "disagrees");
+  refuses("auto", 0, {{"SLURM_ARRAY_TASK_ID", "1"}}, "SLURM_ARRAY_TASK_COUNT");
+  refuses("auto", 0, {{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, "not a whole number");
+  refuses("auto", 0, {{"SLURM_ARRAY_TASK_ID", "4"}, {"SLURM_ARRAY_TASK_COUNT", "4"}, {"SLURM_ARRAY_TASK_MIN", "1"},
+                      {"SLURM_ARRAY_TASK_STEP", "2"}}, "grid");
+  refuses("auto", 0, {{"SLURM_ARRAY_TASK_ID", "9"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, "out of range");
+  refuses("auto", 3, {{"SLURM_ARRAY_TASK_ID", "0"}, {"SLURM_ARRAY_TASK_COUNT", "4"}}, "disagrees");
+  refuses("auto", 0, {{"JOB_COMPLETION_INDEX", "1"}}, "--shard-count");
+  refuses("auto", 2, {{"JOB_COMPLETION_INDEX", "2"}}, "out of range");
+  refuses("auto", 0, {{"CI_NODE_INDEX", "1"}}, "CI_NODE_TOTAL");
 }
