@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <map>
 #include <set>
 
 #include "common.hpp"
@@ -35,7 +36,8 @@ std::string folder_of(const std::string& path) {
 }
 
 // Report, JSON, summary and exit code, shared by a run and a merge.
-int finish(const RegressCli& c, const std::string& title, std::vector<regress::CaseResult>& results, bool update) {
+int finish(const RegressCli& c, const std::string& title, std::vector<regress::CaseResult>& results, bool update,
+           const std::vector<std::string>& merge_problems = {}) {
   if (!c.report.empty()) regress::write_html_report(c.report, title, results);
   if (!c.json.empty()) {
     Json j = regress::results_to_json(results, folder_of(c.json));
@@ -46,6 +48,7 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
     }
     if (!c.filter.empty()) j["filter"] = c.filter;
     j["update"] = update;
+    if (!c.merge.empty()) j["merge_problems"] = merge_problems;
     write_file_atomic(c.json, j.dump(2) + "\n");
   }
   const regress::Summary s = regress::summarize(results);
@@ -55,32 +58,96 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
   return s.ok() ? 0 : 3;
 }
 
+// One shard's results file: its cases and the shard it says it ran ("I/N", absent in old files).
+struct ShardFile {
+  std::string path;
+  std::vector<regress::CaseResult> results;
+  int index = 0, count = 0;  // 0: the file does not say
+};
+
+ShardFile read_shard_file(const std::string& file) {
+  const auto bytes = read_file_bytes(file);
+  Json j;
+  try {
+    j = Json::parse(bytes.begin(), bytes.end());
+  } catch (const Json::exception& e) {
+    throw_invalid(file + ": not valid JSON: " + e.what());
+  }
+  ShardFile f{file, regress::results_from_json(j, file, folder_of(file))};
+  if (j.is_object() && j.contains("shard")) {
+    const Json& sh = j["shard"];
+    char slash = 0, tail = 0;
+    if (!sh.is_string() || std::sscanf(sh.get<std::string>().c_str(), "%d%c%d%c", &f.index, &slash, &f.count, &tail) != 3 ||
+        slash != '/' || f.count < 1 || f.index < 1 || f.index > f.count)
+      throw_invalid(file + ": 'shard' must be \"I/N\" with 1 <= I <= N");
+  }
+  return f;
+}
+
+// Joins shard results. What no shard reported is named, never silently dropped: a shard of the
+// N the files declare that has no file, a manifest case (with the manifest given) in no file, and
+// a case in two files. Each makes the exit code 3, like a failed case.
 int run_merge(const RegressCli& c) {
-  if (!c.manifest.empty()) throw_invalid("--merge takes shard JSON files, not a manifest");
   if (c.update || !c.shard.empty() || c.shard_count != 0 || !c.filter.empty())
     throw_invalid("--merge cannot be combined with --update, --shard, --shard-count or --filter");
   if (c.report.empty() && c.json.empty()) throw_invalid("--merge needs --report DIR and/or --json OUT.json");
   if (!c.json.empty()) check_output_path(c.json);
   if (!c.report.empty()) regress::check_report_dir(c.report);
+  std::vector<ShardFile> files;
+  for (const auto& file : c.merge) files.push_back(read_shard_file(file));
+  std::vector<std::string> problems;
+  // Shards: every file that says I/N must agree on N, and 1..N must all be there.
+  int count = 0;
+  std::map<int, std::string> shard_file;
+  for (const auto& f : files) {
+    if (f.count == 0) continue;
+    if (count != 0 && f.count != count)
+      throw_invalid(f.path + ": shard " + std::to_string(f.index) + "/" + std::to_string(f.count) +
+                    " is of another split than the other files' " + std::to_string(count));
+    count = f.count;
+    if (const auto [it, fresh] = shard_file.emplace(f.index, f.path); !fresh)
+      problems.push_back("shard " + std::to_string(f.index) + "/" + std::to_string(count) + " is in both " +
+                         it->second + " and " + f.path);
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!shard_file.count(i))
+      problems.push_back("MISSING shard " + std::to_string(i) + "/" + std::to_string(count) +
+                         ": no results file (the task failed or was killed before writing --json)");
   std::vector<regress::CaseResult> all;
-  std::set<std::string> names;
-  for (const auto& file : c.merge) {
-    const auto bytes = read_file_bytes(file);
-    Json j;
-    try {
-      j = Json::parse(bytes.begin(), bytes.end());
-    } catch (const Json::exception& e) {
-      throw_invalid(file + ": not valid JSON: " + e.what());
-    }
-    for (auto& r : regress::results_from_json(j, file, folder_of(file))) {
-      if (!names.insert(r.name).second) throw_invalid(file + ": case '" + r.name + "' is also in another shard's results");
+  std::map<std::string, std::string> case_file;
+  for (auto& f : files)
+    for (auto& r : f.results) {
+      if (const auto [it, fresh] = case_file.emplace(r.name, f.path); !fresh) {
+        problems.push_back("DUPLICATE case '" + r.name + "': reported by " + it->second + " and " + f.path);
+        continue;
+      }
       std::printf("%s\n", regress::case_line(r).c_str());
       all.push_back(std::move(r));
     }
-  }
   std::string title = "merged";
+  if (!c.manifest.empty()) {
+    regress::ManifestReadOptions mo;
+    mo.check_goldens = false;
+    const regress::Manifest manifest = regress::read_manifest(c.manifest, mo);
+    for (std::size_t i = 0; i < manifest.cases.size(); ++i) {
+      const std::string& name = manifest.cases[i].name;
+      if (case_file.count(name)) continue;
+      regress::CaseResult missing;
+      missing.name = name;
+      missing.status = regress::Status::Error;
+      missing.error = "no shard reported this case" +
+                      (count ? " (manifest position " + std::to_string(i) + ", shard " +
+                                   std::to_string(i % std::size_t(count) + 1) + "/" + std::to_string(count) + ")"
+                             : std::string());
+      std::printf("%s\n", regress::case_line(missing).c_str());
+      all.push_back(std::move(missing));
+    }
+    title = c.manifest;
+  }
   for (const auto& f : c.merge) title += " " + fs::path(f).filename().string();
-  return finish(c, title, all, false);
+  for (const auto& p : problems) std::printf("%s\n", p.c_str());
+  const int code = finish(c, title, all, false, problems);
+  return problems.empty() ? code : 3;
 }
 
 }  // namespace
@@ -88,7 +155,8 @@ int run_merge(const RegressCli& c) {
 Command register_regress(CLI::App& root) {
   auto c = std::make_shared<RegressCli>();
   CLI::App* app = root.add_subcommand("regress", "run a regression manifest against golden outputs (or merge shard results)");
-  app->add_option("manifest", c->manifest, "the manifest (JSON; see docs/regress.md)");
+  app->add_option("manifest", c->manifest,
+                  "the manifest (JSON; see docs/regress.md); with --merge, the cases no shard reported are named");
   app->add_flag("--update", c->update, "write the new outputs over the goldens of the selected cases, saying which changed");
   app->add_option("--report", c->report, "write an HTML report into this folder (index.html + PNGs), failures first");
   app->add_option("--shard", c->shard,
@@ -106,7 +174,7 @@ Command register_regress(CLI::App& root) {
   app->footer(example("dualcam regress datasets/golden/manifest.json --report out/regress --json out/regress.json\n"
                       "  dualcam regress suite.json --shard 1/2 --json s1.json && dualcam regress suite.json --shard 2/2 "
                       "--json s2.json\n"
-                      "  dualcam regress --merge s1.json s2.json --report out/regress\n"
+                      "  dualcam regress suite.json --merge s1.json s2.json --report out/regress\n"
                       "Exit code: 0 every case passed, 3 a case failed or could not run, 2 a bad manifest or option, "
                       "4 a file that cannot be read or written."));
   Action action = [c]() -> int {

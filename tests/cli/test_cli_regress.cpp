@@ -178,9 +178,31 @@ TEST_CASE("regress shards cover every case exactly once and --merge joins them",
   const std::string html = test::read_text(dir / "merged/index.html");
   for (const auto& n : all) CHECK(html.find(n) != std::string::npos);
   CHECK(fs::exists(dir / "merged/depth-b__disparity__0.png"));  // pictures copied from the shard reports
-  // The same shard twice is refused.
-  test::expect_refused("regress --merge " + q(dir / "s1.json") + " " + q(dir / "s1.json") + " --json " + q(dir / "x.json"),
-                       "also in another shard", dir / "x.json");
+  // The same shard twice: the duplicates and the shard that has no file are named, exit 3.
+  auto twice = run_cli("regress --merge " + q(dir / "s1.json") + " " + q(dir / "s1.json") + " --json " + q(dir / "x.json"));
+  INFO(twice.out << twice.err);
+  CHECK(twice.exit_code == 3);
+  CHECK(twice.out.find("DUPLICATE case 'fuse-a'") != std::string::npos);
+  CHECK(twice.out.find("shard 1/2 is in both") != std::string::npos);
+  CHECK(twice.out.find("MISSING shard 2/2") != std::string::npos);
+  // A killed task (its JSON never written): the merge names its shard and, given the manifest,
+  // each case nobody reported; they are in the report and the JSON as errors.
+  auto lost = run_cli("regress " + q(suite) + " --merge " + q(dir / "s1.json") + " --json " + q(dir / "l.json") +
+                      " --report " + q(dir / "lost"));
+  INFO(lost.out << lost.err);
+  CHECK(lost.exit_code == 3);
+  CHECK(lost.out.find("MISSING shard 2/2") != std::string::npos);
+  CHECK(lost.out.find("depth-b") != std::string::npos);
+  CHECK(lost.out.find("no shard reported this case (manifest position 1, shard 2/2)") != std::string::npos);
+  const auto l = read_json(dir / "l.json");
+  CHECK(names(l) == all);
+  REQUIRE(l["merge_problems"].size() == 1);
+  CHECK(test::read_text(dir / "lost/index.html").find("no shard reported this case") != std::string::npos);
+  // Files of different splits are refused.
+  auto other = run_cli("regress " + q(suite) + " --shard 1/3 --json " + q(dir / "t1.json"));
+  REQUIRE(other.exit_code == 0);
+  test::expect_refused("regress --merge " + q(dir / "s1.json") + " " + q(dir / "t1.json") + " --json " + q(dir / "y.json"),
+                       "of another split", dir / "y.json");
 }
 
 TEST_CASE("regress --shard auto takes the shard from a Slurm array task", "[cli][regress]") {
