@@ -153,7 +153,7 @@ std::vector<std::string> split_fields(const std::string& line, const std::string
 }
 
 // Reads the whole list before any work: a list that makes no sense is refused at once.
-std::vector<BatchJob> read_batch_list(const std::string& list_path, const std::string& out_dir) {
+std::vector<BatchJob> read_batch_list(const std::string& list_path, const std::string& out_dir, bool check_outputs = true) {
   namespace fs = std::filesystem;
   std::ifstream in(list_path);
   if (!in) throw_io("cannot read the batch list '" + list_path + "'");
@@ -174,7 +174,7 @@ std::vector<BatchJob> read_batch_list(const std::string& list_path, const std::s
     if (const auto [it, inserted] = output_line.emplace(fs::weakly_canonical(job.output).string(), n); !inserted)
       throw_invalid(where + ": writes '" + job.output + "' as line " + std::to_string(it->second) +
                     " does; give the output name as a third field");
-    check_output_path(job.output);
+    if (check_outputs) check_output_path(job.output);
     jobs.push_back(std::move(job));
   }
   if (in.bad()) throw_io("cannot read the batch list '" + list_path + "'");
@@ -265,6 +265,87 @@ int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std
   return first_failure;
 }
 
+// Joins the --json records of a batch's shards (fuse --batch LIST --merge A.json B.json ...): every
+// pair of the list once. Names a pair no file reports (with the shard that should have), a pair or
+// shard in two files and a shard of the N the files declare with no file; exit 3 when any of these
+// or a failed pair is found.
+int merge_batch_results(const std::string& list_path, const std::vector<std::string>& files, const std::string& json_path) {
+  const std::vector<BatchJob> jobs = read_batch_list(list_path, ".", false);
+  check_outputs({json_path});
+  std::map<int, std::size_t> position;  // list line -> position among the pairs
+  for (std::size_t i = 0; i < jobs.size(); ++i) position[jobs[i].line] = i;
+  std::map<int, std::pair<nlohmann::json, std::string>> reported;  // line -> record, file
+  std::map<int, std::string> shard_file;
+  int count = 0;
+  std::vector<std::string> problems;
+  for (const auto& file : files) {
+    const auto bytes = read_file_bytes(file);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(bytes.begin(), bytes.end());
+    } catch (const nlohmann::json::exception& e) {
+      throw_invalid(file + ": not valid JSON: " + e.what());
+    }
+    if (!j.is_object() || !j.contains("pairs") || !j["pairs"].is_array())
+      throw_invalid(file + ": not the --json of a fuse --batch run (no 'pairs')");
+    if (j.contains("shard")) {
+      int i = 0, n = 0;
+      char slash = 0, tail = 0;
+      if (!j["shard"].is_string() || std::sscanf(j["shard"].get<std::string>().c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 ||
+          slash != '/' || n < 1 || i < 1 || i > n)
+        throw_invalid(file + ": 'shard' must be \"I/N\" with 1 <= I <= N");
+      if (count != 0 && n != count) throw_invalid(file + ": shard " + std::to_string(i) + "/" + std::to_string(n) + " is of another split than the other files'");
+      count = n;
+      if (const auto [it, fresh] = shard_file.emplace(i, file); !fresh)
+        problems.push_back("shard " + std::to_string(i) + "/" + std::to_string(n) + " is in both " + it->second + " and " + file);
+    }
+    for (const auto& rec : j["pairs"]) {
+      if (!rec.is_object() || !rec.contains("line") || !rec["line"].is_number_integer() || !rec.contains("ok"))
+        throw_invalid(file + ": a pair record without 'line' and 'ok'");
+      const int line = rec["line"].get<int>();
+      if (!position.count(line)) throw_invalid(file + ": line " + std::to_string(line) + " is not a pair of '" + list_path + "'");
+      if (const auto [it, fresh] = reported.emplace(line, std::make_pair(rec, file)); !fresh)
+        problems.push_back("DUPLICATE pair at line " + std::to_string(line) + ": reported by " + it->second.second + " and " + file);
+    }
+  }
+  for (int i = 1; i <= count; ++i)
+    if (!shard_file.count(i))
+      problems.push_back("MISSING shard " + std::to_string(i) + "/" + std::to_string(count) + ": no results file");
+  nlohmann::json pairs = nlohmann::json::array();
+  std::vector<int> missing;
+  int failed = 0;
+  for (const BatchJob& job : jobs) {
+    const auto it = reported.find(job.line);
+    if (it == reported.end()) {
+      missing.push_back(job.line);
+      problems.push_back("MISSING pair at line " + std::to_string(job.line) + " (" + job.color + "): no file reports it" +
+                         (count ? " (shard " + std::to_string(position[job.line] % std::size_t(count) + 1) + "/" +
+                                      std::to_string(count) + ")"
+                                : std::string()));
+      continue;
+    }
+    if (it->second.first["ok"] != true) {
+      ++failed;
+      std::printf("FAILED pair at line %d: %s\n", job.line, it->second.first.value("error", std::string("?")).c_str());
+    }
+    pairs.push_back(it->second.first);
+  }
+  for (const auto& p : problems) std::printf("%s\n", p.c_str());
+  std::printf("fuse batch merge: %zu pairs in %s: %zu reported, %d failed, %zu missing, %zu problem(s)\n", jobs.size(),
+              list_path.c_str(), pairs.size(), failed, missing.size(), problems.size());
+  if (!json_path.empty()) {
+    RunReport report("fuse");
+    report.json()["batch"] = list_path;
+    report.json()["merged"] = files;
+    report.json()["pairs"] = pairs;
+    report.json()["failed"] = failed;
+    report.json()["missing_lines"] = missing;
+    report.json()["merge_problems"] = problems;
+    report.write(json_path);
+  }
+  return problems.empty() && failed == 0 ? 0 : 3;
+}
+
 void write_depth_outputs(const cv::Mat& disparity, const std::string& pfm, const std::string& preview) {
   if (!pfm.empty()) write_pfm(pfm, disparity);
   if (!preview.empty()) write_image(preview, colorize_disparity(disparity));
@@ -282,6 +363,7 @@ Command register_fuse(CLI::App& root) {
   auto out_dir = std::make_shared<std::string>();
   auto shard = std::make_shared<std::string>();
   auto shard_count = std::make_shared<int>(0);
+  auto merge = std::make_shared<std::vector<std::string>>();
   CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair (or a list of pairs) into colour images");
   add_pair_options(app, *o, false);
   auto* output = app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)");
@@ -306,6 +388,11 @@ Command register_fuse(CLI::App& root) {
   auto* count_opt = app->add_option("--shard-count", *shard_count,
                                     "the number of shards, for --shard auto where the scheduler does not say it")
                         ->check(CLI::Range(1, 100000));
+  auto* merge_opt = app->add_option("--merge", *merge,
+                                    "with --batch: join these shards' --json records instead of fusing (every pair "
+                                    "once; names the pairs and shards no file reports; exit 3 for them or a failed pair)")
+                        ->expected(1, -1);
+  merge_opt->needs(list)->excludes(dir)->excludes(shard_opt);
   shard_opt->needs(list);
   count_opt->needs(shard_opt);
   list->excludes(output)->excludes(disp)->excludes(weights)->excludes(confidence)->excludes("--mono")->excludes("--color");
@@ -314,7 +401,8 @@ Command register_fuse(CLI::App& root) {
                       "  dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --weights-out w.png "
                       "--confidence-out c.png\n"
                       "  dualcam fuse --batch pairs.txt --out-dir fused/ --rig rig.yaml --json batch.json"));
-  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir, shard, shard_count]() {
+  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir, shard, shard_count, merge]() {
+    if (!merge->empty()) return merge_batch_results(*batch, *merge, o->common.json_path);
     if (!batch->empty()) {
       if (out_dir->empty()) throw_invalid("with --batch, name the output folder with --out-dir DIR");
       std::optional<regress::Shard> s;

@@ -77,10 +77,28 @@ TEST_CASE("fuse --batch --shard fuses only its shard's pairs", "[cli][batch]") {
   REQUIRE(report["pairs"].size() == 1);
   CHECK(report["pairs"][0]["line"] == 3);
   // An explicit shard wins over the environment; Kubernetes needs the count.
-  auto k = run_cli(f.batch(" --shard 1/2"), clean + "CI_NODE_INDEX=2 CI_NODE_TOTAL=2 ");
+  auto k = run_cli(f.batch(" --shard 1/2 --json \"" + f.p("s1.json") + "\""), clean + "CI_NODE_INDEX=2 CI_NODE_TOTAL=2 ");
   CHECK(k.exit_code == 0);
   CHECK(fs::exists(f.p("out/a.png")));
   CHECK(fs::exists(f.p("out/c.png")));
+  // The merge of both shards holds every pair once; with one shard lost, its pairs are named.
+  const std::string list = " --batch \"" + f.p("pairs.txt") + "\"";
+  auto m = run_cli("fuse" + list + " --merge \"" + f.p("s1.json") + "\" \"" + f.p("batch.json") + "\" --json \"" +
+                   f.p("m.json") + "\"");
+  INFO(m.out << m.err);
+  CHECK(m.exit_code == 0);
+  CHECK(m.out.find("3 pairs in") != std::string::npos);
+  CHECK(nlohmann::json::parse(test::read_text(f.p("m.json")))["pairs"].size() == 3);
+  auto lost = run_cli("fuse" + list + " --merge \"" + f.p("batch.json") + "\"");
+  INFO(lost.out);
+  CHECK(lost.exit_code == 3);
+  CHECK(lost.out.find("MISSING shard 1/2") != std::string::npos);
+  CHECK(lost.out.find("MISSING pair at line 1") != std::string::npos);
+  CHECK(lost.out.find("MISSING pair at line 4") != std::string::npos);
+  CHECK(lost.out.find("line 3") == std::string::npos);
+  auto twice = run_cli("fuse" + list + " --merge \"" + f.p("s1.json") + "\" \"" + f.p("s1.json") + "\"");
+  CHECK(twice.exit_code == 3);
+  CHECK(twice.out.find("DUPLICATE pair at line 1") != std::string::npos);
   expect_refused(f.batch(" --shard auto"), "--shard-count", f.p("out/x.png"), clean + "JOB_COMPLETION_INDEX=0 ");
   expect_refused(f.batch(" --shard 5/4"), "out of range", f.p("out/x.png"));
 }
