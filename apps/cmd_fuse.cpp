@@ -250,7 +250,7 @@ int run_fuse_batch(const PairOptions& o, const std::string& list_path, const std
     RunReport report("fuse");
     report.json()["batch"] = list_path;
     if (shard) {
-      report.json()["shard"] = std::to_string(shard->index) + "/" + std::to_string(shard->count);
+      report.json()["shard"] = shard->label();
       report.json()["shard_source"] = shard->source;
     }
     report.json()["pairs"] = records;
@@ -289,11 +289,9 @@ int merge_batch_results(const std::string& list_path, const std::vector<std::str
     if (!j.is_object() || !j.contains("pairs") || !j["pairs"].is_array())
       throw_invalid(file + ": not the --json of a fuse --batch run (no 'pairs')");
     if (j.contains("shard")) {
-      int i = 0, n = 0;
-      char slash = 0, tail = 0;
-      if (!j["shard"].is_string() || std::sscanf(j["shard"].get<std::string>().c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 ||
-          slash != '/' || n < 1 || i < 1 || i > n)
-        throw_invalid(file + ": 'shard' must be \"I/N\" with 1 <= I <= N");
+      if (!j["shard"].is_string()) throw_invalid(file + ": 'shard' must be a string \"I/N\"");
+      const regress::Shard sh = regress::parse_shard_label(j["shard"].get<std::string>(), file);
+      const int i = sh.index, n = sh.count;
       if (count != 0 && n != count) throw_invalid(file + ": shard " + std::to_string(i) + "/" + std::to_string(n) + " is of another split than the other files'");
       count = n;
       if (const auto [it, fresh] = shard_file.emplace(i, file); !fresh)

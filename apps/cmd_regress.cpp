@@ -43,7 +43,7 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
     Json j = regress::results_to_json(results, folder_of(c.json));
     j["manifest"] = title;
     if (c.resolved) {
-      j["shard"] = std::to_string(c.resolved->index) + "/" + std::to_string(c.resolved->count);
+      j["shard"] = c.resolved->label();
       j["shard_source"] = c.resolved->source;
     }
     if (!c.filter.empty()) j["filter"] = c.filter;
@@ -75,11 +75,10 @@ ShardFile read_shard_file(const std::string& file) {
   }
   ShardFile f{file, regress::results_from_json(j, file, folder_of(file))};
   if (j.is_object() && j.contains("shard")) {
-    const Json& sh = j["shard"];
-    char slash = 0, tail = 0;
-    if (!sh.is_string() || std::sscanf(sh.get<std::string>().c_str(), "%d%c%d%c", &f.index, &slash, &f.count, &tail) != 3 ||
-        slash != '/' || f.count < 1 || f.index < 1 || f.index > f.count)
-      throw_invalid(file + ": 'shard' must be \"I/N\" with 1 <= I <= N");
+    if (!j["shard"].is_string()) throw_invalid(file + ": 'shard' must be a string \"I/N\"");
+    const regress::Shard sh = regress::parse_shard_label(j["shard"].get<std::string>(), file);
+    f.index = sh.index;
+    f.count = sh.count;
   }
   return f;
 }

@@ -91,4 +91,13 @@ Shard resolve_shard(const std::string& text, int count_option, const EnvLookup& 
   return s;
 }
 
+Shard parse_shard_label(const std::string& label, const std::string& where) {
+  int i = 0, n = 0;
+  char slash = 0, tail = 0;
+  if (std::sscanf(label.c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 || slash != '/' || n < 1 || n > kMaxShards ||
+      i < 1 || i > n)
+    throw_invalid(where + ": 'shard' must be \"I/N\" with 1 <= I <= N, got '" + label + "'");
+  return {i, n, label};
+}
+
 }  // namespace dualcam::regress

@@ -14,6 +14,7 @@ struct Shard {
   int count = 1;
   std::string source;  // where it came from, for messages and the results' JSON: "2/4", "SLURM_ARRAY_TASK_ID=5 ..."
   bool takes(std::size_t position) const { return int(position % std::size_t(count)) == index - 1; }
+  std::string label() const { return std::to_string(index) + "/" + std::to_string(count); }  // "I/N"
 };
 
 // Reads an environment variable; nullptr when it is not set. The CLI passes std::getenv.
@@ -27,5 +28,8 @@ using EnvLookup = std::function<const char*(const char*)>;
 // `count_option` (--shard-count; 0 = not given) is needed for Kubernetes and must agree with the
 // count the other schedulers give. A missing or inconsistent environment throws InvalidInput.
 Shard resolve_shard(const std::string& text, int count_option, const EnvLookup& env);
+
+// The "shard" a results file records (Shard::label(), "I/N"); `where` names the file in the error.
+Shard parse_shard_label(const std::string& label, const std::string& where);
 
 }  // namespace dualcam::regress
