@@ -54,7 +54,7 @@ pids+=("$(cat "$work/munge/munged.pid")")
 host=$(hostname -s)
 cat >"$SLURM_CONF" <<CONF
 ClusterName=dualcamtest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -75,7 +75,7 @@ SlurmctldPort=26817
 SlurmdPort=26818
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
-NodeName=$host CPUs=$(nproc) State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 start=$(date +%s)
