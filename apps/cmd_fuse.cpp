@@ -275,28 +275,13 @@ int merge_batch_results(const std::string& list_path, const std::vector<std::str
   std::map<int, std::size_t> position;  // list line -> position among the pairs
   for (std::size_t i = 0; i < jobs.size(); ++i) position[jobs[i].line] = i;
   std::map<int, std::pair<nlohmann::json, std::string>> reported;  // line -> record, file
-  std::map<int, std::string> shard_file;
-  int count = 0;
+  std::vector<std::pair<std::string, std::optional<regress::Shard>>> shards;
   std::vector<std::string> problems;
   for (const auto& file : files) {
-    const auto bytes = read_file_bytes(file);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(bytes.begin(), bytes.end());
-    } catch (const nlohmann::json::exception& e) {
-      throw_invalid(file + ": not valid JSON: " + e.what());
-    }
+    const nlohmann::json j = read_json_file(file);
     if (!j.is_object() || !j.contains("pairs") || !j["pairs"].is_array())
       throw_invalid(file + ": not the --json of a fuse --batch run (no 'pairs')");
-    if (j.contains("shard")) {
-      if (!j["shard"].is_string()) throw_invalid(file + ": 'shard' must be a string \"I/N\"");
-      const regress::Shard sh = regress::parse_shard_label(j["shard"].get<std::string>(), file);
-      const int i = sh.index, n = sh.count;
-      if (count != 0 && n != count) throw_invalid(file + ": shard " + std::to_string(i) + "/" + std::to_string(n) + " is of another split than the other files'");
-      count = n;
-      if (const auto [it, fresh] = shard_file.emplace(i, file); !fresh)
-        problems.push_back("shard " + std::to_string(i) + "/" + std::to_string(n) + " is in both " + it->second + " and " + file);
-    }
+    shards.emplace_back(file, regress::recorded_shard(j, file));
     for (const auto& rec : j["pairs"]) {
       if (!rec.is_object() || !rec.contains("line") || !rec["line"].is_number_integer() || !rec.contains("ok"))
         throw_invalid(file + ": a pair record without 'line' and 'ok'");
@@ -306,9 +291,9 @@ int merge_batch_results(const std::string& list_path, const std::vector<std::str
         problems.push_back("DUPLICATE pair at line " + std::to_string(line) + ": reported by " + it->second.second + " and " + file);
     }
   }
-  for (int i = 1; i <= count; ++i)
-    if (!shard_file.count(i))
-      problems.push_back("MISSING shard " + std::to_string(i) + "/" + std::to_string(count) + ": no results file");
+  const regress::ShardCoverage coverage = regress::check_shard_coverage(shards);
+  const int count = coverage.count;
+  problems.insert(problems.begin(), coverage.problems.begin(), coverage.problems.end());
   nlohmann::json pairs = nlohmann::json::array();
   std::vector<int> missing;
   int failed = 0;

@@ -62,25 +62,12 @@ int finish(const RegressCli& c, const std::string& title, std::vector<regress::C
 struct ShardFile {
   std::string path;
   std::vector<regress::CaseResult> results;
-  int index = 0, count = 0;  // 0: the file does not say
+  std::optional<regress::Shard> shard;  // none: the file does not say
 };
 
 ShardFile read_shard_file(const std::string& file) {
-  const auto bytes = read_file_bytes(file);
-  Json j;
-  try {
-    j = Json::parse(bytes.begin(), bytes.end());
-  } catch (const Json::exception& e) {
-    throw_invalid(file + ": not valid JSON: " + e.what());
-  }
-  ShardFile f{file, regress::results_from_json(j, file, folder_of(file))};
-  if (j.is_object() && j.contains("shard")) {
-    if (!j["shard"].is_string()) throw_invalid(file + ": 'shard' must be a string \"I/N\"");
-    const regress::Shard sh = regress::parse_shard_label(j["shard"].get<std::string>(), file);
-    f.index = sh.index;
-    f.count = sh.count;
-  }
-  return f;
+  const Json j = read_json_file(file);
+  return {file, regress::results_from_json(j, file, folder_of(file)), regress::recorded_shard(j, file)};
 }
 
 // Joins shard results. What no shard reported is named, never silently dropped: a shard of the
@@ -94,24 +81,11 @@ int run_merge(const RegressCli& c) {
   if (!c.report.empty()) regress::check_report_dir(c.report);
   std::vector<ShardFile> files;
   for (const auto& file : c.merge) files.push_back(read_shard_file(file));
-  std::vector<std::string> problems;
-  // Shards: every file that says I/N must agree on N, and 1..N must all be there.
-  int count = 0;
-  std::map<int, std::string> shard_file;
-  for (const auto& f : files) {
-    if (f.count == 0) continue;
-    if (count != 0 && f.count != count)
-      throw_invalid(f.path + ": shard " + std::to_string(f.index) + "/" + std::to_string(f.count) +
-                    " is of another split than the other files' " + std::to_string(count));
-    count = f.count;
-    if (const auto [it, fresh] = shard_file.emplace(f.index, f.path); !fresh)
-      problems.push_back("shard " + std::to_string(f.index) + "/" + std::to_string(count) + " is in both " +
-                         it->second + " and " + f.path);
-  }
-  for (int i = 1; i <= count; ++i)
-    if (!shard_file.count(i))
-      problems.push_back("MISSING shard " + std::to_string(i) + "/" + std::to_string(count) +
-                         ": no results file (the task failed or was killed before writing --json)");
+  std::vector<std::pair<std::string, std::optional<regress::Shard>>> shards;
+  for (const auto& f : files) shards.emplace_back(f.path, f.shard);
+  const regress::ShardCoverage coverage = regress::check_shard_coverage(shards);
+  const int count = coverage.count;
+  std::vector<std::string> problems = coverage.problems;
   std::vector<regress::CaseResult> all;
   std::map<std::string, std::string> case_file;
   for (auto& f : files)

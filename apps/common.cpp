@@ -72,6 +72,15 @@ RawLayout RawOptions::layout() const {
 
 std::string example(const std::string& text) { return "\nExample:\n  " + text + "\n"; }
 
+nlohmann::json read_json_file(const std::string& path) {
+  const auto bytes = read_file_bytes(path);
+  try {
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw_invalid(path + ": not valid JSON: " + e.what());
+  }
+}
+
 std::string replace_extension(const std::string& path, const std::string& ext) {
   return std::filesystem::path(path).replace_extension(ext).string();
 }

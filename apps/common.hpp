@@ -65,6 +65,10 @@ std::string example(const std::string& text);
 // "out.pfm" -> "out.png": the preview written next to a PFM when none is named.
 std::string replace_extension(const std::string& path, const std::string& ext);
 
+// A JSON file (a merge's results files): I/O error when unreadable, InvalidInput naming the file
+// when it is not JSON.
+nlohmann::json read_json_file(const std::string& path);
+
 // Fails early, before any work, when an output cannot be written.
 void check_outputs(const std::vector<std::string>& paths);
 

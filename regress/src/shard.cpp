@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "dualcam/engine/error.hpp"
 
@@ -91,13 +92,34 @@ Shard resolve_shard(const std::string& text, int count_option, const EnvLookup& 
   return s;
 }
 
-Shard parse_shard_label(const std::string& label, const std::string& where) {
+std::optional<Shard> recorded_shard(const nlohmann::json& results, const std::string& file) {
+  if (!results.is_object() || !results.contains("shard")) return std::nullopt;
+  const nlohmann::json& label = results["shard"];
   int i = 0, n = 0;
   char slash = 0, tail = 0;
-  if (std::sscanf(label.c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 || slash != '/' || n < 1 || n > kMaxShards ||
-      i < 1 || i > n)
-    throw_invalid(where + ": 'shard' must be \"I/N\" with 1 <= I <= N, got '" + label + "'");
-  return {i, n, label};
+  if (!label.is_string() || std::sscanf(label.get<std::string>().c_str(), "%d%c%d%c", &i, &slash, &n, &tail) != 3 ||
+      slash != '/' || n < 1 || n > kMaxShards || i < 1 || i > n)
+    throw_invalid(file + ": 'shard' must be \"I/N\" with 1 <= I <= N, got " + label.dump());
+  return Shard{i, n, label.get<std::string>()};
+}
+
+ShardCoverage check_shard_coverage(const std::vector<std::pair<std::string, std::optional<Shard>>>& files) {
+  ShardCoverage out;
+  std::map<int, std::string> file_of;
+  for (const auto& [file, shard] : files) {
+    if (!shard) continue;
+    if (out.count != 0 && shard->count != out.count)
+      throw_invalid(file + ": shard " + shard->label() + " is of another split than the other files' " +
+                    std::to_string(out.count));
+    out.count = shard->count;
+    if (const auto [it, fresh] = file_of.emplace(shard->index, file); !fresh)
+      out.problems.push_back("shard " + shard->label() + " is in both " + it->second + " and " + file);
+  }
+  for (int i = 1; i <= out.count; ++i)
+    if (!file_of.count(i))
+      out.problems.push_back("MISSING shard " + Shard{i, out.count, ""}.label() +
+                             ": no results file (the task failed or was killed before writing --json)");
+  return out;
 }
 
 }  // namespace dualcam::regress

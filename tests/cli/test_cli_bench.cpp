@@ -15,6 +15,16 @@
 
 using dualcam::test::run_cli;
 
+namespace {
+// `dualcam bench ARGS --json`, which must succeed; its report.
+nlohmann::json bench_json(const std::string& args) {
+  auto r = run_cli("bench " + args + " --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+}  // namespace
+
 TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][bench]") {
   auto r = run_cli("bench --size 160x120 --max-disparity 16 --repeat 1 --threads 1 --json");
   INFO(r.err);
@@ -102,10 +112,7 @@ TEST_CASE("dualcam bench times chosen stages and the depth stage on one thread t
 
 TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pictures of the same samples",
           "[cli][bench][raw]") {
-  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-raw --json");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-raw");
   REQUIRE(j["stages"].size() == 1);
   const auto& s = j["stages"][0];
   CHECK(s["stage"] == "fuse, raw frames");
@@ -119,10 +126,7 @@ TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pi
 
 TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a PNG file, beside the rig row",
           "[cli][bench]") {
-  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-command,fuse-rig --json");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-command,fuse-rig");
   REQUIRE(j["stages"].size() == 2);
   const auto& cmd = j["stages"][0];
   const auto& rig = j["stages"][1];
@@ -136,10 +140,7 @@ TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a
 }
 
 TEST_CASE("dualcam bench --stages fuse-scaling: a row per thread count from 1 to all cores", "[cli][bench]") {
-  auto r = run_cli("bench --size 320x240 --max-disparity 32 --repeat 1 --threads 1 --stages fuse-scaling --json");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const auto j = nlohmann::json::parse(r.out);
+  const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 1 --stages fuse-scaling");
   REQUIRE(j["stages"].size() >= 1);
   CHECK(j["stages"][0]["stage"] == "fuse colour, 1 thread");
   CHECK(j["stages"][0]["threads"] == 1);

@@ -5,7 +5,12 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace dualcam::regress {
 
@@ -29,7 +34,17 @@ using EnvLookup = std::function<const char*(const char*)>;
 // count the other schedulers give. A missing or inconsistent environment throws InvalidInput.
 Shard resolve_shard(const std::string& text, int count_option, const EnvLookup& env);
 
-// The "shard" a results file records (Shard::label(), "I/N"); `where` names the file in the error.
-Shard parse_shard_label(const std::string& label, const std::string& where);
+// The "shard" a results file (the --json of regress or fuse --batch) records as Shard::label(),
+// "I/N"; nullopt when it records none. Throws InvalidInput naming `file` for anything else.
+std::optional<Shard> recorded_shard(const nlohmann::json& results, const std::string& file);
+
+// What a merge finds about the shards of its files (file name, recorded shard): the split N they
+// share (0 when none records one) and, as lines for the user, a shard in two files and each of the
+// N with no file. Files of different splits throw InvalidInput.
+struct ShardCoverage {
+  int count = 0;
+  std::vector<std::string> problems;
+};
+ShardCoverage check_shard_coverage(const std::vector<std::pair<std::string, std::optional<Shard>>>& files);
 
 }  // namespace dualcam::regress
