@@ -1,5 +1,6 @@
 #include "dualcam/engine/parallel.hpp"
 
+#include <mutex>
 #include <thread>
 
 #include <opencv2/core.hpp>
@@ -18,13 +19,32 @@ int effective_threads(int requested) {
   return requested;
 }
 
-ThreadScope::ThreadScope(int requested_threads)
-    : threads_(effective_threads(requested_threads)), previous_cv_threads_(cv::getNumThreads()) {
+namespace {
+// Which OS thread holds OpenCV's thread count, and how many of its scopes are open.
+std::mutex cv_threads_mutex;
+std::thread::id cv_threads_owner;
+int cv_threads_depth = 0;
+}  // namespace
+
+ThreadScope::ThreadScope(int requested_threads) : threads_(effective_threads(requested_threads)) {
   arena_ = std::make_unique<tbb::task_arena>(threads_);
-  // OpenCV's own parallel loops (remap, SGBM, filters) get the same budget.
-  cv::setNumThreads(threads_);
+  // OpenCV's own parallel loops (remap, SGBM, filters) get the same budget, unless another OS
+  // thread holds the count (see the header).
+  std::lock_guard<std::mutex> lock(cv_threads_mutex);
+  if (cv_threads_depth == 0) cv_threads_owner = std::this_thread::get_id();
+  if (cv_threads_owner == std::this_thread::get_id()) {
+    previous_cv_threads_ = cv::getNumThreads();
+    cv::setNumThreads(threads_);
+    owns_cv_threads_ = true;
+    ++cv_threads_depth;
+  }
 }
 
-ThreadScope::~ThreadScope() { cv::setNumThreads(previous_cv_threads_); }
+ThreadScope::~ThreadScope() {
+  if (!owns_cv_threads_) return;
+  std::lock_guard<std::mutex> lock(cv_threads_mutex);
+  cv::setNumThreads(previous_cv_threads_);
+  --cv_threads_depth;
+}
 
 }  // namespace dualcam

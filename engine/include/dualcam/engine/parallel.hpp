@@ -2,6 +2,12 @@
 // One threading convention (STYLE habit 8): `--threads N`, 0 = all cores, resolved once into a
 // ThreadScope that owns a tbb::task_arena and tells OpenCV the same count. Algorithms use
 // parallel_rows(); their results must not depend on the thread count.
+//
+// OpenCV's count is one process-wide setting (with its TBB backend, changing it rebuilds the arena
+// its loops run in), so it belongs to one OS thread at a time: the first thread to open a scope
+// sets it, and its nested scopes set and restore it in turn; a scope opened on another thread
+// while one is open (two Python threads each fusing a pair) leaves it alone, so that thread's
+// OpenCV loops share the first one's count while its own TBB work keeps its own arena.
 #include <memory>
 
 #include <tbb/blocked_range.h>
@@ -29,7 +35,8 @@ class ThreadScope {
 
  private:
   int threads_;
-  int previous_cv_threads_;
+  int previous_cv_threads_ = 0;
+  bool owns_cv_threads_ = false;  // this scope set OpenCV's count and restores it
   std::unique_ptr<tbb::task_arena> arena_;
 };
 
