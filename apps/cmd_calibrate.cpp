@@ -272,17 +272,9 @@ Command register_calibrate(CLI::App& root) {
     progress.advance(1, "calibrated");
 
     // Verdict.
-    std::vector<std::string> failed;
-    char buf[256];
-    if (o->max_rms > 0 && res.rms_px > o->max_rms) {
-      std::snprintf(buf, sizeof buf, "RMS %.4f px > --max-rms %.4f px", res.rms_px, o->max_rms);
-      failed.emplace_back(buf);
-    }
-    if (o->max_row_error > 0 && res.row_error_px > o->max_row_error) {
-      std::snprintf(buf, sizeof buf, "row error %.4f px > --max-row-error %.4f px", res.row_error_px, o->max_row_error);
-      failed.emplace_back(buf);
-    }
-    res.rig.extras["verdict_pass"] = failed.empty() ? 1 : 0;
+    const calibration::CalibrationVerdict verdict = calibration::calibration_verdict(res, o->max_rms, o->max_row_error);
+    const std::vector<std::string>& failed = verdict.failed;
+    res.rig.extras["verdict_pass"] = verdict.pass ? 1 : 0;
 
     // Outputs: pictures, report, rig.
     stage.reset();
@@ -291,10 +283,7 @@ Command register_calibrate(CLI::App& root) {
     if (!o->common.json_path.empty()) {
       report.json()["inputs"] = {{"mono", o->mono}, {"color", o->color}, {"board", board.to_string()}};
       report.json()["calibration"] = res.to_json();
-      report.json()["verdict"] = {{"pass", failed.empty()},
-                                  {"failed", failed},
-                                  {"max_rms_px", o->max_rms},
-                                  {"max_row_error_px", o->max_row_error}};
+      report.json()["verdict"] = verdict.to_json();
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.write(o->common.json_path);

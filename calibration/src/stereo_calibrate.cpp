@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -289,6 +290,30 @@ StereoCalibrationResult calibrate_stereo(const std::vector<StereoView>& views, c
   if (options.halves) res.halves = halves_of(j, views, board, mono_size, color_size, options, res.rig.baseline());
   write_rig_extras(res);
   return res;
+}
+
+CalibrationVerdict calibration_verdict(const StereoCalibrationResult& result, double max_rms_px,
+                                       double max_row_error_px) {
+  if (!(max_rms_px >= 0) || !(max_row_error_px >= 0))
+    throw_invalid("the verdict's limits must be >= 0 px (0 = no limit)");
+  CalibrationVerdict v;
+  v.max_rms_px = max_rms_px;
+  v.max_row_error_px = max_row_error_px;
+  char buf[256];
+  if (max_rms_px > 0 && result.rms_px > max_rms_px) {
+    std::snprintf(buf, sizeof buf, "RMS %.4f px > --max-rms %.4f px", result.rms_px, max_rms_px);
+    v.failed.emplace_back(buf);
+  }
+  if (max_row_error_px > 0 && result.row_error_px > max_row_error_px) {
+    std::snprintf(buf, sizeof buf, "row error %.4f px > --max-row-error %.4f px", result.row_error_px, max_row_error_px);
+    v.failed.emplace_back(buf);
+  }
+  v.pass = v.failed.empty();
+  return v;
+}
+
+nlohmann::json CalibrationVerdict::to_json() const {
+  return {{"pass", pass}, {"failed", failed}, {"max_rms_px", max_rms_px}, {"max_row_error_px", max_row_error_px}};
 }
 
 RigMatrices StereoCalibrationResult::rectification_matrices() const {

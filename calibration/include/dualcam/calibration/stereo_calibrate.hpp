@@ -159,4 +159,16 @@ RectifyOptions row_error_rectify();
 double rectified_row_error(const StereoRig& rig, const RectifyGeometry& geometry,
                            const std::vector<StereoView>& views, int* count = nullptr);
 
+// The pass/fail verdict on a calibration (`dualcam calibrate --max-rms --max-row-error`, the
+// Python module's calibrate): fail when the stereo RMS or the mean rectified row error exceeds its
+// limit (0 = no limit). `failed` names each exceeded limit with both figures.
+struct CalibrationVerdict {
+  bool pass = true;
+  std::vector<std::string> failed;
+  double max_rms_px = 0, max_row_error_px = 0;
+  nlohmann::json to_json() const;  // {"pass", "failed", "max_rms_px", "max_row_error_px"}
+};
+CalibrationVerdict calibration_verdict(const StereoCalibrationResult& result, double max_rms_px,
+                                       double max_row_error_px);
+
 }  // namespace dualcam::calibration
