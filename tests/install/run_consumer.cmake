@@ -34,3 +34,16 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VAR
 if(NOT rc EQUAL 0 OR NOT out MATCHES "reference=color")
   message(FATAL_ERROR "the consumer program failed: ${rc} ${out}")
 endif()
+
+if(PYTHON_BUILT)
+  file(GLOB module ${WORK_DIR}/prefix/${PYTHON_INSTALL_DIR}/dualcam*.so)
+  if(NOT module OR NOT EXISTS ${WORK_DIR}/prefix/${PYTHON_INSTALL_DIR}/dualcam.pyi)
+    message(FATAL_ERROR "the Python module or its stubs were not installed into ${PYTHON_INSTALL_DIR}")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PYTHONPATH=${WORK_DIR}/prefix/${PYTHON_INSTALL_DIR}
+                          ${PYTHON} -c "import dualcam; print(dualcam.__file__, dualcam.sample().mono.shape)"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "${WORK_DIR}/prefix/.*\\(360, 480\\)")
+    message(FATAL_ERROR "the installed Python module does not import: ${rc} ${out} ${err}")
+  endif()
+endif()
