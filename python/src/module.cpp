@@ -76,9 +76,19 @@ PyObject* exception_for(ErrorCategory category) {
 // nlohmann::json -> Python objects (dict, list, str, int, float, bool, None).
 py::object to_python(const Json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
 
-Json to_json(const py::object& o) {
-  const std::string text = py::str(py::module_::import("json").attr("dumps")(o));
-  return Json::parse(text);
+// Python values -> JSON (a recipe's keys): numbers, strings, booleans, lists and tuples of them;
+// numpy scalars and arrays as their Python values.
+Json to_json(const py::object& o, const std::string& what) {
+  const py::object json = py::module_::import("json");
+  py::object as_python = py::cpp_function([](const py::object& v) -> py::object {
+    if (py::hasattr(v, "tolist")) return v.attr("tolist")();
+    throw py::type_error("not a number, string, list or tuple");
+  });
+  try {
+    return Json::parse(std::string(py::str(json.attr("dumps")(o, "default"_a = as_python))));
+  } catch (const py::error_already_set& e) {
+    throw_invalid(what + ": values must be numbers, strings, booleans, lists or tuples (" + std::string(e.what()) + ")");
+  }
 }
 
 py::array_t<double> matx_array(const double* values, int rows, int cols) {
@@ -428,7 +438,7 @@ struct SimulationPy {
 };
 
 SimulationPy simulate(int threads, const py::kwargs& recipe) {
-  const Json j = to_json(recipe);
+  const Json j = to_json(recipe, "simulate");
   const datasets::SimulateOptions options = datasets::simulate_options_from_recipe(j, strict_json::Where{"simulate", ""});
   if (options.raw) throw_invalid("simulate: raw frames are not returned to Python; use `dualcam simulate --raw`");
   datasets::Simulation sim = run_released(threads, nullptr, [&] { return datasets::simulate(options); });

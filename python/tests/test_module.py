@@ -108,6 +108,10 @@ def test_simulate_takes_the_recipe_keys():
         dualcam.simulate(no_such_key=1)
     with pytest.raises(ValueError, match="seed"):
         dualcam.simulate(seed="three")
+    with pytest.raises(dualcam.InvalidInputError, match="values must be numbers"):
+        dualcam.simulate(size=object())
+    # numpy values are taken as their Python values.
+    assert dualcam.simulate(size=np.array([160, 120]), seed=np.int64(2)).mono.shape == (120, 160)
 
 
 def test_rig_round_trip(sample_dir, tmp_path):

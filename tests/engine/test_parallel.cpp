@@ -37,23 +37,48 @@ TEST_CASE("ThreadScope limits the concurrency of parallel_rows", "[parallel]") {
 TEST_CASE("OpenCV's thread count: nested scopes set and restore it, a scope on another thread leaves it", "[parallel]") {
   const int before = cv::getNumThreads();
   {
-    ThreadScope outer(3);
-    CHECK(cv::getNumThreads() == 3);
+    ThreadScope outer(2);
+    CHECK(cv::getNumThreads() == 2);
     {
       ThreadScope inner(1);
       CHECK(cv::getNumThreads() == 1);
     }
-    CHECK(cv::getNumThreads() == 3);
+    CHECK(cv::getNumThreads() == 2);
     int seen_on_other_thread = -1;
     std::thread other([&] {
-      ThreadScope beside(2);
+      ThreadScope beside(1);
       seen_on_other_thread = cv::getNumThreads();
     });
     other.join();
-    CHECK(seen_on_other_thread == 3);  // the other thread did not take the count over
-    CHECK(cv::getNumThreads() == 3);
+    CHECK(seen_on_other_thread == 2);  // the other thread did not take the count over
+    CHECK(cv::getNumThreads() == 2);
   }
   CHECK(cv::getNumThreads() == before);
+
+  // While another thread's scope is open, this thread's scopes leave the count alone (it is not
+  // rebuilt under the other's OpenCV loops), and the last scope to close restores it.
+  {
+    std::atomic<bool> opened{false}, release{false};
+    std::thread other;
+    {
+      ThreadScope outer(2);
+      other = std::thread([&] {
+        ThreadScope beside(1);
+        opened = true;
+        while (!release) std::this_thread::yield();
+      });
+      while (!opened) std::this_thread::yield();
+      {
+        ThreadScope inner(1);
+        CHECK(cv::getNumThreads() == 2);
+      }
+      CHECK(cv::getNumThreads() == 2);
+    }
+    CHECK(cv::getNumThreads() == 2);  // the other thread's scope is still open
+    release = true;
+    other.join();
+    CHECK(cv::getNumThreads() == before);
+  }
 
   // Two threads opening and closing scopes at the same time, each running OpenCV and TBB loops:
   // no crash, every row done, and the count restored at the end.

@@ -4,10 +4,11 @@
 // parallel_rows(); their results must not depend on the thread count.
 //
 // OpenCV's count is one process-wide setting (with its TBB backend, changing it rebuilds the arena
-// its loops run in), so it belongs to one OS thread at a time: the first thread to open a scope
-// sets it, and its nested scopes set and restore it in turn; a scope opened on another thread
-// while one is open (two Python threads each fusing a pair) leaves it alone, so that thread's
-// OpenCV loops share the first one's count while its own TBB work keeps its own arena.
+// its loops run in), so it is changed only while no other OS thread has a scope open: the first
+// thread to open a scope sets it, and its nested scopes set and restore it in turn; while scopes of
+// two threads are open (two Python threads each fusing a pair) it is left as it is, so the second
+// thread's OpenCV loops share the first one's count while its TBB work keeps its own arena. The
+// last scope to close restores the count from before the first.
 #include <memory>
 
 #include <tbb/blocked_range.h>
@@ -36,7 +37,7 @@ class ThreadScope {
  private:
   int threads_;
   int previous_cv_threads_ = 0;
-  bool owns_cv_threads_ = false;  // this scope set OpenCV's count and restores it
+  bool owns_cv_threads_ = false;  // this scope set OpenCV's count (and restores it when it can)
   std::unique_ptr<tbb::task_arena> arena_;
 };
 
