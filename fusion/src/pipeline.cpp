@@ -113,7 +113,7 @@ CanonicalPair rectify_pair(const cv::Mat& mono8, const cv::Mat& color8, const Fu
     stats.self_rectification = sr;
   } else {
     stats.mode = AlignmentStats::Mode::Rig;
-    c.rectifier.emplace(*in.rig, o.rectify);
+    c.rectifier.emplace(*cached_rectifier(*in.rig, o.rectify));  // a copy: the drift check may correct it
     c.left8 = c.rectifier->rectify_mono(mono8);
     c.right8 = c.rectifier->rectify_color(color8);
     stats.geometry = c.rectifier->geometry();

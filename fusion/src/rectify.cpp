@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include <opencv2/calib3d.hpp>
@@ -86,16 +89,52 @@ void Rectifier::correct_color(const cv::Matx33d& correction) {
   cv::remap(color_fwd_.x, fwd.x, where.x, where.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
   cv::remap(color_fwd_.y, fwd.y, where.x, where.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
   color_fwd_ = fwd;
-  // Inverse: original pixel -> old canonical -> correction.
-  for (int r = 0; r < color_inv_.x.rows; ++r) {
-    float* mx = color_inv_.x.ptr<float>(r);
-    float* my = color_inv_.y.ptr<float>(r);
-    for (int c = 0; c < color_inv_.x.cols; ++c) {
-      const cv::Vec3d v = correction * cv::Vec3d(mx[c], my[c], 1.0);
-      mx[c] = float(v[0] / v[2]);
-      my[c] = float(v[1] / v[2]);
+  // Inverse: original pixel -> old canonical -> correction, into new maps (the old ones may be
+  // shared with cached_rectifier's copy).
+  Maps inv{cv::Mat(color_inv_.x.size(), CV_32FC1), cv::Mat(color_inv_.y.size(), CV_32FC1)};
+  parallel_rows(inv.x.rows, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      const float* ox = color_inv_.x.ptr<float>(r);
+      const float* oy = color_inv_.y.ptr<float>(r);
+      float* mx = inv.x.ptr<float>(r);
+      float* my = inv.y.ptr<float>(r);
+      for (int c = 0; c < inv.x.cols; ++c) {
+        const cv::Vec3d v = correction * cv::Vec3d(ox[c], oy[c], 1.0);
+        mx[c] = float(v[0] / v[2]);
+        my[c] = float(v[1] / v[2]);
+      }
     }
+  });
+  color_inv_ = inv;
+}
+
+namespace {
+std::mutex rectifier_cache_mutex;
+std::string rectifier_cache_key;
+std::shared_ptr<const Rectifier> rectifier_cache_entry;
+}  // namespace
+
+std::shared_ptr<const Rectifier> cached_rectifier(const StereoRig& rig, const RectifyOptions& options) {
+  StereoRig geometry_only = rig;
+  geometry_only.extras.clear();
+  char opts[96];
+  std::snprintf(opts, sizeof opts, "\nalpha %.17g size %dx%d", options.alpha, options.size.width, options.size.height);
+  const std::string key = format_rig(geometry_only) + opts;
+  {
+    std::lock_guard<std::mutex> lock(rectifier_cache_mutex);
+    if (rectifier_cache_entry && rectifier_cache_key == key) return rectifier_cache_entry;
   }
+  auto built = std::make_shared<const Rectifier>(rig, options);  // outside the lock: other rigs go on
+  std::lock_guard<std::mutex> lock(rectifier_cache_mutex);
+  rectifier_cache_key = key;
+  rectifier_cache_entry = built;
+  return built;
+}
+
+void clear_rectifier_cache() {
+  std::lock_guard<std::mutex> lock(rectifier_cache_mutex);
+  rectifier_cache_key.clear();
+  rectifier_cache_entry.reset();
 }
 
 Rectifier::Maps Rectifier::forward_maps(const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P) const {

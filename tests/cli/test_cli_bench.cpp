@@ -30,9 +30,9 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
-  // depth, fuse mono, fuse colour, fuse rig, bokeh, bokeh worst case (bokeh-real is skipped:
-  // no --bokeh-data).
-  REQUIRE(j["stages"].size() == 6);
+  // depth, fuse mono, fuse colour, fuse rig, fuse rig with cached maps, bokeh, bokeh worst case
+  // (bokeh-real is skipped: no --bokeh-data).
+  REQUIRE(j["stages"].size() == 7);
   for (const auto& s : j["stages"]) {
     CHECK(s["engine_s"].get<double>() > 0);
     CHECK(s["peer_s"].get<double>() > 0);
@@ -51,7 +51,10 @@ TEST_CASE("dualcam bench times engine and peer stages side by side", "[cli][benc
   CHECK(j["stages"][3]["color_input_psnr_db"].get<double>() > 10.0);
   CHECK(j["stages"][2]["engine_stages_s"]["rectify"].get<double>() < j["stages"][3]["engine_stages_s"]["rectify"].get<double>());
   CHECK(j["color_input_psnr_db"].get<double>() > 10.0);
-  CHECK(j["stages"][5]["stage"] == "bokeh, worst case");
+  // The same through the cached maps: the same image.
+  CHECK(j["stages"][4]["stage"] == "fuse, rig path (cached)");
+  CHECK(j["stages"][4]["engine_psnr_db"].get<double>() == j["stages"][3]["engine_psnr_db"].get<double>());
+  CHECK(j["stages"][6]["stage"] == "bokeh, worst case");
   CHECK(r.err.find("skipping the row bokeh-real") != std::string::npos);
 }
 
@@ -127,7 +130,7 @@ TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pi
 TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a PNG file, beside the rig row",
           "[cli][bench]") {
   const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-command,fuse-rig");
-  REQUIRE(j["stages"].size() == 2);
+  REQUIRE(j["stages"].size() == 3);  // the command, the rig row and the rig row with cached maps
   const auto& cmd = j["stages"][0];
   const auto& rig = j["stages"][1];
   CHECK(cmd["stage"] == "fuse command, rig path");

@@ -123,3 +123,33 @@ TEST_CASE("Simulator truth is self-consistent: warping the colour view by the tr
   CHECK(agreement(disp + 0.5) < exact - 0.25);
   CHECK(agreement(disp - 0.5) < exact - 0.25);
 }
+
+TEST_CASE("The rectifier cache builds a rig's maps once, and a corrected copy leaves them as they are", "[rectify]") {
+  const datasets::Sample s = small_sample();
+  fusion::clear_rectifier_cache();
+  const auto a = fusion::cached_rectifier(s.rig);
+  StereoRig with_extras = s.rig;
+  with_extras.extras["rms_px"] = 0.25;  // not geometry: the same maps
+  CHECK(fusion::cached_rectifier(with_extras) == a);
+  RectifyOptions zoomed;
+  zoomed.alpha = 0;
+  const auto b = fusion::cached_rectifier(s.rig, zoomed);  // other options: other maps
+  CHECK(b != a);
+  StereoRig moved = s.rig;
+  moved.T[0] += 1.0;
+  const auto c = fusion::cached_rectifier(moved);
+  CHECK(c != b);
+  CHECK(c->geometry().baseline != Approx(a->geometry().baseline));
+
+  const cv::Mat inv_before = c->canonical_from_color().x.clone(), fwd_before = c->color_from_canonical().x.clone();
+  fusion::Rectifier copy = *c;
+  copy.correct_color(cv::Matx33d(1, 0, 0, 0, 1, 0.5, 0, 0, 1));  // half a row down
+  CHECK(cv::norm(c->canonical_from_color().x, inv_before, cv::NORM_INF) == 0);
+  CHECK(cv::norm(c->color_from_canonical().x, fwd_before, cv::NORM_INF) == 0);
+  CHECK(cv::norm(copy.canonical_from_color().y, c->canonical_from_color().y, cv::NORM_INF) == Approx(0.5).margin(1e-3));
+  // The cached rectifier is the one built directly.
+  const fusion::Rectifier direct(moved);
+  CHECK(cv::norm(direct.canonical_from_color().x, c->canonical_from_color().x, cv::NORM_INF) == 0);
+  fusion::clear_rectifier_cache();
+  CHECK(fusion::cached_rectifier(moved) != c);
+}

@@ -1,6 +1,8 @@
 #pragma once
 // Rectification of image pairs into the canonical frame (mono = left image, a mono pixel x
 // matches the colour pixel x - d, d > 0), and back to each camera's own pixel grid.
+#include <memory>
+
 #include <opencv2/core.hpp>
 
 #include "dualcam/engine/disparity.hpp"
@@ -62,5 +64,16 @@ class Rectifier {
   Maps mono_fwd_, color_fwd_, mono_inv_, color_inv_;
   double mono_disparity_scale_ = 1, color_disparity_scale_ = 1;
 };
+
+// The rectifier of a rig, built once per process for the rig and options it was last asked for:
+// the fuse pipeline takes it from here, so a batch (`fuse --batch`, `regress`, the Python module)
+// through one module builds its maps once (what that saves: `dualcam bench --stages fuse-rig`, the
+// rows "fuse, rig path" and "fuse, rig path (cached)"). Keyed by the rig's
+// cameras and extrinsics (its extras do not matter) and the options; one entry, so memory holds
+// at most one rig's maps beyond the run's own. Thread-safe. A copy of the returned rectifier may
+// be corrected (correct_color writes new maps, never the shared ones).
+std::shared_ptr<const Rectifier> cached_rectifier(const StereoRig& rig, const RectifyOptions& options = {});
+// Drops the cached maps (what the next run would build again, as a single `dualcam fuse` does).
+void clear_rectifier_cache();
 
 }  // namespace dualcam::fusion
