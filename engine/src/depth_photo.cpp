@@ -818,7 +818,7 @@ Json depth_photo_json(const DepthPhoto& photo) {
   Json j;
   j["container"] = photo.container.empty() ? Json(nullptr) : Json(photo.container);
   const cv::Size ps = peek_image_size(photo.primary.data(), photo.primary.size());
-  j["primary"] = {{"width", ps.width}, {"height", ps.height}, {"bytes", photo.primary.size()}};
+  j["primary"] = {{"width", ps.width}, {"height", ps.height}};
   if (photo.depth) {
     const DepthMapData& m = *photo.depth;
     const cv::Size ds = peek_image_size(m.data.data(), m.data.size());
