@@ -26,7 +26,7 @@ namespace {
 
 struct BokehCliOptions {
   std::string mono, color, rig, image, disparity, reference = "color", raw_layout;
-  std::string focus, aperture = "circle", output, blur_map;
+  std::string focus, aperture = "circle", output, blur_map, viewer;
   bool embed_depth = false;
   double focus_disparity = std::numeric_limits<double>::quiet_NaN();
   double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
@@ -99,12 +99,15 @@ Command register_bokeh(CLI::App& root) {
   app->add_flag("--embed-depth", o->embed_depth,
                 "write -o as a depth photo (JPEG with Google's GDepth/GImage/GFocus XMP: the depth, the all-in-focus "
                 "image and the focus), which galleries can refocus; docs/bokeh.md");
-
+  app->add_option("--viewer", o->viewer,
+                  "also write a self-contained HTML page that refocuses where you click (a focal stack at preview "
+                  "size, a slider for the aperture)");
   app->add_flag("--bench", o->bench, "time dualcam's bokeh and the naive Gaussian peer on a synthetic scene and exit");
   app->add_option("--bench-size", o->bench_size, "image size of --bench, WxH (default 4000x3000)");
   add_common_options(app, o->common);
   app->footer(example("dualcam bokeh --image fused.png --disparity d.pfm --focus 320,240 --max-blur 24 -o bokeh.png") +
-              example("dualcam bokeh --image portrait.jpg --focus 320,240 --max-blur 24 -o refocused.jpg --embed-depth") +
+              example("dualcam bokeh --image portrait.jpg --focus 320,240 --max-blur 24 -o refocused.jpg --embed-depth "
+                      "--viewer page.html") +
               example("dualcam bokeh --mono mono.png --color color.png --rig rig.yaml --focus 200,150 --f-number 1.8 "
                       "--aperture hexagon -o bokeh.png --blur-map blur.png"));
   (void)disp;
@@ -138,7 +141,7 @@ Command register_bokeh(CLI::App& root) {
     if (o->f_number > 0) ro.f_number = o->f_number;
     else ro.max_blur_px = o->max_blur;
     ro.pixel_pitch_um = o->pixel_pitch_um;
-    check_outputs({o->output, o->blur_map, o->common.json_path});
+    check_outputs({o->output, o->blur_map, o->viewer, o->common.json_path});
 
     ThreadScope threads(o->common.threads);
     Stopwatch total;
@@ -221,6 +224,8 @@ Command register_bokeh(CLI::App& root) {
       write_image(o->output, to_srgb(out, out_depth));
     }
     const double write_s = write_clock.seconds();
+    std::optional<ViewerStats> viewer;
+    if (!o->viewer.empty()) viewer = write_viewer_page(o->viewer, res.sharp, res.disparity, bo);
     if (!o->blur_map.empty()) {
       cv::Mat r = cv::abs(fusion::signed_blur_radius(res.disparity, bo));
       cv::Mat r8;
@@ -238,7 +243,10 @@ Command register_bokeh(CLI::App& root) {
       report.json()["bokeh_s"] = st.seconds;
       report.json()["write_s"] = write_s;
       report.json()["embed_depth"] = o->embed_depth;
-
+      if (viewer)
+        report.json()["viewer"] = {{"path", o->viewer}, {"bytes", viewer->bytes}, {"seconds", viewer->seconds},
+                                   {"preview", {viewer->preview.width, viewer->preview.height}},
+                                   {"planes", viewer->planes}, {"apertures", viewer->apertures}};
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.json()["peak_rss_bytes"] = peak_rss_bytes();
@@ -248,6 +256,10 @@ Command register_bokeh(CLI::App& root) {
                  "dualcam bokeh: wrote %s (%dx%d, focus disparity %.2f px, largest blur radius %.1f px, %s) in %.2f s\n",
                  o->output.c_str(), out.cols, out.rows, bo.focus_disparity_px, st.max_radius_px,
                  fusion::to_string(bo.aperture).c_str(), total.seconds());
+    if (viewer)
+      std::fprintf(stderr, "dualcam bokeh: wrote the viewer %s (%zu bytes: %d focus planes x %d apertures at %dx%d) in %.2f s\n",
+                   o->viewer.c_str(), viewer->bytes, viewer->planes, viewer->apertures, viewer->preview.width,
+                   viewer->preview.height, viewer->seconds);
     return 0;
   };
   return {app, action};

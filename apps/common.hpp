@@ -80,6 +80,25 @@ struct DepthJpeg {
 // Writes the depth photo (engine/depth_photo.hpp) atomically.
 void write_depth_jpeg(const std::string& path, const DepthJpeg& in);
 
+// ---- the refocus viewer page: bokeh --viewer (viewer.cpp) ----
+struct ViewerOptions {
+  int preview_long_side = 1024;  // px
+  int focus_planes = 12;
+  int apertures = 3;             // largest blur radius scaled by 1/M .. M/M
+  int jpeg_quality = 80;
+  void validate() const;
+};
+struct ViewerStats {
+  cv::Size preview;
+  int planes = 0, apertures = 0;
+  std::size_t bytes = 0;
+  double seconds = 0;
+};
+// Renders the focal stack at preview size with the engine's render_bokeh and writes one
+// self-contained HTML page (inline script, images as data: URLs) atomically.
+ViewerStats write_viewer_page(const std::string& path, const cv::Mat& sharp_linear, const cv::Mat& disparity,
+                              const fusion::BokehOptions& bokeh, const ViewerOptions& options = {});
+
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);
 
