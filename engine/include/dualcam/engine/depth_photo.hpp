@@ -27,6 +27,9 @@
 // d_min - (d_max - d_min) and the depth is relative. K and o are also written in dualcam's own
 // namespace (DualCam:DisparityScale, DualCam:DisparityOffset), so dualcam reads the disparity
 // back in pixels: d = K / Z + o. A photo from elsewhere gives d = 1 / Z (relative).
+// With a rig, a few disparities at or below 0 (at most 1 % of the known ones: no finite depth)
+// are written as unknown and the depth stays metric. Unknown pixels have confidence 0 in the
+// GDepth:Confidence PNG (written whenever there are any, or a confidence map is given).
 #include <cstdint>
 #include <optional>
 #include <string>
