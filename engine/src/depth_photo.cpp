@@ -238,18 +238,33 @@ double depth_of_disparity(const DepthMapData& m, double d) {
   return m.disparity_scale.value_or(1.0) / (d - m.disparity_offset.value_or(0.0));
 }
 
+namespace {
+// A grey PNG/JPEG from a depth photo: its header's size checked before decoding (a hostile file
+// can claim 100000 x 100000); empty when it does not decode.
+cv::Mat decode_grey(const std::vector<std::uint8_t>& bytes, int flags, const char* what) {
+  const cv::Size size = peek_image_size(bytes.data(), bytes.size());
+  if (size.width <= 0 || size.height <= 0) return cv::Mat();
+  if (std::int64_t(size.width) * size.height > ImageReadOptions{}.max_pixels)
+    throw_invalid(std::string("the depth photo's ") + what + " claims " + std::to_string(size.width) + "x" +
+                  std::to_string(size.height) + " pixels: too large");
+  try {
+    return cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<std::uint8_t*>(bytes.data())), flags);
+  } catch (const cv::Exception&) {
+    return cv::Mat();
+  }
+}
+}  // namespace
+
 cv::Mat decode_disparity(const DepthMapData& m) {
   check_near_far(m);
   if (m.data.empty()) throw_invalid("the depth photo's depth image is empty");
-  cv::Mat raw = cv::imdecode(cv::Mat(1, int(m.data.size()), CV_8U, const_cast<std::uint8_t*>(m.data.data())),
-                             cv::IMREAD_ANYDEPTH | cv::IMREAD_GRAYSCALE);
+  cv::Mat raw = decode_grey(m.data, cv::IMREAD_ANYDEPTH | cv::IMREAD_GRAYSCALE, "depth image");
   if (raw.empty()) throw_invalid("the depth photo's depth image (" + m.mime + ") cannot be decoded");
   if (raw.depth() != CV_8U && raw.depth() != CV_16U) throw_invalid("the depth photo's depth image is not 8 or 16 bit");
   const double top = raw.depth() == CV_8U ? 255.0 : 65535.0;
   cv::Mat conf;
   if (!m.confidence.empty()) {
-    conf = cv::imdecode(cv::Mat(1, int(m.confidence.size()), CV_8U, const_cast<std::uint8_t*>(m.confidence.data())),
-                        cv::IMREAD_GRAYSCALE);
+    conf = decode_grey(m.confidence, cv::IMREAD_GRAYSCALE, "confidence map");
     if (conf.size() != raw.size()) conf.release();  // a confidence of another size: not used
   }
   const double k = m.disparity_scale.value_or(1.0), o = m.disparity_offset.value_or(0.0);
