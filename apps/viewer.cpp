@@ -102,6 +102,11 @@ function selftest(spec) {
     out.planes.push(plane);
     out.sharpness.push(pts.map(([px, py]) => sharpness(px, py)));
   }
+  // the smallest aperture, focused on the last point: the first point's sharpness there
+  slider.value = "0";
+  slider.dispatchEvent(new Event("input"));
+  out.small_aperture = pts.map(([px, py]) => sharpness(px, py));
+  out.aperture = aperture;
   document.getElementById("selftest").textContent = JSON.stringify(out);
 }
 function start() {

@@ -154,6 +154,25 @@ TEST_CASE("exiftool extracts the depth image of a dualcam depth photo byte for b
                  "relative", f.p("et_f.png"));
 }
 
+TEST_CASE("bokeh refocuses a Dynamic Depth photo with its smaller depth map", "[cli][depth_photo]") {
+  // fuzz/corpus/depth_photo/dynamic_depth.jpg: a 32x24 JPEG, a Container directory, an 8x4 16-bit
+  // PNG depth appended (RangeInverse, near 0.5, far 4)
+  const std::string photo = std::string(DUALCAM_SOURCE_DIR) + "/fuzz/corpus/depth_photo/dynamic_depth.jpg";
+  test::TempDir dir;
+  auto r = run_cli("depth-info --json \"" + photo + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const Json j = Json::parse(r.out);
+  CHECK(j["container"] == "DynamicDepth");
+  CHECK(j["depth"]["width"] == 8);
+  CHECK(j["depth"]["far"] == 4);
+  r = run_cli("bokeh --image \"" + photo + "\" --focus 2,2 --max-blur 3 -o \"" + (dir / "out.png") + "\"");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("DynamicDepth") != std::string::npos);
+  CHECK(read_image(dir / "out.png").size() == cv::Size(32, 24));
+}
+
 TEST_CASE("Bad depth-photo requests get one clear line and no output", "[cli][depth_photo][bad]") {
   Fixture f;
   SECTION("--embed-depth to a PNG") {

@@ -82,6 +82,9 @@ TEST_CASE("The viewer page refocuses where it is clicked, within 100 ms, without
   const double far_after_near = j["sharpness"][0][1], far_after_far = j["sharpness"][1][1];
   CHECK(near_after_near > 1.5 * near_after_far);
   CHECK(far_after_far > 1.5 * far_after_near);
+  // the slider: the smallest aperture (focus still on the far point) leaves the near point sharper
+  CHECK(j["aperture"] == 0);
+  CHECK(j["small_aperture"][0].get<double>() > 1.2 * near_after_far);
   for (const auto& ms : j["ms"]) {
     WARN("viewer refocus after a click: " << ms.get<double>() << " ms");
     CHECK(ms.get<double>() <= 100.0);
