@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/depth_photo.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -25,7 +26,8 @@ namespace {
 
 struct BokehCliOptions {
   std::string mono, color, rig, image, disparity, reference = "color", raw_layout;
-  std::string focus, aperture = "circle", output, blur_map;
+  std::string focus, aperture = "circle", output, blur_map, viewer;
+  bool embed_depth = false;
   double focus_disparity = std::numeric_limits<double>::quiet_NaN();
   double f_number = 0, max_blur = 0, pixel_pitch_um = 1.0, highlights = 1.0;
   int focus_window = 7;
@@ -69,7 +71,9 @@ Command register_bokeh(CLI::App& root) {
   app->add_option("--reference", o->reference, "view of the output for a pair, and the camera whose focal length --f-number uses: color (default) or mono")
       ->check(CLI::IsMember({"color", "colour", "mono"}));
   auto* image = app->add_option("--image", o->image, "image to refocus (PNG/JPEG/TIFF)");
-  auto* disp = app->add_option("--disparity", o->disparity, "its disparity (PFM, px, same size, NaN = unknown)");
+  auto* disp = app->add_option("--disparity", o->disparity,
+                               "its disparity (PFM, px, same size, NaN = unknown); without it, --image must be a depth "
+                               "photo (GDepth or Dynamic Depth JPEG) whose depth is used");
   image->excludes(mono)->excludes(color);
   auto* focus = app->add_option("--focus", o->focus, "focus on the point X,Y (px): the median disparity around it");
   auto* focus_d = app->add_option("--focus-disparity", o->focus_disparity, "focus on this disparity (px)");
@@ -92,10 +96,18 @@ Command register_bokeh(CLI::App& root) {
       ->check(CLI::Range(1.0, 1000.0));
   app->add_option("-o,--output", o->output, "refocused image (PNG/JPEG/TIFF)");
   app->add_option("--blur-map", o->blur_map, "also write the blur radius map (grey PNG, 255 = largest radius)");
+  app->add_flag("--embed-depth", o->embed_depth,
+                "write -o as a depth photo (JPEG with Google's GDepth/GImage/GFocus XMP: the depth, the all-in-focus "
+                "image and the focus), which galleries can refocus; docs/bokeh.md");
+  app->add_option("--viewer", o->viewer,
+                  "also write a self-contained HTML page that refocuses where you click (a focal stack at preview "
+                  "size, a slider for the aperture)");
   app->add_flag("--bench", o->bench, "time dualcam's bokeh and the naive Gaussian peer on a synthetic scene and exit");
   app->add_option("--bench-size", o->bench_size, "image size of --bench, WxH (default 4000x3000)");
   add_common_options(app, o->common);
   app->footer(example("dualcam bokeh --image fused.png --disparity d.pfm --focus 320,240 --max-blur 24 -o bokeh.png") +
+              example("dualcam bokeh --image portrait.jpg --focus 320,240 --max-blur 24 -o refocused.jpg --embed-depth "
+                      "--viewer page.html") +
               example("dualcam bokeh --mono mono.png --color color.png --rig rig.yaml --focus 200,150 --f-number 1.8 "
                       "--aperture hexagon -o bokeh.png --blur-map blur.png"));
   (void)disp;
@@ -106,8 +118,11 @@ Command register_bokeh(CLI::App& root) {
     const bool pair = !o->mono.empty() || !o->color.empty();
     if (pair && (o->mono.empty() || o->color.empty() || o->rig.empty()))
       throw_invalid("a pair needs --mono, --color and --rig (or give --image and --disparity)");
-    if (!pair && (o->image.empty() || o->disparity.empty()))
-      throw_invalid("give --image and --disparity, or --mono, --color and --rig");
+    if (!pair && o->image.empty()) throw_invalid("give --image (and --disparity), or --mono, --color and --rig");
+    const bool from_photo = !pair && o->disparity.empty();
+    if (from_photo && lower_extension(o->image) != "jpg" && lower_extension(o->image) != "jpeg")
+      throw_invalid("give --disparity D.pfm for '" + o->image + "' (only a JPEG depth photo carries its own depth)");
+    if (o->embed_depth) check_embed_depth_output(o->output);
     if (o->focus.empty() && std::isnan(o->focus_disparity))
       throw_invalid("give the focus: --focus X,Y or --focus-disparity D");
     if (o->f_number <= 0 && o->max_blur <= 0) throw_invalid("give the blur: --f-number F or --max-blur R");
@@ -126,7 +141,7 @@ Command register_bokeh(CLI::App& root) {
     if (o->f_number > 0) ro.f_number = o->f_number;
     else ro.max_blur_px = o->max_blur;
     ro.pixel_pitch_um = o->pixel_pitch_um;
-    check_outputs({o->output, o->blur_map, o->common.json_path});
+    check_outputs({o->output, o->blur_map, o->viewer, o->common.json_path});
 
     ThreadScope threads(o->common.threads);
     Stopwatch total;
@@ -138,6 +153,7 @@ Command register_bokeh(CLI::App& root) {
     if (!o->rig.empty()) rig = read_rig(o->rig);
     const fusion::Reference reference = fusion::parse_reference(o->reference);
     fusion::BokehResult res;
+    double disparity_scale = rig_disparity_scale(rig ? &*rig : nullptr, reference == fusion::Reference::Mono);
     if (pair) {
       const CameraPair cams = read_camera_pair(o->mono, o->color, io);
       const fusion::FuseInput in = fusion::fuse_input(cams, &*rig, io);
@@ -152,9 +168,33 @@ Command register_bokeh(CLI::App& root) {
     } else {
       ImageReadOptions iro;
       iro.max_pixels = io.max_pixels;
-      const cv::Mat encoded = read_image(o->image, iro);
+      cv::Mat encoded, disparity;
+      if (from_photo) {
+        // The depth photo's own depth; its all-in-focus image (GImage) when it has one, else the photo.
+        const DepthPhoto photo = read_depth_photo(o->image);
+        if (!photo.depth)
+          throw_invalid("'" + o->image + "' carries no depth map (no GDepth or Dynamic Depth metadata); give --disparity D.pfm");
+        const bool has_sharp = !photo.image.empty();
+        encoded = has_sharp ? decode_image(photo.image.data(), photo.image.size(), o->image + " (GImage)", iro)
+                            : decode_image(photo.primary.data(), photo.primary.size(), o->image, iro);
+        disparity = decode_disparity(*photo.depth);
+        if (disparity.size() != encoded.size()) {  // a depth map at its own (often lower) resolution
+          const double s = photo.depth->disparity_scale ? double(encoded.cols) / disparity.cols : 1.0;
+          cv::resize(disparity, disparity, encoded.size(), 0, 0, cv::INTER_LINEAR);
+          disparity *= s;
+        }
+        if (o->f_number > 0 && !(photo.depth->metric && photo.depth->disparity_scale))
+          throw_invalid("--f-number needs a metric depth in pixels; the depth of '" + o->image +
+                        "' is relative: give --max-blur");
+        std::fprintf(stderr, "dualcam bokeh: depth from %s's %s metadata (%s, near %.4g, far %.4g)%s\n",
+                     o->image.c_str(), photo.container.c_str(), to_string(photo.depth->format), photo.depth->near,
+                     photo.depth->far, has_sharp ? ", refocusing its all-in-focus image (GImage)" : "");
+        if (photo.depth->metric && photo.depth->disparity_scale) disparity_scale = *photo.depth->disparity_scale;
+      } else {
+        encoded = read_image(o->image, iro);
+        disparity = read_pfm(o->disparity);
+      }
       out_depth = encoded.depth();
-      const cv::Mat disparity = read_pfm(o->disparity);
       if (disparity.channels() != 1)
         throw_invalid("the disparity '" + o->disparity + "' has " + std::to_string(disparity.channels()) +
                       " channels; expected 1");
@@ -170,7 +210,22 @@ Command register_bokeh(CLI::App& root) {
     const fusion::BokehOptions& bo = res.bokeh;
     const fusion::BokehStats& st = res.stats;
     const cv::Mat& out = res.image;
-    write_image(o->output, to_srgb(out, out_depth));
+    Stopwatch write_clock;
+    if (o->embed_depth) {
+      DepthJpeg dj;
+      dj.primary_linear = out;
+      dj.disparity = res.disparity;
+      dj.disparity_scale = disparity_scale;
+      dj.all_in_focus_linear = res.sharp;
+      dj.bokeh = bo;
+      dj.focus_point = ro.focus_point;
+      write_depth_jpeg(o->output, dj);
+    } else {
+      write_image(o->output, to_srgb(out, out_depth));
+    }
+    const double write_s = write_clock.seconds();
+    std::optional<ViewerStats> viewer;
+    if (!o->viewer.empty()) viewer = write_viewer_page(o->viewer, res.sharp, res.disparity, bo);
     if (!o->blur_map.empty()) {
       cv::Mat r = cv::abs(fusion::signed_blur_radius(res.disparity, bo));
       cv::Mat r8;
@@ -186,6 +241,12 @@ Command register_bokeh(CLI::App& root) {
       report.json()["layers"] = st.layers;
       report.json()["reduced_layers"] = st.reduced_layers;
       report.json()["bokeh_s"] = st.seconds;
+      report.json()["write_s"] = write_s;
+      report.json()["embed_depth"] = o->embed_depth;
+      if (viewer)
+        report.json()["viewer"] = {{"path", o->viewer}, {"bytes", viewer->bytes}, {"seconds", viewer->seconds},
+                                   {"preview", {viewer->preview.width, viewer->preview.height}},
+                                   {"planes", viewer->planes}, {"apertures", viewer->apertures}};
       report.json()["threads"] = threads.threads();
       report.json()["total_s"] = total.seconds();
       report.json()["peak_rss_bytes"] = peak_rss_bytes();
@@ -195,6 +256,10 @@ Command register_bokeh(CLI::App& root) {
                  "dualcam bokeh: wrote %s (%dx%d, focus disparity %.2f px, largest blur radius %.1f px, %s) in %.2f s\n",
                  o->output.c_str(), out.cols, out.rows, bo.focus_disparity_px, st.max_radius_px,
                  fusion::to_string(bo.aperture).c_str(), total.seconds());
+    if (viewer)
+      std::fprintf(stderr, "dualcam bokeh: wrote the viewer %s (%zu bytes: %d focus planes x %d apertures at %dx%d) in %.2f s\n",
+                   o->viewer.c_str(), viewer->bytes, viewer->planes, viewer->apertures, viewer->preview.width,
+                   viewer->preview.height, viewer->seconds);
     return 0;
   };
   return {app, action};

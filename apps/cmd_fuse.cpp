@@ -347,6 +347,7 @@ Command register_fuse(CLI::App& root) {
   auto shard = std::make_shared<std::string>();
   auto shard_count = std::make_shared<int>(0);
   auto merge = std::make_shared<std::vector<std::string>>();
+  auto embed_depth = std::make_shared<bool>(false);
   CLI::App* app = root.add_subcommand("fuse", "merge a colour + mono pair (or a list of pairs) into colour images");
   add_pair_options(app, *o, false);
   auto* output = app->add_option("-o,--output", *out, "fused image (PNG/JPEG/TIFF; same bit depth as the colour input)");
@@ -358,6 +359,9 @@ Command register_fuse(CLI::App& root) {
                                      "also write the matcher's confidence at the output's view (colour PNG, Viridis on "
                                      "[0,1]: yellow = confident, green = fair, dark blue = doubtful, black = unknown: "
                                      "occluded or rejected)");
+  auto* embed = app->add_flag("--embed-depth", *embed_depth,
+                              "write -o as a depth photo: a JPEG carrying the disparity as Google's GDepth XMP "
+                              "(RangeInverse PNG, near/far in the rig's units, the confidence), docs/bokeh.md");
   auto* list = app->add_option("--batch", *batch,
                                "fuse every pair of a list instead: one pair per line, 'MONO COLOR [OUTPUT]' (paths "
                                "relative to the list's folder, \"quotes\" around paths with spaces, # comments); "
@@ -378,13 +382,13 @@ Command register_fuse(CLI::App& root) {
   merge_opt->needs(list)->excludes(dir)->excludes(shard_opt);
   shard_opt->needs(list);
   count_opt->needs(shard_opt);
-  list->excludes(output)->excludes(disp)->excludes(weights)->excludes(confidence)->excludes("--mono")->excludes("--color");
+  list->excludes(output)->excludes(embed)->excludes(disp)->excludes(weights)->excludes(confidence)->excludes("--mono")->excludes("--color");
   dir->needs(list);
   app->footer(example("dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --disparity-out d.pfm\n"
                       "  dualcam fuse --mono mono.png --color color.png --rig rig.yaml -o fused.png --weights-out w.png "
                       "--confidence-out c.png\n"
                       "  dualcam fuse --batch pairs.txt --out-dir fused/ --rig rig.yaml --json batch.json"));
-  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir, shard, shard_count, merge]() {
+  Action action = [o, out, disp_out, weight_out, confidence_out, batch, out_dir, shard, shard_count, merge, embed_depth]() {
     if (!merge->empty()) return merge_batch_results(*batch, *merge, o->common.json_path);
     if (!batch->empty()) {
       if (out_dir->empty()) throw_invalid("with --batch, name the output folder with --out-dir DIR");
@@ -393,6 +397,7 @@ Command register_fuse(CLI::App& root) {
       return run_fuse_batch(*o, *batch, *out_dir, s);
     }
     if (out->empty()) throw_invalid("name the fused image with -o OUT.png");
+    if (*embed_depth) check_embed_depth_output(*out);
     check_outputs({*out, *disp_out, *weight_out, *confidence_out, o->common.json_path});
     ThreadScope threads(o->common.threads);
     Stopwatch total;
@@ -401,7 +406,19 @@ Command register_fuse(CLI::App& root) {
     RunReport report("fuse");
     fusion::FuseResult res = threads.run([&] { return fusion::fuse(pair.input(), pair.options, &progress); });
     progress.finish();
-    write_image(*out, to_srgb(res.image, pair.images.color.depth()));
+    Stopwatch write_clock;
+    if (*embed_depth) {
+      DepthJpeg dj;
+      dj.primary_linear = res.image;
+      dj.disparity = res.disparity;
+      dj.confidence = res.confidence;
+      dj.disparity_scale = rig_disparity_scale(pair.rig ? &*pair.rig : nullptr,
+                                               pair.options.reference == fusion::Reference::Mono);
+      write_depth_jpeg(*out, dj);
+    } else {
+      write_image(*out, to_srgb(res.image, pair.images.color.depth()));
+    }
+    const double write_s = write_clock.seconds();
     if (!disp_out->empty()) write_pfm(*disp_out, res.disparity);
     if (!weight_out->empty()) write_image(*weight_out, weight_to_u8(res.weight));
     if (!confidence_out->empty()) write_image(*confidence_out, colorize_confidence(res.confidence));
@@ -411,6 +428,8 @@ Command register_fuse(CLI::App& root) {
       report.json()["matcher"] = fusion::to_string(pair.options.match.kind);
       report.json()["threads"] = threads.threads();
       report.json()["stats"] = res.stats.to_json();
+      report.json()["write_s"] = write_s;
+      report.json()["embed_depth"] = *embed_depth;
       report.json()["total_s"] = total.seconds();
       report.json()["peak_rss_bytes"] = peak_rss_bytes();
       report.write(o->common.json_path);

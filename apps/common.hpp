@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the subcommands: option groups, loading and writing with clear errors.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,8 @@
 #include "dualcam/engine/image_io.hpp"
 #include "dualcam/engine/raw.hpp"
 #include "dualcam/engine/report.hpp"
+#include "dualcam/engine/rig.hpp"
+#include "dualcam/fusion/bokeh.hpp"
 
 namespace dualcam::app {
 
@@ -58,6 +61,43 @@ Command register_bench(CLI::App& root);
 Command register_bokeh(CLI::App& root);
 Command register_regress(CLI::App& root);
 Command register_develop(CLI::App& root);
+Command register_depth_info(CLI::App& root);
+
+// ---- depth photos: --embed-depth of fuse and bokeh (cmd_depth_info.cpp) ----
+// Refuses an output that is not .jpg/.jpeg, before any work.
+void check_embed_depth_output(const std::string& path);
+// K = f_view * B of the view's camera (the metric scale of the depth), 0 without a rig.
+double rig_disparity_scale(const StereoRig* rig, bool mono_view);
+struct DepthJpeg {
+  cv::Mat primary_linear;       // CV_32FC3 linear, the image shown (fused, or the bokeh render)
+  cv::Mat disparity;            // CV_32FC1 at the primary's grid (engine/disparity.hpp)
+  cv::Mat confidence;           // CV_32FC1 in [0,1], or empty
+  double disparity_scale = 0;   // rig_disparity_scale
+  cv::Mat all_in_focus_linear;  // GImage: the all-in-focus image, when the primary is a bokeh render
+  std::optional<fusion::BokehOptions> bokeh;  // GFocus: the render's focus
+  std::optional<cv::Point> focus_point;
+};
+// Writes the depth photo (engine/depth_photo.hpp) atomically.
+void write_depth_jpeg(const std::string& path, const DepthJpeg& in);
+
+// ---- the refocus viewer page: bokeh --viewer (viewer.cpp) ----
+struct ViewerOptions {
+  int preview_long_side = 1024;  // px
+  int focus_planes = 12;
+  int apertures = 3;             // largest blur radius scaled by 1/M .. M/M
+  int jpeg_quality = 80;
+  void validate() const;
+};
+struct ViewerStats {
+  cv::Size preview;
+  int planes = 0, apertures = 0;
+  std::size_t bytes = 0;
+  double seconds = 0;
+};
+// Renders the focal stack at preview size with the engine's render_bokeh and writes one
+// self-contained HTML page (inline script, images as data: URLs) atomically.
+ViewerStats write_viewer_page(const std::string& path, const cv::Mat& sharp_linear, const cv::Mat& disparity,
+                              const fusion::BokehOptions& bokeh, const ViewerOptions& options = {});
 
 // The footer every subcommand's --help ends with: an example.
 std::string example(const std::string& text);

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   std::vector<app::Command> commands{app::register_fuse(root), app::register_depth(root), app::register_sample(root),
                                      app::register_simulate(root), app::register_compare(root), app::register_eval(root),
                                      app::register_bench(root), app::register_bokeh(root), app::register_calibrate(root),
-                                     app::register_regress(root), app::register_develop(root)};
+                                     app::register_regress(root), app::register_develop(root),
+                                     app::register_depth_info(root)};
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -17,7 +17,7 @@ DUALCAM_BUILD_DIR=build-fuzz DUALCAM_CMAKE_ARGS="-DDUALCAM_FUZZ=ON -DDUALCAM_BUI
   scripts/setup.sh
 mkdir -p build-fuzz/crashes
 status=0
-for target in rig pfm image board_spec manifest; do
+for target in rig pfm image board_spec manifest depth_photo; do
   work=build-fuzz/corpus-$target
   mkdir -p "$work"
   cp -n fuzz/corpus/$target/* "$work"/ 2>/dev/null || true

@@ -49,6 +49,22 @@ CliResult run_cli(const std::string& args, const std::string& shell_prefix) {
   return r;
 }
 
+CliResult run_shell(const std::string& command) {
+  TempDir tmp;
+  const std::string out = tmp / "stdout", err = tmp / "stderr";
+  const std::string cmd = "( " + command + " ) >\"" + out + "\" 2>\"" + err + "\" </dev/null";
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+bool have_tool(const std::string& program) {
+  return run_shell("command -v '" + program + "'").exit_code == 0;
+}
+
 std::string shared_data_dir() {
   const char* env = std::getenv("DUALCAM_SHARED_DATA");
   std::string dir = env ? env : DUALCAM_SHARED_DATA;

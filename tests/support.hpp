@@ -26,6 +26,11 @@ struct CliResult {
 // same shell before it (e.g. "ulimit -f 64;" to make large writes fail).
 CliResult run_cli(const std::string& args, const std::string& shell_prefix = "");
 
+// Runs a shell command line (not dualcam), capturing stdout and stderr.
+CliResult run_shell(const std::string& command);
+// Whether a program is on the PATH (tests that need exiftool, exiv2 or chromium skip without it).
+bool have_tool(const std::string& program);
+
 // The shared data folder, or empty when it is absent (tests then skip).
 std::string shared_data_dir();
 
