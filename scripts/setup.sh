@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libopencv-dev libopencv-contrib-dev libceres-dev libeigen3-dev
           libtbb-dev catch2 libcli11-dev nlohmann-json3-dev libraw-dev libraw-bin zlib1g-dev
-          pybind11-dev python3-dev python3-numpy python3-pytest
+          pybind11-dev python3-dev python3-numpy python3-pytest python3-opencv
           libimage-exiftool-perl exiv2 chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -323,3 +323,36 @@ def test_the_stub_file_names_every_public_name():
             doc = getattr(dualcam, node.name).__doc__
             for arg in node.args.args + node.args.kwonlyargs:
                 assert f"{arg.arg}" in doc.split("\n")[0], (node.name, arg.arg)
+
+
+# ---- the README's example, as written ----
+
+def test_the_readme_example_runs(cli, sample_dir, tmp_path, monkeypatch):
+    cv2 = pytest.importorskip("cv2")  # Debian python3-opencv (scripts/setup.sh installs it)
+    import re
+    import shutil
+    import sys
+    import types
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    block = re.search(r"```python\n(.*?)```", readme.read_text(), re.S).group(1)
+    assert "dualcam.fuse" in block and "cv2.imread" in block
+    # matplotlib is not a dependency: a stand-in records what the example shows.
+    shown = []
+    plt = types.ModuleType("matplotlib.pyplot")
+    plt.imshow = lambda a, **kw: shown.append(a)
+    plt.colorbar = lambda **kw: None
+    plt.show = lambda: None
+    mpl = types.ModuleType("matplotlib")
+    mpl.pyplot = plt
+    monkeypatch.setitem(sys.modules, "matplotlib", mpl)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", plt)
+    shutil.copytree(sample_dir, tmp_path / "out" / "sample")
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    r = scope["r"]
+    assert shown and shown[0] is r.disparity
+    np.testing.assert_array_equal(cv2.imread("fused.png", cv2.IMREAD_UNCHANGED), r.image)
+    assert scope["b"].image.shape == r.image.shape
+    # cv2's arrays are taken in place.
+    assert dualcam.array_layout(scope["color"])["shares_memory"]
