@@ -38,15 +38,7 @@ std::string read_text(const std::string& path) {
 }
 
 CliResult run_cli(const std::string& args, const std::string& shell_prefix) {
-  TempDir tmp;
-  const std::string out = tmp / "stdout", err = tmp / "stderr";
-  const std::string cmd = shell_prefix + std::string("\"") + DUALCAM_BINARY + "\" " + args + " >\"" + out + "\" 2>\"" + err + "\" </dev/null";
-  int status = std::system(cmd.c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
+  return run_shell(shell_prefix + "\"" + DUALCAM_BINARY + "\" " + args);
 }
 
 CliResult run_shell(const std::string& command) {
@@ -60,6 +52,8 @@ CliResult run_shell(const std::string& command) {
   r.err = read_text(err);
   return r;
 }
+
+SampleDir::SampleDir() { REQUIRE(run_cli("sample -o \"" + dir.path().string() + "\"").exit_code == 0); }
 
 bool have_tool(const std::string& program) {
   return run_shell("command -v '" + program + "'").exit_code == 0;

@@ -31,6 +31,15 @@ CliResult run_shell(const std::string& command);
 // Whether a program is on the PATH (tests that need exiftool, exiv2 or chromium skip without it).
 bool have_tool(const std::string& program);
 
+// The embedded sample (`dualcam sample`) written into a temporary folder: the CLI tests' pair.
+struct SampleDir {
+  TempDir dir;
+  SampleDir();
+  std::string p(const std::string& name) const { return dir / name; }                // its path
+  std::string q(const std::string& name) const { return "\"" + p(name) + "\""; }   // quoted
+  std::string pair() const { return " --mono " + q("mono.png") + " --color " + q("color.png") + " --rig " + q("rig.yaml"); }
+};
+
 // The shared data folder, or empty when it is absent (tests then skip).
 std::string shared_data_dir();
 

@@ -18,11 +18,7 @@ using test::expect_refused;
 using test::run_cli;
 
 namespace {
-struct Fixture {
-  test::TempDir dir;
-  Fixture() { REQUIRE(run_cli("sample -o \"" + dir.path().string() + "\"").exit_code == 0); }
-  std::string p(const std::string& name) const { return dir / name; }
-};
+using Fixture = test::SampleDir;
 
 }  // namespace
 

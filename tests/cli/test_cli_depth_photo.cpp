@@ -16,13 +16,7 @@ using test::expect_refused;
 using test::run_cli;
 
 namespace {
-struct Fixture {
-  test::TempDir dir;
-  Fixture() { REQUIRE(run_cli("sample -o \"" + dir.path().string() + "\"").exit_code == 0); }
-  std::string p(const std::string& name) const { return dir / name; }
-  std::string q(const std::string& name) const { return "\"" + p(name) + "\""; }
-  std::string pair() const { return " --mono " + q("mono.png") + " --color " + q("color.png") + " --rig " + q("rig.yaml"); }
-};
+using Fixture = test::SampleDir;
 }  // namespace
 
 TEST_CASE("fuse --embed-depth: the disparity comes back within one level, and bokeh from the photo matches bokeh "
