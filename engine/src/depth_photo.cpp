@@ -126,7 +126,7 @@ std::string md5_hex(const std::uint8_t* data, std::size_t size) {
   for (; i + 64 <= size; i += 64) md.block(data + i);
   std::uint8_t tail[128] = {};
   const std::size_t rest = size - i;
-  std::memcpy(tail, data + i, rest);
+  if (rest > 0) std::memcpy(tail, data + i, rest);  // (data may be null when size is 0)
   tail[rest] = 0x80;
   const std::size_t tlen = rest + 1 + 8 <= 64 ? 64 : 128;
   const std::uint64_t bits = std::uint64_t(size) * 8;
@@ -718,7 +718,7 @@ DepthPhoto parse_depth_photo(const std::uint8_t* d, std::size_t n, const std::st
         throw_invalid("'" + name + "': an extended XMP chunk lies beyond the packet's length");
       for (std::size_t i = 0; i < chunk.size(); ++i)
         if (!have[off + i]) { have[off + i] = true; ++filled; }
-      std::memcpy(&packet[off], chunk.data(), chunk.size());
+      if (!chunk.empty()) std::memcpy(&packet[off], chunk.data(), chunk.size());
     }
     if (filled != packet.size()) throw_invalid("'" + name + "': its extended XMP " + *guid + " is incomplete");
     ext_root = XmlParser(packet, name + " (extended XMP)").parse();
