@@ -155,6 +155,16 @@ def test_errors_map_to_python_exceptions_with_the_clis_messages(cli, sample_dir,
     r = cli("compare", tmp_path / "corrupt.png", sample_dir / "color.png", check=False)
     assert r.returncode != 0 and r.stderr.strip().endswith(f"error: {e.value}") or \
         r.stderr.strip() == f"dualcam: invalid input: {e.value}"
+    # A featureless pair cannot be self-rectified: a numerical error, as the CLI reports it (exit 6).
+    flat_mono, flat_color = np.full((240, 320), 128, np.uint8), np.full((240, 320, 3), 128, np.uint8)
+    with pytest.raises(dualcam.NumericalError) as e:
+        dualcam.fuse(flat_mono, flat_color, "auto")
+    assert isinstance(e.value, RuntimeError)
+    dualcam.imwrite(str(tmp_path / "m.png"), flat_mono)
+    dualcam.imwrite(str(tmp_path / "c.png"), flat_color)
+    r = cli("fuse", "--mono", tmp_path / "m.png", "--color", tmp_path / "c.png", "--rig", "auto",
+            "-o", tmp_path / "x.png", check=False)
+    assert r.returncode == 6 and r.stderr.strip() == f"dualcam: numerical error: {e.value}"
     colour = dualcam.imread(str(sample_dir / "color.png"))
     with pytest.raises(dualcam.InvalidInputError, match="mono"):  # real colour as the mono: the input rule
         dualcam.fuse(colour, colour, str(sample_dir / "rig.yaml"))
