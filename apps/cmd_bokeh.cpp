@@ -171,25 +171,17 @@ Command register_bokeh(CLI::App& root) {
       cv::Mat encoded, disparity;
       if (from_photo) {
         // The depth photo's own depth; its all-in-focus image (GImage) when it has one, else the photo.
-        const DepthPhoto photo = read_depth_photo(o->image);
-        if (!photo.depth)
-          throw_invalid("'" + o->image + "' carries no depth map (no GDepth or Dynamic Depth metadata); give --disparity D.pfm");
-        const bool has_sharp = !photo.image.empty();
-        encoded = has_sharp ? decode_image(photo.image.data(), photo.image.size(), o->image + " (GImage)", iro)
-                            : decode_image(photo.primary.data(), photo.primary.size(), o->image, iro);
-        disparity = decode_disparity(*photo.depth);
-        if (disparity.size() != encoded.size()) {  // a depth map at its own (often lower) resolution
-          const double s = photo.depth->disparity_scale ? double(encoded.cols) / disparity.cols : 1.0;
-          cv::resize(disparity, disparity, encoded.size(), 0, 0, cv::INTER_LINEAR);
-          disparity *= s;
-        }
-        if (o->f_number > 0 && !(photo.depth->metric && photo.depth->disparity_scale))
+        RefocusPhoto rp = read_refocus_photo(o->image, io.max_pixels);
+        encoded = rp.image;
+        disparity = rp.disparity;
+        if (o->f_number > 0 && !rp.metric_disparity_scale)
           throw_invalid("--f-number needs a metric depth in pixels; the depth of '" + o->image +
                         "' is relative: give --max-blur");
+        const DepthMapData& dm = *rp.photo.depth;
         std::fprintf(stderr, "dualcam bokeh: depth from %s's %s metadata (%s, near %.4g, far %.4g)%s\n",
-                     o->image.c_str(), photo.container.c_str(), to_string(photo.depth->format), photo.depth->near,
-                     photo.depth->far, has_sharp ? ", refocusing its all-in-focus image (GImage)" : "");
-        if (photo.depth->metric && photo.depth->disparity_scale) disparity_scale = *photo.depth->disparity_scale;
+                     o->image.c_str(), rp.photo.container.c_str(), to_string(dm.format), dm.near, dm.far,
+                     rp.all_in_focus ? ", refocusing its all-in-focus image (GImage)" : "");
+        if (rp.metric_disparity_scale) disparity_scale = *rp.metric_disparity_scale;
       } else {
         encoded = read_image(o->image, iro);
         disparity = read_pfm(o->disparity);

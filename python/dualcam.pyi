@@ -155,6 +155,20 @@ def simulate_board_views(*, board: str = "chessboard:9x6:25mm", seed: int = 3, v
                          mono_size: Tuple[int, int] = (960, 720), color_size: Tuple[int, int] = (720, 540),
                          outside_share: float = 0.15, noise: bool = True, threads: int = 0) -> BoardViews: ...
 
+class DepthPhoto:
+    image: ImageArray
+    disparity: FloatArray
+    all_in_focus: bool
+    container: str
+    format: str
+    near: float
+    far: float
+    metric: bool
+    disparity_scale: Optional[float]
+    focus: Optional[Dict[str, Any]]
+
+def read_depth_photo(path: str, max_pixels: int = ...) -> DepthPhoto: ...
+
 class Sample:
     rig: Rig
     mono: ImageArray

@@ -829,6 +829,27 @@ DepthPhoto read_depth_photo(const std::string& path) {
   return parse_depth_photo(bytes.data(), bytes.size(), path);
 }
 
+RefocusPhoto read_refocus_photo(const std::string& path, std::int64_t max_pixels) {
+  RefocusPhoto r;
+  r.photo = read_depth_photo(path);
+  if (!r.photo.depth)
+    throw_invalid("'" + path + "' carries no depth map (no GDepth or Dynamic Depth metadata); give its disparity "
+                  "(--disparity D.pfm)");
+  ImageReadOptions iro;
+  iro.max_pixels = max_pixels;
+  r.all_in_focus = !r.photo.image.empty();
+  r.image = r.all_in_focus ? decode_image(r.photo.image.data(), r.photo.image.size(), path + " (GImage)", iro)
+                           : decode_image(r.photo.primary.data(), r.photo.primary.size(), path, iro);
+  r.disparity = decode_disparity(*r.photo.depth);
+  if (r.disparity.size() != r.image.size()) {  // a depth map at its own (often lower) resolution
+    const double s = r.photo.depth->disparity_scale ? double(r.image.cols) / r.disparity.cols : 1.0;
+    cv::resize(r.disparity, r.disparity, r.image.size(), 0, 0, cv::INTER_LINEAR);
+    r.disparity *= s;
+  }
+  if (r.photo.depth->metric && r.photo.depth->disparity_scale) r.metric_disparity_scale = r.photo.depth->disparity_scale;
+  return r;
+}
+
 Json depth_photo_json(const DepthPhoto& photo) {
   Json j;
   j["container"] = photo.container.empty() ? Json(nullptr) : Json(photo.container);

@@ -23,6 +23,7 @@
 #include "dualcam/datasets/sample.hpp"
 #include "dualcam/datasets/simulate.hpp"
 #include "dualcam/engine/color.hpp"
+#include "dualcam/engine/depth_photo.hpp"
 #include "dualcam/engine/error.hpp"
 #include "dualcam/engine/file_util.hpp"
 #include "dualcam/engine/image_io.hpp"
@@ -507,6 +508,36 @@ BoardViewsPy simulate_board_views(const std::string& board, unsigned seed, int v
   return out;
 }
 
+// ---- depth photos ----
+
+struct DepthPhotoPy {
+  py::object image, disparity, focus;
+  bool all_in_focus = false, metric = false;
+  std::string container, format;
+  double near = 0, far = 0;
+  std::optional<double> disparity_scale;
+};
+
+DepthPhotoPy read_depth_photo_py(const std::string& path, std::int64_t max_pixels) {
+  RefocusPhoto r;
+  {
+    py::gil_scoped_release release;
+    r = read_refocus_photo(path, max_pixels);
+  }
+  DepthPhotoPy p;
+  p.image = to_array(r.image);
+  p.disparity = to_array(r.disparity);
+  p.all_in_focus = r.all_in_focus;
+  p.container = r.photo.container;
+  p.format = to_string(r.photo.depth->format);
+  p.near = r.photo.depth->near;
+  p.far = r.photo.depth->far;
+  p.metric = r.photo.depth->metric;
+  p.disparity_scale = r.metric_disparity_scale;
+  p.focus = r.photo.focus ? to_python(depth_photo_json(r.photo)["focus"]) : py::none();
+  return p;
+}
+
 // ---- documentation strings ----
 
 constexpr const char* kPairArgs = R"(
@@ -766,6 +797,23 @@ Args:
 
 Returns: CalibrationResult (rig, figures, verdict, report). Raises CalibrationError when too few
 views are usable.)");
+
+  // ---- depth photos ----
+  py::class_<DepthPhotoPy>(m, "DepthPhoto", "What read_depth_photo() returns.")
+      .def_readonly("image", &DepthPhotoPy::image, "the image to refocus: the all-in-focus GImage when there is one, else the primary")
+      .def_readonly("disparity", &DepthPhotoPy::disparity, "float32 at the image's size: px when dualcam wrote it, else 1 / Z (relative); NaN unknown")
+      .def_readonly("all_in_focus", &DepthPhotoPy::all_in_focus, "image is the photo's GImage")
+      .def_readonly("container", &DepthPhotoPy::container, "'GDepth' or 'DynamicDepth'")
+      .def_readonly("format", &DepthPhotoPy::format, "the depth's format: 'RangeInverse' or 'RangeLinear'")
+      .def_readonly("near", &DepthPhotoPy::near)
+      .def_readonly("far", &DepthPhotoPy::far)
+      .def_readonly("metric", &DepthPhotoPy::metric, "near / far in the rig's units (else relative)")
+      .def_readonly("disparity_scale", &DepthPhotoPy::disparity_scale, "K = f * B when metric in dualcam's pixels (what f_number needs), else None")
+      .def_readonly("focus", &DepthPhotoPy::focus, "GFocus as a dict, or None");
+  m.def("read_depth_photo", &read_depth_photo_py, "path"_a, "max_pixels"_a = ImageReadOptions{}.max_pixels,
+        R"(Reads a depth photo (a JPEG with GDepth, or Dynamic Depth 1.0) as `dualcam bokeh --image photo.jpg`
+takes it: the image and its disparity, ready for bokeh(). `dualcam fuse/bokeh --embed-depth` write them.
+Raises InvalidInputError for a JPEG without depth, FileError for a file that cannot be read.)");
 
   // ---- simulate / sample ----
   py::class_<SimulationPy>(m, "Simulation", "A simulated pair with its truth (what simulate() returns).")

@@ -134,6 +134,24 @@ def test_rig_round_trip(sample_dir, tmp_path):
         rig.validate()
 
 
+def test_depth_photos_written_by_the_cli_are_read(cli, sample_dir, tmp_path):
+    d = sample_dir
+    cli("fuse", "--mono", d / "mono.png", "--color", d / "color.png", "--rig", d / "rig.yaml", "-o", tmp_path / "p.jpg",
+        "--embed-depth", "--disparity-out", tmp_path / "d.pfm", "--threads", 2)
+    photo = dualcam.read_depth_photo(str(tmp_path / "p.jpg"))
+    written = dualcam.read_pfm(str(tmp_path / "d.pfm"))
+    assert photo.container == "GDepth" and photo.format == "RangeInverse" and photo.metric
+    assert photo.image.shape == (360, 480, 3) and photo.disparity.shape == written.shape
+    known = np.isfinite(photo.disparity) & np.isfinite(written)
+    level = (np.nanmax(written) - np.nanmin(written)) / 65535
+    assert known.mean() > 0.9 and np.abs(photo.disparity[known] - written[known]).max() <= level
+    b = dualcam.bokeh(photo.image, photo.disparity, focus=(240, 180), f_number=2.0, rig=str(d / "rig.yaml"))
+    assert b.image.shape == photo.image.shape
+    dualcam.imwrite(str(tmp_path / "plain.jpg"), photo.image)
+    with pytest.raises(dualcam.InvalidInputError, match="carries no depth map"):
+        dualcam.read_depth_photo(str(tmp_path / "plain.jpg"))
+
+
 # ---- errors: the categories and the CLI's messages ----
 
 def test_errors_map_to_python_exceptions_with_the_clis_messages(cli, sample_dir, tmp_path):

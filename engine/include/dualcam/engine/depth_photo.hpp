@@ -121,6 +121,21 @@ std::vector<std::uint8_t> encode_jpeg(const cv::Mat& image8, int quality = 95);
 void write_depth_photo(const std::string& path, const DepthPhoto& photo);  // atomic
 DepthPhoto read_depth_photo(const std::string& path);
 
+// A depth photo as refocusing takes it (`dualcam bokeh --image photo.jpg`, the Python module's
+// read_depth_photo): the image to refocus, its all-in-focus GImage when it has one (a rendered
+// primary is already blurred), else the primary; and the disparity at that image's size
+// (decode_disparity; a smaller depth map resized to it, its values scaled with it when they are in
+// pixels). Error(InvalidInput) "'PATH' carries no depth map (...)" for a JPEG without any.
+struct RefocusPhoto {
+  DepthPhoto photo;
+  cv::Mat image;       // decoded as read_image decodes (8 or 16 bit, grey or BGR)
+  bool all_in_focus = false;  // image is the GImage
+  cv::Mat disparity;   // CV_32FC1 at image's size, NaN unknown
+  // K = f_view * B when the depth is metric and in dualcam's pixels (what --f-number needs).
+  std::optional<double> metric_disparity_scale;
+};
+RefocusPhoto read_refocus_photo(const std::string& path, std::int64_t max_pixels);
+
 // What a file carries, for `dualcam depth-info --json`.
 Json depth_photo_json(const DepthPhoto& photo);
 
