@@ -239,32 +239,30 @@ double depth_of_disparity(const DepthMapData& m, double d) {
 }
 
 namespace {
-// A grey PNG/JPEG from a depth photo: its header's size checked before decoding (a hostile file
-// can claim 100000 x 100000); empty when it does not decode.
-cv::Mat decode_grey(const std::vector<std::uint8_t>& bytes, int flags, const char* what) {
-  const cv::Size size = peek_image_size(bytes.data(), bytes.size());
-  if (size.width <= 0 || size.height <= 0) return cv::Mat();
-  if (std::int64_t(size.width) * size.height > ImageReadOptions{}.max_pixels)
-    throw_invalid(std::string("the depth photo's ") + what + " claims " + std::to_string(size.width) + "x" +
-                  std::to_string(size.height) + " pixels: too large");
-  try {
-    return cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<std::uint8_t*>(bytes.data())), flags);
-  } catch (const cv::Exception&) {
-    return cv::Mat();
-  }
+// A grey image embedded in a depth photo, decoded by image_io's decode_image (its header's size
+// checked before decoding, only PNG, JPEG and TIFF handed to OpenCV's decoders), colour reduced to
+// grey.
+cv::Mat decode_grey(const std::vector<std::uint8_t>& bytes, const char* what) {
+  cv::Mat img = decode_image(bytes.data(), bytes.size(), std::string("the depth photo's ") + what);
+  if (img.channels() == 3) cv::cvtColor(img, img, cv::COLOR_BGR2GRAY);
+  else if (img.channels() == 4) cv::cvtColor(img, img, cv::COLOR_BGRA2GRAY);
+  return img;
 }
 }  // namespace
 
 cv::Mat decode_disparity(const DepthMapData& m) {
   check_near_far(m);
   if (m.data.empty()) throw_invalid("the depth photo's depth image is empty");
-  cv::Mat raw = decode_grey(m.data, cv::IMREAD_ANYDEPTH | cv::IMREAD_GRAYSCALE, "depth image");
-  if (raw.empty()) throw_invalid("the depth photo's depth image (" + m.mime + ") cannot be decoded");
-  if (raw.depth() != CV_8U && raw.depth() != CV_16U) throw_invalid("the depth photo's depth image is not 8 or 16 bit");
+  const cv::Mat raw = decode_grey(m.data, "depth image");  // 8 or 16 bit
   const double top = raw.depth() == CV_8U ? 255.0 : 65535.0;
   cv::Mat conf;
   if (!m.confidence.empty()) {
-    conf = decode_grey(m.confidence, cv::IMREAD_GRAYSCALE, "confidence map");
+    try {
+      conf = decode_grey(m.confidence, "confidence map");
+      if (conf.depth() == CV_16U) conf.convertTo(conf, CV_8U, 1.0 / 257.0);
+    } catch (const Error&) {
+      conf.release();  // a confidence map that does not decode: not used
+    }
     if (conf.size() != raw.size()) conf.release();  // a confidence of another size: not used
   }
   const double k = m.disparity_scale.value_or(1.0), o = m.disparity_offset.value_or(0.0);
@@ -592,15 +590,6 @@ void append_segment(std::vector<std::uint8_t>& out, const std::string& header_wi
 }
 
 }  // namespace
-
-std::vector<std::uint8_t> encode_jpeg(const cv::Mat& image8, int quality) {
-  if (image8.empty() || image8.depth() != CV_8U || (image8.channels() != 1 && image8.channels() != 3))
-    throw_invalid("a JPEG holds 8-bit grey or colour images");
-  std::vector<std::uint8_t> buf;
-  if (!cv::imencode(".jpg", image8, buf, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 0, 100)}))
-    throw_io("cannot encode a JPEG");
-  return buf;
-}
 
 std::vector<std::uint8_t> build_depth_photo(const DepthPhoto& photo) {
   if (!photo.depth) throw_invalid("a depth photo needs its depth map");

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -211,12 +212,21 @@ void write_image(const std::string& path, const cv::Mat& image) {
   std::vector<std::uint8_t> buf;
   if (ext == "png") {
     buf = encode_png(image);  // on every core (png_encode.hpp)
-  } else {
-    std::vector<int> params;
-    if (ext == "jpg" || ext == "jpeg") params = {cv::IMWRITE_JPEG_QUALITY, 95};
-    if (!cv::imencode("." + ext, image, buf, params)) throw_io("cannot encode '" + path + "'");
+  } else if (ext == "jpg" || ext == "jpeg") {
+    buf = encode_jpeg(image);
+  } else if (!cv::imencode("." + ext, image, buf)) {
+    throw_io("cannot encode '" + path + "'");
   }
   write_file_atomic(path, buf.data(), buf.size());
+}
+
+std::vector<std::uint8_t> encode_jpeg(const cv::Mat& image8, int quality) {
+  if (image8.empty() || image8.depth() != CV_8U || (image8.channels() != 1 && image8.channels() != 3))
+    throw_invalid("a JPEG holds 8-bit grey or colour images");
+  std::vector<std::uint8_t> buf;
+  if (!cv::imencode(".jpg", image8, buf, {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 0, 100)}))
+    throw_io("cannot encode a JPEG");
+  return buf;
 }
 
 namespace {

@@ -189,7 +189,6 @@ PairCall pair_call(const py::object& mono, const py::object& color, const py::ob
   c.options.rectified = rectified;
   c.options.auto_rig = c.rig.auto_rig;
   c.options.match.kind = fusion::parse_matcher(matcher);
-  check_range("max_disparity", max_disparity, 0, 4096);
   c.options.match.max_disparity = max_disparity;
   c.options.validate();
   return c;

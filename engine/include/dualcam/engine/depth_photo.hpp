@@ -37,6 +37,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "dualcam/engine/image_io.hpp"  // encode_jpeg, which the depth photo's images use
 #include "dualcam/engine/report.hpp"
 
 namespace dualcam {
@@ -114,8 +115,6 @@ std::vector<std::uint8_t> build_depth_photo(const DepthPhoto& photo);
 // metadata is broken (an extended XMP chunk missing, a Container item beyond the file's end).
 DepthPhoto parse_depth_photo(const std::uint8_t* data, std::size_t size, const std::string& name);
 
-// 8-bit BGR or grey image -> JPEG bytes (quality 0..100).
-std::vector<std::uint8_t> encode_jpeg(const cv::Mat& image8, int quality = 95);
 
 // ---- files ----
 void write_depth_photo(const std::string& path, const DepthPhoto& photo);  // atomic

@@ -27,6 +27,10 @@ cv::Mat decode_image(const std::uint8_t* data, std::size_t size, const std::stri
 // Atomic (temporary file + rename).
 void write_image(const std::string& path, const cv::Mat& image);
 
+// 8-bit grey or BGR image -> JPEG bytes (quality 0..100): what write_image writes for .jpg (at 95),
+// and the images inside a depth photo (depth_photo.hpp).
+std::vector<std::uint8_t> encode_jpeg(const cv::Mat& image8, int quality = 95);
+
 // PFM: "Pf" (1 channel) or "PF" (3 channels), rows stored bottom-to-top, little endian when the
 // scale field is negative, big endian when positive. The scale's magnitude is not applied.
 cv::Mat read_pfm(const std::string& path);
