@@ -143,7 +143,7 @@ TEST_CASE("Catalogue: 16-bit and 4-channel inputs are converted, 1-channel colou
                  "1 channel", out);
 }
 
-TEST_CASE("Catalogue: different sizes without a rig; bad rigs", "[cli][bad][catalogue]") {
+TEST_CASE("Catalogue: different sizes without a rig, and bad rigs", "[cli][bad][catalogue]") {
   Sample s;
   const std::string out = s.p("out.png");
   cv::Mat color = read_image(s.p("color.png"));

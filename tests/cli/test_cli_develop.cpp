@@ -24,7 +24,7 @@ struct RawFixture {
 };
 }  // namespace
 
-TEST_CASE("simulate --raw writes both sensors' frames; develop finishes them", "[cli][raw]") {
+TEST_CASE("simulate --raw writes both sensors' frames, and develop finishes them", "[cli][raw]") {
   RawFixture f;
   for (const char* n : {"mono.raw", "color.raw", "mono.dng", "color.dng", "raw.json"})
     CHECK(std::filesystem::exists(f.p(n)));
@@ -41,7 +41,7 @@ TEST_CASE("simulate --raw writes both sensors' frames; develop finishes them", "
   INFO("developed " << developed << " dB, camera picture " << camera << " dB");
   CHECK(developed > 20.0);
   CHECK(developed > camera - 3.0);
-  CHECK_THAT(test::read_text(f.p("dev.json")), Catch::Contains("\"demosaic\": \"ea\""));
+  CHECK_THAT(test::read_text(f.p("dev.json")), Catch::Contains("\"demosaic\": \"rcd\""));
 
   // The headerless frame with its layout gives the same picture as the DNG (same samples, levels).
   const std::string common = " --no-white-balance --no-color-matrix --exposure 2 --bits 16";

@@ -50,7 +50,7 @@ TEST_CASE("The realistic camera's noise follows its Poisson-Gaussian model", "[s
   CHECK(std::abs(var - expected) < 0.15 * expected);
 }
 
-TEST_CASE("An 8-bit sensor in low light posterises; a 12-bit one does not", "[sensor][isp]") {
+TEST_CASE("An 8-bit sensor in low light posterises, a 12-bit one does not", "[sensor][isp]") {
   // A noiseless ramp over the dark third: the output takes only the levels the ADC had.
   cv::Mat ramp(32, 512, CV_32FC3);
   for (int x = 0; x < ramp.cols; ++x) ramp.col(x).setTo(cv::Scalar::all(0.3 * x / (ramp.cols - 1)));

@@ -39,7 +39,7 @@ TEST_CASE("PNG and TIFF round-trip 8- and 16-bit, grey and colour exactly", "[io
   }
 }
 
-TEST_CASE("encode_png: every filter, depth and channel count decodes to the image; bytes independent of threads",
+TEST_CASE("encode_png: every filter, depth and channel count decodes to the image, its bytes independent of threads",
           "[io][png]") {
   for (int type : {CV_8UC1, CV_8UC3, CV_8UC4, CV_16UC1, CV_16UC3, CV_16UC4}) {
     // Rows that are not a multiple of the band, a smooth part (the filters' runs) and noise.

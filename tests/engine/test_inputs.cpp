@@ -46,7 +46,7 @@ cv::Mat jpeg_round_trip(const cv::Mat& bgr, int quality) {
 
 }  // namespace
 
-TEST_CASE("A grey image stored as RGB through a JPEG is a mono; real colour is refused with the figure",
+TEST_CASE("A grey image stored as RGB through a JPEG is a mono, real colour is refused with the figure",
           "[inputs]") {
   const cv::Mat grey = grey_texture({320, 240});
   cv::Mat bgr;

@@ -122,7 +122,7 @@ TEST_CASE("Rig path: both views see the rectified pair's scene through the rig's
   CHECK_THROWS_AS(make_rig_path(size, bad), Error);
 }
 
-TEST_CASE("Rig path: P1 and P2 score at the rig's views; the engine and the peer run through the rig",
+TEST_CASE("Rig path: P1 and P2 score at the rig's views, and the engine and the peer run through the rig",
           "[eval][rig_path]") {
   test::TempDir dir;
   for (int i = 0; i < 2; ++i) {
