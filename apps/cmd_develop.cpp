@@ -37,7 +37,8 @@ Command register_develop(CLI::App& root) {
   app->add_option("-o,--output", c->output, "output image (.png, .tif; 8 or 16 bit by --bits)")->required();
   add_raw_options(app, c->raw);
   app->add_option("--demosaic", c->demosaic,
-                  "rcd (ratio-corrected directional, default), ea (OpenCV edge-aware), mhc (Malvar-He-Cutler) or bilinear");
+                  "ri (residual interpolation on rcd's green, default), rcd (ratio-corrected directional), ea (OpenCV "
+                  "edge-aware), mhc (Malvar-He-Cutler) or bilinear");
   app->add_option("--exposure", c->exposure,
                   "linear gain before the tone curve, or 'auto' (default): the frame's baseline exposure (DNG BaselineExposure)");
   app->add_option("--tone", c->tone, "tone curve before the sRGB encoding: none (default) or filmic");

@@ -19,6 +19,7 @@ const char* to_string(Demosaic d) {
     case Demosaic::EdgeAware: return "ea";
     case Demosaic::Mhc: return "mhc";
     case Demosaic::Rcd: return "rcd";
+    case Demosaic::Ri: return "ri";
   }
   return "mhc";
 }
@@ -28,7 +29,8 @@ Demosaic parse_demosaic(const std::string& text) {
   if (text == "ea" || text == "edge-aware") return Demosaic::EdgeAware;
   if (text == "mhc" || text == "malvar") return Demosaic::Mhc;
   if (text == "rcd") return Demosaic::Rcd;
-  throw_invalid("the demosaic must be 'rcd', 'mhc', 'ea' or 'bilinear', got '" + text + "'");
+  if (text == "ri") return Demosaic::Ri;
+  throw_invalid("the demosaic must be 'ri', 'rcd', 'mhc', 'ea' or 'bilinear', got '" + text + "'");
 }
 
 const char* to_string(ToneCurve t) { return t == ToneCurve::Filmic ? "filmic" : "none"; }
@@ -126,10 +128,34 @@ cv::Mat demosaic_mhc(const cv::Mat& cfa, CfaPattern p) {
 // colour differences, blended the same way along the two diagonals; then both at the green sites
 // from the vertical and horizontal colour differences. On float samples, borders mirrored
 // (reflect-101 with an even margin, which keeps the pattern).
-cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
-  constexpr int kPad = 8;
-  constexpr float kEps = 1e-5f, kEps2 = 1e-10f;
-  cv::Mat P;
+//
+// RcdPlanes holds the padded mosaic and the planes the steps share; rcd_green() runs steps 1 and 2
+// (what the `ri` method takes from this one), rcd_red_blue() steps 3 and 4.
+constexpr int kRcdPad = 8;
+constexpr float kRcdEps = 1e-5f;
+
+struct RcdPlanes {
+  cv::Mat P;                 // the mosaic, padded by kRcdPad on every side
+  cv::Mat G;                 // green everywhere (padded)
+  cv::Mat vh, pq;            // each site's share of the vertical and of the first diagonal
+  cv::Mat spare[2];          // planes the green steps are done with, for the red and blue ones
+  cv::Rect inside() const { return {kRcdPad, kRcdPad, P.cols - 2 * kRcdPad, P.rows - 2 * kRcdPad}; }
+};
+
+// The firmer of a site's decision and its diagonal neighbours' mean.
+float firmer(const cv::Mat& d, int y, int x) {
+  const float* r = d.ptr<float>(y);
+  const float *up = d.ptr<float>(y - 1), *down = d.ptr<float>(y + 1);
+  const float c = r[x];
+  const float n = 0.25f * (up[x - 1] + up[x + 1] + down[x - 1] + down[x + 1]);
+  return std::abs(0.5f - c) < std::abs(0.5f - n) ? n : c;
+}
+
+RcdPlanes rcd_green(const cv::Mat& cfa, CfaPattern pattern) {
+  constexpr int kPad = kRcdPad;
+  constexpr float kEps = kRcdEps, kEps2 = 1e-10f;
+  RcdPlanes out;
+  cv::Mat& P = out.P;
   cv::copyMakeBorder(cfa, P, kPad, kPad, kPad, kPad, cv::BORDER_REFLECT_101);
   CV_Assert(P.isContinuous());
   const int H = P.rows, W = P.cols;
@@ -188,12 +214,6 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
       }
     }
   });
-  // The firmer of a site's decision and its diagonal neighbours' mean.
-  auto firmer = [&](cv::Mat& d, int y, int x) {
-    const float c = at(d, y, x);
-    const float n = 0.25f * (at(d, y - 1, x - 1) + at(d, y - 1, x + 1) + at(d, y + 1, x - 1) + at(d, y + 1, x + 1));
-    return std::abs(0.5f - c) < std::abs(0.5f - n) ? n : c;
-  };
   // The ratio that carries the site's detail onto a neighbour's estimate (1 where the low-pass is
   // not positive: a dark frame's noise about black).
   auto ratio = [&](int y, int x, int y2, int x2) {
@@ -223,7 +243,30 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
         at(G, y, x) = v * (1 - d) + h * d;
       }
   });
+  out.G = G;
+  out.vh = vh;
+  out.pq = pq;
+  out.spare[0] = dh;
+  out.spare[1] = dp;
+  return out;
+}
+
+// Steps 3 and 4 of rcd after rcd_green: CV_32FC3 BGR of the mosaic's size.
+cv::Mat rcd_red_blue(RcdPlanes& planes, CfaPattern pattern) {
+  constexpr float kEps = kRcdEps;
+  const cv::Mat& P = planes.P;
+  const cv::Mat& G = planes.G;
+  const cv::Mat &vh = planes.vh, &pq = planes.pq;
+  const int H = P.rows, W = P.cols;
+  const int tile[4] = {cfa_channel(pattern, 0, 0), cfa_channel(pattern, 0, 1), cfa_channel(pattern, 1, 0),
+                       cfa_channel(pattern, 1, 1)};
+  auto channel = [&](int y, int x) { return tile[(y & 1) * 2 + (x & 1)]; };
+  const int stride = W;
+  auto at = [stride](const cv::Mat& m, int y, int x) -> float& {
+    return reinterpret_cast<float*>(m.data)[y * stride + x];
+  };
   // Step 3: red at blue sites and blue at red ones, from the diagonal colour differences.
+  cv::Mat &dh = planes.spare[0], &dp = planes.spare[1];
   P.copyTo(dh);
   P.copyTo(dp);
   cv::Mat C[3] = {dh, G, dp};  // B, G, R; the native samples where they are
@@ -267,9 +310,90 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
         }
       }
   });
-  const cv::Rect inside(kPad, kPad, cfa.cols, cfa.rows);
+  const cv::Rect inside = planes.inside();
   cv::Mat out;
   cv::merge(std::vector<cv::Mat>{C[0](inside), C[1](inside), C[2](inside)}, out);
+  return out;
+}
+
+cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
+  RcdPlanes planes = rcd_green(cfa, pattern);
+  return rcd_red_blue(planes, pattern);
+}
+
+// Red or blue (the colour of the lattice whose first site is (oy, ox)) everywhere, by residual
+// interpolation on green: the colour modelled in a small window as a * G + b, the residual
+// interpolated bilinearly from the colour's own sites and added back. With the residual and the
+// model's b both interpolated from the same sites, b cancels, and the result is
+//     C = up(A) * G + up(Cs - A * Gs)
+// where Cs and Gs are the colour and green at the lattice's sites, A the fitted a smoothed over the
+// window (as a guided filter does) and up() the bilinear interpolation from the lattice: the
+// bilinear colour plus A times the detail green has between the colour's sites. a is fitted as
+// Kiku et al.'s minimised-Laplacian residual interpolation fits it ("Minimized-Laplacian residual
+// interpolation for color image demosaicking", 2014): by least squares between the lattice
+// Laplacians of the colour and of green, which keeps the fit off the window's mean level. kEps
+// pulls a toward 0 (the bilinear colour) where green's Laplacian is weak next to it: a flat area's
+// noise is then not carried over from green. The native samples stay as they are.
+void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox, cv::Mat& C) {
+  constexpr int kWindow = 3;  // lattice sites: 6 pixels across
+  constexpr float kEps = 1e-3f;
+  const int H = cfa.rows, W = cfa.cols;
+  const int h = (H - oy + 1) / 2, w = (W - ox + 1) / 2;
+  cv::Mat Gs(h, w, CV_32F), Cs(h, w, CV_32F);
+  parallel_rows(h, 64, [&](int r0, int r1) {
+    for (int i = r0; i < r1; ++i) {
+      const float *g = G.ptr<float>(oy + 2 * i), *c = cfa.ptr<float>(oy + 2 * i);
+      float *gs = Gs.ptr<float>(i), *cs = Cs.ptr<float>(i);
+      for (int j = 0; j < w; ++j) gs[j] = g[ox + 2 * j], cs[j] = c[ox + 2 * j];
+    }
+  });
+  const cv::Matx33f laplacian(0, -1, 0, -1, 4, -1, 0, -1, 0);
+  cv::Mat lg, lc;
+  cv::filter2D(Gs, lg, CV_32F, laplacian, cv::Point(-1, -1), 0, cv::BORDER_REFLECT_101);
+  cv::filter2D(Cs, lc, CV_32F, laplacian, cv::Point(-1, -1), 0, cv::BORDER_REFLECT_101);
+  const cv::Size window(kWindow, kWindow);
+  cv::Mat cov, var, a, A;
+  cv::blur(lg.mul(lc), cov, window, cv::Point(-1, -1), cv::BORDER_REFLECT_101);
+  cv::blur(lg.mul(lg), var, window, cv::Point(-1, -1), cv::BORDER_REFLECT_101);
+  cv::divide(cov, var + kEps, a);
+  cv::blur(a, A, window, cv::Point(-1, -1), cv::BORDER_REFLECT_101);
+  const cv::Mat D = Cs - A.mul(Gs);
+  // Bilinear from the lattice: pixel x lies at lattice column (x - ox) / 2, clamped at the ends.
+  std::vector<int> x0(static_cast<std::size_t>(W)), x1(static_cast<std::size_t>(W));
+  for (int x = 0; x < W; ++x) {
+    const int l = x - ox;
+    x0[x] = std::clamp(l < 0 ? 0 : l / 2, 0, w - 1);
+    x1[x] = std::clamp(l < 0 ? 0 : (l + 1) / 2, 0, w - 1);
+  }
+  parallel_rows(H, 32, [&](int r0, int r1) {
+    for (int y = r0; y < r1; ++y) {
+      const int l = y - oy;
+      const int i0 = std::clamp(l < 0 ? 0 : l / 2, 0, h - 1), i1 = std::clamp(l < 0 ? 0 : (l + 1) / 2, 0, h - 1);
+      const float *a0 = A.ptr<float>(i0), *a1 = A.ptr<float>(i1), *d0 = D.ptr<float>(i0), *d1 = D.ptr<float>(i1);
+      const float* g = G.ptr<float>(y);
+      float* c = C.ptr<float>(y);
+      for (int x = 0; x < W; ++x) {
+        const int j0 = x0[x], j1 = x1[x];
+        const float ua = 0.25f * (a0[j0] + a0[j1] + a1[j0] + a1[j1]);
+        const float ud = 0.25f * (d0[j0] + d0[j1] + d1[j0] + d1[j1]);
+        c[x] = ua * g[x] + ud;
+      }
+    }
+  });
+}
+
+// Green by rcd's steps 1 and 2, red and blue by residual_interpolation.
+cv::Mat demosaic_ri(const cv::Mat& cfa, CfaPattern pattern) {
+  RcdPlanes planes = rcd_green(cfa, pattern);
+  const cv::Mat G = planes.G(planes.inside());
+  cv::Mat B = planes.spare[0](planes.inside()), R = planes.spare[1](planes.inside());
+  for (int oy = 0; oy < 2; ++oy)
+    for (int ox = 0; ox < 2; ++ox) {
+      const int c = cfa_channel(pattern, oy, ox);
+      if (c != 1) residual_interpolation(cfa, G, oy, ox, c == 0 ? B : R);
+    }
+  cv::Mat out;
+  cv::merge(std::vector<cv::Mat>{B, G, R}, out);
   return out;
 }
 
@@ -281,6 +405,7 @@ cv::Mat demosaic(const cv::Mat& cfa, CfaPattern p, Demosaic method) {
   // Odd sizes are fine (the pattern is named at the top-left corner); files of them are refused by
   // read_raw, as sensors deliver whole 2x2 tiles, but the simulator's frames of odd-sized scenes are not.
   if (cfa.cols < 4 || cfa.rows < 4) throw_invalid("demosaic: a mosaic must be at least 4x4");
+  if (method == Demosaic::Ri) return demosaic_ri(cfa, p);
   if (method == Demosaic::Rcd) return demosaic_rcd(cfa, p);
   return method == Demosaic::Mhc ? demosaic_mhc(cfa, p) : demosaic_opencv(cfa, p, method);
 }

@@ -41,7 +41,7 @@ TEST_CASE("simulate --raw writes both sensors' frames, and develop finishes them
   INFO("developed " << developed << " dB, camera picture " << camera << " dB");
   CHECK(developed > 20.0);
   CHECK(developed > camera - 3.0);
-  CHECK_THAT(test::read_text(f.p("dev.json")), Catch::Contains("\"demosaic\": \"rcd\""));
+  CHECK_THAT(test::read_text(f.p("dev.json")), Catch::Contains("\"demosaic\": \"ri\""));
 
   // The headerless frame with its layout gives the same picture as the DNG (same samples, levels).
   const std::string common = " --no-white-balance --no-color-matrix --exposure 2 --bits 16";

@@ -40,7 +40,7 @@ double psnr_inner(const cv::Mat& a, const cv::Mat& b) {
 
 }  // namespace
 
-TEST_CASE("demosaic: every method reconstructs a mosaic of every pattern; Malvar-He-Cutler and RCD beat bilinear on correlated channels") {
+TEST_CASE("demosaic: every method reconstructs a mosaic of every pattern, and Malvar-He-Cutler, RCD and RI beat bilinear on correlated channels") {
   const cv::Mat truth = test_scene(160, 120);
   for (CfaPattern p : {CfaPattern::Rggb, CfaPattern::Bggr, CfaPattern::Grbg, CfaPattern::Gbrg}) {
     const cv::Mat m = mosaic(truth, p);
@@ -48,14 +48,16 @@ TEST_CASE("demosaic: every method reconstructs a mosaic of every pattern; Malvar
     const double ea = psnr_inner(demosaic(m, p, Demosaic::EdgeAware), truth);
     const double mhc = psnr_inner(demosaic(m, p, Demosaic::Mhc), truth);
     const double rcd = psnr_inner(demosaic(m, p, Demosaic::Rcd), truth);
+    const double ri = psnr_inner(demosaic(m, p, Demosaic::Ri), truth);
     INFO("pattern " << to_string(p) << ": bilinear " << bilinear << " dB, ea " << ea << " dB, mhc " << mhc
-                    << " dB, rcd " << rcd << " dB");
+                    << " dB, rcd " << rcd << " dB, ri " << ri << " dB");
     CHECK(bilinear > 28.0);
     CHECK(ea > 28.0);
     CHECK(mhc > bilinear + 1.0);
     CHECK(rcd > ea + 1.0);
+    CHECK(ri > ea + 1.0);
     // The samples themselves come back unchanged.
-    for (Demosaic d : {Demosaic::Mhc, Demosaic::Rcd}) {
+    for (Demosaic d : {Demosaic::Mhc, Demosaic::Rcd, Demosaic::Ri}) {
       const cv::Mat out = demosaic(m, p, d);
       for (const cv::Point at : {cv::Point(10, 10), cv::Point(11, 10), cv::Point(10, 11), cv::Point(0, 0), cv::Point(159, 119)})
         CHECK(out.at<cv::Vec3f>(at)[cfa_channel(p, at.y, at.x)] == Approx(m.at<float>(at)));

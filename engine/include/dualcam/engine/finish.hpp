@@ -24,13 +24,15 @@ namespace dualcam {
 // Malvar, He and Cutler 2004, "High-quality linear interpolation for demosaicing of
 // Bayer-patterned color images": bilinear corrected by the Laplacian of the site's own channel
 // (5x5 kernels), on float samples: best where the channels' detail is correlated, its kernels
-// amplify noise. Rcd (the default): a ratio-corrected directional interpolation after Sanz
-// Rodríguez's RCD (2017; finish.cpp has its steps), on float samples: measured best on the
-// simulator's frames and on the unit test's scene (docs/fusion.md#finishing has the figures).
-// Every method works on the white-balanced mosaic (develop_linear).
-enum class Demosaic { Bilinear, EdgeAware, Mhc, Rcd };
+// amplify noise. Rcd: a ratio-corrected directional interpolation after Sanz Rodríguez's RCD
+// (2017; finish.cpp has its steps), on float samples: best on the unit test's noiseless scene.
+// Ri (the default): rcd's green, then red and blue by residual interpolation on it with a
+// minimised-Laplacian fit (after Kiku et al. 2014): best on the simulator's noisy frames, and
+// ahead of LibRaw's DHT there (docs/fusion.md#finishing has the figures). Every method works on
+// the white-balanced mosaic (develop_linear).
+enum class Demosaic { Bilinear, EdgeAware, Mhc, Rcd, Ri };
 const char* to_string(Demosaic d);
-Demosaic parse_demosaic(const std::string& text);  // "bilinear" | "ea" | "mhc" | "rcd"; else Error(InvalidInput)
+Demosaic parse_demosaic(const std::string& text);  // "bilinear" | "ea" | "mhc" | "rcd" | "ri"; else Error(InvalidInput)
 
 // None: the sRGB encoding alone. Filmic: a global S-curve before it (highlights rolled off,
 // shadows kept), the kind of curve phone ISPs use so that a clipped sky does not end in a hard edge.
@@ -39,7 +41,7 @@ const char* to_string(ToneCurve t);
 ToneCurve parse_tone_curve(const std::string& text);  // "none" | "filmic"
 
 struct FinishOptions {
-  Demosaic demosaic = Demosaic::Rcd;
+  Demosaic demosaic = Demosaic::Ri;
   bool white_balance = true;   // apply the frame's as-shot white balance
   bool color_matrix = true;    // apply the frame's camera -> sRGB matrix
   double exposure = 1.0;       // linear gain before the tone curve (> 0)

@@ -40,7 +40,12 @@ struct InputOptions {
   double mono_outlier_difference = 48.0;   // 8-bit levels
   double mono_max_outlier_share = 0.002;   // of the pixels
   RawLayouts raw;                          // how each camera's raw frame is stored (raw.hpp)
-  FinishOptions raw_finish;                // how raw frames are developed (bits: always 16)
+  // How raw frames are developed (bits: always 16). With rcd, not finish's default ri: the merge's
+  // noise model of a raw frame (fusion/raw_noise.hpp) is measured through the demosaic on a flat
+  // frame, which predicts rcd's developed noise within 25 % but ri's red and blue 25-45 % high on
+  // the test's ramp (ri's fit depends on the content); the colour view from raw is the same with
+  // either (docs/fusion.md#finishing).
+  FinishOptions raw_finish{Demosaic::Rcd};
   void validate() const;
 };
 
