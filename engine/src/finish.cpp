@@ -130,12 +130,20 @@ cv::Mat demosaic_mhc(const cv::Mat& cfa, CfaPattern p) {
 // (reflect-101 with an even margin, which keeps the pattern).
 //
 // RcdPlanes holds the padded mosaic and the planes the steps share; rcd_green() runs steps 1 and 2
-// (what the `ri` method takes from this one), rcd_red_blue() steps 3 and 4.
-constexpr int kRcdPad = 8;
+// (what the `ri` method takes from this one), rcd_red_blue() steps 3 and 4. The steps fill all but
+// the outer 2, 3, 4, 6 and 8 rows and columns of the padded mosaic, and each reads at most 4
+// beyond what it fills; the last step reads the third row out of what step 3 filled, so the
+// margin is 10, not 8 (with 8, the frame's first and last row and column read values no step had
+// filled). rcd_strips() runs the steps on strips of rows with that margin of the mosaic above and
+// below, one strip per task: the same result as one pass over the whole frame, with planes of a
+// strip's size (at 12 MP 17 MB a strip, reused from strip to strip, against 400 MB of
+// full-size planes faulted in).
+constexpr int kRcdPad = 10;
+constexpr int kRcdStrip = 128;  // rows a strip fills (even: a strip starts on the pattern's phase)
 constexpr float kRcdEps = 1e-5f;
 
 struct RcdPlanes {
-  cv::Mat P;                 // the mosaic, padded by kRcdPad on every side
+  cv::Mat P;                 // the mosaic (a strip of it), padded by kRcdPad on every side
   cv::Mat G;                 // green everywhere (padded)
   cv::Mat vh, pq;            // each site's share of the vertical and of the first diagonal
   cv::Mat spare[2];          // planes the green steps are done with, for the red and blue ones
@@ -151,15 +159,16 @@ float firmer(const cv::Mat& d, int y, int x) {
   return std::abs(0.5f - c) < std::abs(0.5f - n) ? n : c;
 }
 
-RcdPlanes rcd_green(const cv::Mat& cfa, CfaPattern pattern) {
-  constexpr int kPad = kRcdPad;
+// `padded`: rows of the mosaic padded by kRcdPad (reflect-101 at the frame's edges), starting on
+// an even row of the padded frame; continuous.
+RcdPlanes rcd_green(const cv::Mat& padded, CfaPattern pattern) {
   constexpr float kEps = kRcdEps, kEps2 = 1e-10f;
   RcdPlanes out;
-  cv::Mat& P = out.P;
-  cv::copyMakeBorder(cfa, P, kPad, kPad, kPad, kPad, cv::BORDER_REFLECT_101);
+  out.P = padded;
+  const cv::Mat& P = out.P;
   CV_Assert(P.isContinuous());
   const int H = P.rows, W = P.cols;
-  // The pattern's 2x2 tile (kPad is even: the padded frame keeps it).
+  // The pattern's 2x2 tile (kRcdPad and the strip's first row are even: the strip keeps it).
   const int tile[4] = {cfa_channel(pattern, 0, 0), cfa_channel(pattern, 0, 1), cfa_channel(pattern, 1, 0),
                        cfa_channel(pattern, 1, 1)};
   auto channel = [&](int y, int x) { return tile[(y & 1) * 2 + (x & 1)]; };
@@ -171,7 +180,9 @@ RcdPlanes rcd_green(const cv::Mat& cfa, CfaPattern pattern) {
   // pattern alternates green with one other colour, so the steps that fill one kind of site step
   // over the other.
   const int stride = W;
-  auto at = [stride](cv::Mat& m, int y, int x) -> float& { return reinterpret_cast<float*>(m.data)[y * stride + x]; };
+  auto at = [stride](const cv::Mat& m, int y, int x) -> float& {
+    return reinterpret_cast<float*>(m.data)[y * stride + x];
+  };
   // Step 1: each direction's variation (a Hamilton-Adams classifier per pixel), squared, summed
   // over 3x3, and the share of the vertical: 1 = varies only vertically (interpolate along rows).
   parallel_rows(H - 4, 32, [&](int r0, int r1) {
@@ -251,8 +262,8 @@ RcdPlanes rcd_green(const cv::Mat& cfa, CfaPattern pattern) {
   return out;
 }
 
-// Steps 3 and 4 of rcd after rcd_green: CV_32FC3 BGR of the mosaic's size.
-cv::Mat rcd_red_blue(RcdPlanes& planes, CfaPattern pattern) {
+// Steps 3 and 4 of rcd after rcd_green: blue and red in planes.spare[0] and [1] (inside()).
+void rcd_red_blue(RcdPlanes& planes, CfaPattern pattern) {
   constexpr float kEps = kRcdEps;
   const cv::Mat& P = planes.P;
   const cv::Mat& G = planes.G;
@@ -310,15 +321,41 @@ cv::Mat rcd_red_blue(RcdPlanes& planes, CfaPattern pattern) {
         }
       }
   });
-  const cv::Rect inside = planes.inside();
-  cv::Mat out;
-  cv::merge(std::vector<cv::Mat>{C[0](inside), C[1](inside), C[2](inside)}, out);
-  return out;
+}
+
+// rcd_green on strips of the mosaic, each strip's planes handed to `strip(planes, first row,
+// rows)` (the frame's rows the strip fills: planes.inside()), strips on every core.
+template <typename Strip>
+void rcd_strips(const cv::Mat& cfa, CfaPattern pattern, Strip&& strip) {
+  cv::Mat P;
+  cv::copyMakeBorder(cfa, P, kRcdPad, kRcdPad, kRcdPad, kRcdPad, cv::BORDER_REFLECT_101);
+  const int strips = (cfa.rows + kRcdStrip - 1) / kRcdStrip;
+  parallel_rows(strips, 1, [&](int s0, int s1) {
+    for (int s = s0; s < s1; ++s) {
+      const int y0 = s * kRcdStrip, rows = std::min(kRcdStrip, cfa.rows - y0);
+      RcdPlanes planes = rcd_green(P.rowRange(y0, y0 + rows + 2 * kRcdPad), pattern);
+      strip(planes, y0, rows);
+    }
+  });
+}
+
+// Copies a strip's inside rows of B, G and R planes into rows y0.. of the CV_32FC3 `out`.
+void put_strip(const cv::Mat& b, const cv::Mat& g, const cv::Mat& r, int y0, int rows, cv::Mat& out) {
+  for (int y = 0; y < rows; ++y) {
+    const float *pb = b.ptr<float>(kRcdPad + y) + kRcdPad, *pg = g.ptr<float>(kRcdPad + y) + kRcdPad,
+                *pr = r.ptr<float>(kRcdPad + y) + kRcdPad;
+    cv::Vec3f* o = out.ptr<cv::Vec3f>(y0 + y);
+    for (int x = 0; x < out.cols; ++x) o[x] = cv::Vec3f(pb[x], pg[x], pr[x]);
+  }
 }
 
 cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
-  RcdPlanes planes = rcd_green(cfa, pattern);
-  return rcd_red_blue(planes, pattern);
+  cv::Mat out(cfa.size(), CV_32FC3);
+  rcd_strips(cfa, pattern, [&](RcdPlanes& planes, int y0, int rows) {
+    rcd_red_blue(planes, pattern);
+    put_strip(planes.spare[0], planes.G, planes.spare[1], y0, rows, out);
+  });
+  return out;
 }
 
 // Red or blue (the colour of the lattice whose first site is (oy, ox)) everywhere, by residual
@@ -384,9 +421,10 @@ void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox
 
 // Green by rcd's steps 1 and 2, red and blue by residual_interpolation.
 cv::Mat demosaic_ri(const cv::Mat& cfa, CfaPattern pattern) {
-  RcdPlanes planes = rcd_green(cfa, pattern);
-  const cv::Mat G = planes.G(planes.inside());
-  cv::Mat B = planes.spare[0](planes.inside()), R = planes.spare[1](planes.inside());
+  cv::Mat G(cfa.size(), CV_32F), B(cfa.size(), CV_32F), R(cfa.size(), CV_32F);
+  rcd_strips(cfa, pattern, [&](RcdPlanes& planes, int y0, int rows) {
+    planes.G(cv::Rect(kRcdPad, kRcdPad, cfa.cols, rows)).copyTo(G.rowRange(y0, y0 + rows));
+  });
   for (int oy = 0; oy < 2; ++oy)
     for (int ox = 0; ox < 2; ++ox) {
       const int c = cfa_channel(pattern, oy, ox);
