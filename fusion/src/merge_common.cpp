@@ -34,6 +34,7 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::guide_denoise_scale", guide_denoise_scale, 0, 1000);
   check_range("MergeOptions::mono_denoise_scale", mono_denoise_scale, 0, 1000);
   check_range("MergeOptions::raw_mono_denoise_scale", raw_mono_denoise_scale, 0, 1000);
+  check_range("MergeOptions::raw_transfer_radius", raw_transfer_radius, 1, 64);
   check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
   check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);
   check_range("MergeOptions::chroma_noise_scale", chroma_noise_scale, 0, 100);

@@ -59,6 +59,13 @@ struct MergeOptions {
   // the raw pair at light 0.05 / 0.02: 2: 29.04 / 26.36 dB, 4: 29.29 / 26.92, 8: 29.24 / 27.01
   // (from the finished pictures of the same samples: 28.57 / 26.02).
   double raw_mono_denoise_scale = 4.0;
+  // Reference = colour, the colour camera given as a raw frame: the transfer's window radius
+  // instead of transfer_radius (its frame's noise is white and strong, which a larger window
+  // averages; the rest of the merge is the same). On `dualcam eval --protocol raw` (27 dev scenes,
+  // 10-bit frames) the colour view's gain over the finished pictures at light 0.05 / 0.02: radius
+  // 2 (transfer_radius) +0.42 / +0.01 dB, 4 +0.48 / +0.24, 6 +0.36 / +0.22; on the simulator's
+  // own scenes through `dualcam fuse` (240x180 and 640x480, light 0.05) within 0.1 dB of radius 2.
+  int raw_transfer_radius = 4;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).
