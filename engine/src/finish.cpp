@@ -372,7 +372,7 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
 // pulls a toward 0 (the bilinear colour) where green's Laplacian is weak next to it: a flat area's
 // noise is then not carried over from green. The native samples stay as they are.
 void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox, cv::Mat& C) {
-  constexpr int kWindow = 3;  // lattice sites: 6 pixels across
+  constexpr int kWindow = 3;  // sites of the lattice a side: 5 pixels
   constexpr float kEps = 1e-3f;
   const int H = cfa.rows, W = cfa.cols;
   const int h = (H - oy + 1) / 2, w = (W - ox + 1) / 2;
