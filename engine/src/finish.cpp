@@ -150,6 +150,18 @@ struct RcdPlanes {
   cv::Rect inside() const { return {kRcdPad, kRcdPad, P.cols - 2 * kRcdPad, P.rows - 2 * kRcdPad}; }
 };
 
+// What both halves of rcd index with: the pattern's 2x2 tile (kRcdPad and a strip's first row are
+// even, so a strip keeps the frame's phase), and an element of the continuous planes of one strip,
+// all of one size, by offset without a row lookup.
+struct RcdGrid {
+  int tile[4];
+  int stride;
+  RcdGrid(CfaPattern p, int width)
+      : tile{cfa_channel(p, 0, 0), cfa_channel(p, 0, 1), cfa_channel(p, 1, 0), cfa_channel(p, 1, 1)}, stride(width) {}
+  int channel(int y, int x) const { return tile[(y & 1) * 2 + (x & 1)]; }
+  float& at(const cv::Mat& m, int y, int x) const { return reinterpret_cast<float*>(m.data)[y * stride + x]; }
+};
+
 // The firmer of a site's decision and its diagonal neighbours' mean.
 float firmer(const cv::Mat& d, int y, int x) {
   const float* r = d.ptr<float>(y);
@@ -168,21 +180,15 @@ RcdPlanes rcd_green(const cv::Mat& padded, CfaPattern pattern) {
   const cv::Mat& P = out.P;
   CV_Assert(P.isContinuous());
   const int H = P.rows, W = P.cols;
-  // The pattern's 2x2 tile (kRcdPad and the strip's first row are even: the strip keeps it).
-  const int tile[4] = {cfa_channel(pattern, 0, 0), cfa_channel(pattern, 0, 1), cfa_channel(pattern, 1, 0),
-                       cfa_channel(pattern, 1, 1)};
-  auto channel = [&](int y, int x) { return tile[(y & 1) * 2 + (x & 1)]; };
+  const RcdGrid grid(pattern, W);
+  auto channel = [&](int y, int x) { return grid.channel(y, x); };
+  auto at = [&](const cv::Mat& m, int y, int x) -> float& { return grid.at(m, y, x); };
   // Each plane is written where a later step reads it (the margins shrink step by step: each
   // step's reads stay inside the rows and columns the step before wrote), so none is cleared.
   cv::Mat lpf(H, W, CV_32F), vh(H, W, CV_32F), pq(H, W, CV_32F), dv(H, W, CV_32F), dh(H, W, CV_32F),
       dp(H, W, CV_32F), dq(H, W, CV_32F);
-  // Continuous planes of one size: an element by offset, without a row lookup. A row of a Bayer
-  // pattern alternates green with one other colour, so the steps that fill one kind of site step
-  // over the other.
-  const int stride = W;
-  auto at = [stride](const cv::Mat& m, int y, int x) -> float& {
-    return reinterpret_cast<float*>(m.data)[y * stride + x];
-  };
+  // A row of a Bayer pattern alternates green with one other colour, so the steps that fill one
+  // kind of site step over the other.
   // Step 1: each direction's variation (a Hamilton-Adams classifier per pixel), squared, summed
   // over 3x3, and the share of the vertical: 1 = varies only vertically (interpolate along rows).
   parallel_rows(H - 4, 32, [&](int r0, int r1) {
@@ -269,13 +275,9 @@ void rcd_red_blue(RcdPlanes& planes, CfaPattern pattern) {
   const cv::Mat& G = planes.G;
   const cv::Mat &vh = planes.vh, &pq = planes.pq;
   const int H = P.rows, W = P.cols;
-  const int tile[4] = {cfa_channel(pattern, 0, 0), cfa_channel(pattern, 0, 1), cfa_channel(pattern, 1, 0),
-                       cfa_channel(pattern, 1, 1)};
-  auto channel = [&](int y, int x) { return tile[(y & 1) * 2 + (x & 1)]; };
-  const int stride = W;
-  auto at = [stride](const cv::Mat& m, int y, int x) -> float& {
-    return reinterpret_cast<float*>(m.data)[y * stride + x];
-  };
+  const RcdGrid grid(pattern, W);
+  auto channel = [&](int y, int x) { return grid.channel(y, x); };
+  auto at = [&](const cv::Mat& m, int y, int x) -> float& { return grid.at(m, y, x); };
   // Step 3: red at blue sites and blue at red ones, from the diagonal colour differences.
   cv::Mat &dh = planes.spare[0], &dp = planes.spare[1];
   P.copyTo(dh);
@@ -370,8 +372,9 @@ cv::Mat demosaic_rcd(const cv::Mat& cfa, CfaPattern pattern) {
 // interpolation for color image demosaicking", 2014): by least squares between the lattice
 // Laplacians of the colour and of green, which keeps the fit off the window's mean level. kEps
 // pulls a toward 0 (the bilinear colour) where green's Laplacian is weak next to it: a flat area's
-// noise is then not carried over from green. The native samples stay as they are.
-void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox, cv::Mat& C) {
+// noise is then not carried over from green. The native samples stay as they are. `bgr` (CV_32FC3)
+// holds green in channel 1; the colour is written into its channel c.
+void residual_interpolation(const cv::Mat& cfa, int oy, int ox, int c, cv::Mat& bgr) {
   constexpr int kWindow = 3;  // sites of the lattice a side: 5 pixels
   constexpr float kEps = 1e-3f;
   const int H = cfa.rows, W = cfa.cols;
@@ -379,9 +382,10 @@ void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox
   cv::Mat Gs(h, w, CV_32F), Cs(h, w, CV_32F);
   parallel_rows(h, 64, [&](int r0, int r1) {
     for (int i = r0; i < r1; ++i) {
-      const float *g = G.ptr<float>(oy + 2 * i), *c = cfa.ptr<float>(oy + 2 * i);
+      const cv::Vec3f* g = bgr.ptr<cv::Vec3f>(oy + 2 * i);
+      const float* m = cfa.ptr<float>(oy + 2 * i);
       float *gs = Gs.ptr<float>(i), *cs = Cs.ptr<float>(i);
-      for (int j = 0; j < w; ++j) gs[j] = g[ox + 2 * j], cs[j] = c[ox + 2 * j];
+      for (int j = 0; j < w; ++j) gs[j] = g[ox + 2 * j][1], cs[j] = m[ox + 2 * j];
     }
   });
   const cv::Matx33f laplacian(0, -1, 0, -1, 4, -1, 0, -1, 0);
@@ -407,13 +411,12 @@ void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox
       const int l = y - oy;
       const int i0 = std::clamp(l < 0 ? 0 : l / 2, 0, h - 1), i1 = std::clamp(l < 0 ? 0 : (l + 1) / 2, 0, h - 1);
       const float *a0 = A.ptr<float>(i0), *a1 = A.ptr<float>(i1), *d0 = D.ptr<float>(i0), *d1 = D.ptr<float>(i1);
-      const float* g = G.ptr<float>(y);
-      float* c = C.ptr<float>(y);
+      cv::Vec3f* o = bgr.ptr<cv::Vec3f>(y);
       for (int x = 0; x < W; ++x) {
         const int j0 = x0[x], j1 = x1[x];
         const float ua = 0.25f * (a0[j0] + a0[j1] + a1[j0] + a1[j1]);
         const float ud = 0.25f * (d0[j0] + d0[j1] + d1[j0] + d1[j1]);
-        c[x] = ua * g[x] + ud;
+        o[x][c] = ua * o[x][1] + ud;
       }
     }
   });
@@ -421,17 +424,19 @@ void residual_interpolation(const cv::Mat& cfa, const cv::Mat& G, int oy, int ox
 
 // Green by rcd's steps 1 and 2, red and blue by residual_interpolation.
 cv::Mat demosaic_ri(const cv::Mat& cfa, CfaPattern pattern) {
-  cv::Mat G(cfa.size(), CV_32F), B(cfa.size(), CV_32F), R(cfa.size(), CV_32F);
+  cv::Mat out(cfa.size(), CV_32FC3);
   rcd_strips(cfa, pattern, [&](RcdPlanes& planes, int y0, int rows) {
-    planes.G(cv::Rect(kRcdPad, kRcdPad, cfa.cols, rows)).copyTo(G.rowRange(y0, y0 + rows));
+    for (int y = 0; y < rows; ++y) {
+      const float* g = planes.G.ptr<float>(kRcdPad + y) + kRcdPad;
+      cv::Vec3f* o = out.ptr<cv::Vec3f>(y0 + y);
+      for (int x = 0; x < cfa.cols; ++x) o[x][1] = g[x];
+    }
   });
   for (int oy = 0; oy < 2; ++oy)
     for (int ox = 0; ox < 2; ++ox) {
       const int c = cfa_channel(pattern, oy, ox);
-      if (c != 1) residual_interpolation(cfa, G, oy, ox, c == 0 ? B : R);
+      if (c != 1) residual_interpolation(cfa, oy, ox, c, out);
     }
-  cv::Mat out;
-  cv::merge(std::vector<cv::Mat>{B, G, R}, out);
   return out;
 }
 
