@@ -1,6 +1,7 @@
 #pragma once
 // Internal: the fast guided filter (guided.hpp) split in two, so a caller can apply it row by row
 // inside its own pass instead of receiving a full-size filtered image.
+#include <functional>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -34,5 +35,17 @@ class GuidedRows {
   std::vector<int> x0_, y0_;
   std::vector<float> tx_, ty_;
 };
+
+// The colour-guided filter (He et al.'s with a 3-channel guide; guided.hpp) streamed by rows:
+// the coefficients of `src_small` (CV_32F, 1-3 channels) with the guide `guide_small` (CV_32FC3),
+// both of one size, reduced from `full` by cv::resize INTER_AREA (block = 0) or by averaging
+// block x block pixels (radius in reduced pixels), are fitted band by band, upsampled bilinearly
+// and applied to each full row as it comes: `guide_row(y, planes)` fills the full-resolution
+// guide's row y into 3 planes of full.width, `emit(y, planes)` receives the filtered row, one
+// plane per source channel. No full-size coefficient image is made. Rows are emitted from
+// parallel bands, each row once.
+void color_guided_rows(const cv::Mat& guide_small, const cv::Mat& src_small, cv::Size full, int radius, double eps,
+                       int block, const std::function<void(int, float* const*)>& guide_row,
+                       const std::function<void(int, const float* const*)>& emit);
 
 }  // namespace dualcam::fusion::detail
