@@ -454,6 +454,64 @@ cv::Mat restore_detail(const cv::Mat& color, cv::Mat transferred, cv::Mat energy
   return transferred;
 }
 
+// The merged image's chroma noise, reduced as an ISP's chroma denoise does: blue's and red's
+// ratios to the luminance (linear, plus kChromaOffset) smoothed by the colour-guided filter, guided
+// by the square root of the image itself (where its noise is nearly even across levels), and
+// multiplied back onto the luminance; green follows from the luminance, which stays as it was.
+// The coefficients are fitted at half resolution (2x2 block means) and applied at full
+// resolution, one pass in and one out. In place on linear BGR.
+constexpr float kChromaOffset = 1e-3f;
+
+void reduce_chroma_noise(cv::Mat& bgr, int radius, double eps) {
+  constexpr int f = 2;
+  const int W = bgr.cols, H = bgr.rows;
+  const cv::Size small((W + f - 1) / f, (H + f - 1) / f);
+  cv::Mat gs(small, CV_32FC3, cv::Scalar::all(0)), ps(small, CV_32FC2, cv::Scalar::all(0));
+  // Block means of the guide and of the ratios, a reduced row from up to two full ones.
+  parallel_rows(small.height, 16, [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r) {
+      float* g = gs.ptr<float>(r);
+      float* q = ps.ptr<float>(r);
+      const int ya = f * r, yb = std::min(H, ya + f);
+      for (int y = ya; y < yb; ++y) {
+        const float* c = bgr.ptr<float>(y);
+        for (int x = 0; x < W; ++x) {
+          const float* p = c + 3 * x;
+          const float inv = 1.0f / (kLuma[0] * p[0] + kLuma[1] * p[1] + kLuma[2] * p[2] + kChromaOffset);
+          float* gg = g + 3 * (x / f);
+          float* qq = q + 2 * (x / f);
+          for (int k = 0; k < 3; ++k) gg[k] += std::sqrt(std::max(0.0f, p[k]));
+          qq[0] += p[0] * inv;
+          qq[1] += p[2] * inv;
+        }
+      }
+      for (int x = 0; x < small.width; ++x) {
+        const float inv_n = 1.0f / float((yb - ya) * (std::min(W, f * x + f) - f * x));
+        for (int k = 0; k < 3; ++k) g[3 * x + k] *= inv_n;
+        q[2 * x] *= inv_n, q[2 * x + 1] *= inv_n;
+      }
+    }
+  });
+  detail::color_guided_rows(
+      gs, ps, bgr.size(), std::max(1, radius / f), eps, f,
+      [&](int y, float* const* planes) {
+        const float* c = bgr.ptr<float>(y);
+        for (int x = 0; x < W; ++x)
+          for (int k = 0; k < 3; ++k) planes[k][x] = std::sqrt(std::max(0.0f, c[3 * x + k]));
+      },
+      [&](int y, const float* const* ratio) {
+        float* c = bgr.ptr<float>(y);
+        for (int x = 0; x < W; ++x) {
+          const float l = kLuma[0] * c[3 * x] + kLuma[1] * c[3 * x + 1] + kLuma[2] * c[3 * x + 2];
+          const float b = std::max(0.0f, (l + kChromaOffset) * ratio[0][x]);
+          const float r = std::max(0.0f, (l + kChromaOffset) * ratio[1][x]);
+          c[3 * x] = b;
+          c[3 * x + 1] = std::max(0.0f, (l - kLuma[0] * b - kLuma[2] * r) / kLuma[1]);
+          c[3 * x + 2] = r;
+        }
+      });
+}
+
 }  // namespace
 
 MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warped, const cv::Mat& valid,
@@ -511,6 +569,13 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
   cv::Mat transferred, energy;
   transfer(guide, color, t, transferred, energy);
   res.image = restore_detail(color, std::move(transferred), std::move(energy), n.color, o);  // clipped at 0
+  if (o.chroma_denoise_radius > 0) {
+    // eps: the colour camera's noise carried into the square root at the image's mean level
+    // (var(sqrt x) ~ var(x) / 4x), so the filter smooths as much more as the frame is noisier.
+    const float l = float(y_mean);
+    const double v = (n.color.pixel(0, l) + n.color.pixel(1, l) + n.color.pixel(2, l)) / 3.0;
+    reduce_chroma_noise(res.image, o.chroma_denoise_radius, o.chroma_denoise_scale * v / (4.0 * std::max(1e-4, y_mean)));
+  }
   return res;
 }
 

@@ -35,6 +35,9 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::mono_denoise_scale", mono_denoise_scale, 0, 1000);
   check_range("MergeOptions::raw_mono_denoise_scale", raw_mono_denoise_scale, 0, 1000);
   check_range("MergeOptions::raw_transfer_radius", raw_transfer_radius, 1, 64);
+  check_range("MergeOptions::chroma_denoise_radius", chroma_denoise_radius, 0, 64);
+  check_range("MergeOptions::raw_chroma_denoise_radius", raw_chroma_denoise_radius, 0, 64);
+  check_range("MergeOptions::chroma_denoise_scale", chroma_denoise_scale, 0.0, 1e6);
   check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
   check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);
   check_range("MergeOptions::chroma_noise_scale", chroma_noise_scale, 0, 100);

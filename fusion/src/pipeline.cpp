@@ -314,7 +314,10 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   }
   ms.alignment_px = mo.alignment_px;
   if (in.mono_noise) mo.mono_denoise_scale = mo.raw_mono_denoise_scale;
-  if (in.color_noise) mo.transfer_radius = mo.raw_transfer_radius;
+  if (in.color_noise) {
+    mo.transfer_radius = mo.raw_transfer_radius;
+    mo.chroma_denoise_radius = mo.raw_chroma_denoise_radius;
+  }
   const cv::Mat& ref_in = ref_color ? color_lin : mono_lin;
   const cv::Mat reference_lin = ref_in.depth() == CV_32F ? ref_in : to_linear(ref_in);
   MergeResult m = ref_color ? merge_reference_color(reference_lin, warped, valid, mo, &ms.noise)

@@ -66,6 +66,20 @@ struct MergeOptions {
   // 2 (transfer_radius) +0.42 / +0.01 dB, 4 +0.48 / +0.24, 6 +0.36 / +0.22; on the simulator's
   // own scenes through `dualcam fuse` (240x180 and 640x480, light 0.05) within 0.1 dB of radius 2.
   int raw_transfer_radius = 4;
+  // Reference = colour: the merged image's chroma denoised, as an ISP's chroma noise reduction:
+  // blue's and red's ratios to the luminance smoothed by a colour-guided filter (guided.hpp) of
+  // this radius (px; fitted at half resolution; 0 = off), guided by the image's square root, eps =
+  // chroma_denoise_scale x the colour camera's noise variance in that square root at the image's
+  // mean level; green from the luminance, which is kept ...
+  int chroma_denoise_radius = 0;
+  double chroma_denoise_scale = 0.5;
+  // ... and this radius where the colour camera came as a raw frame. On `dualcam eval --protocol
+  // raw` (27 dev scenes, 10-bit frames) the colour view's gain over the finished pictures at light
+  // 0.05 / 0.02: off +0.48 / +0.24 dB, radius 2 +0.83 / +0.60 (scale 1, three ratios: +0.88 /
+  // +0.63, but the regress scene's poles and floor tiles -0.11 dB against its truth;
+  // docs/evaluation.md#raw-protocol).
+  // Image inputs keep it off: their ISP has denoised the chroma already.
+  int raw_chroma_denoise_radius = 2;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).
