@@ -287,7 +287,6 @@ void color_guided_rows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r,
   linear_axis(full.height, h, y0, ty, step);
   std::vector<int> x1(x0.size());
   for (std::size_t i = 0; i < x0.size(); ++i) x1[i] = std::min(x0[i] + 1, w - 1);
-  const bool twice = block == 2 && w >= 2 && (W == 2 * w || W == 2 * w - 1);
   const int bands = (h + kColorBandRows - 1) / kColorBandRows;
   parallel_rows(bands, 1, [&](int b0, int b1) {
     ColorBand sb;
@@ -315,19 +314,7 @@ void color_guided_rows(const cv::Mat& g, const cv::Mat& p, cv::Size full, int r,
         for (int k = 0; k < K; ++k) {
           const float* v = coef.data() + k * n + static_cast<std::size_t>(cy - ya) * w;
           float* o = up.data() + static_cast<std::size_t>(k) * W;
-          if (twice) {
-            // Blocks of 2: pixels 2i + 1 and 2i + 2 lie between coefficients i and i + 1, at 1/4
-            // and 3/4 (the same weights as the general loop below, in a form that vectorises).
-            o[0] = v[0];
-            for (int i = 0; i + 1 < w; ++i) {
-              const float d = v[i + 1] - v[i];
-              o[2 * i + 1] = v[i] + 0.25f * d;
-              o[2 * i + 2] = v[i] + 0.75f * d;
-            }
-            if (W == 2 * w) o[W - 1] = v[w - 1];
-          } else {
-            for (int x = 0; x < W; ++x) o[x] = v[x0[x]] + tx[x] * (v[x1[x]] - v[x0[x]]);
-          }
+          for (int x = 0; x < W; ++x) o[x] = v[x0[x]] + tx[x] * (v[x1[x]] - v[x0[x]]);
         }
         return up.data();
       };

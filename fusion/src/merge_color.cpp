@@ -175,13 +175,15 @@ struct Transfers {
   double keep_mean = 0;         // mean share of the small windows' coefficients
 };
 
-// Means of f x f blocks of a CV_32FC(C) image (the last blocks partial).
-cv::Mat block_means(const cv::Mat& src, int f) {
-  const int C = src.channels(), W = src.cols, H = src.rows;
+// Means of f x f blocks of `values(pixel, out)`: C values made from each pixel of the CV_32F image
+// `src` (the last blocks partial), without a full-size image of them.
+template <typename Values>
+cv::Mat block_means_of(const cv::Mat& src, int f, int C, Values&& values) {
+  const int S = src.channels(), W = src.cols, H = src.rows;
   const cv::Size size((W + f - 1) / f, (H + f - 1) / f);
-  cv::Mat out(size, src.type());
+  cv::Mat out(size, CV_32FC(C));
   parallel_rows(size.height, 8, [&](int r0, int r1) {
-    std::vector<float> sum(static_cast<std::size_t>(size.width) * C);
+    std::vector<float> sum(static_cast<std::size_t>(size.width) * C), v(static_cast<std::size_t>(C));
     for (int r = r0; r < r1; ++r) {
       std::fill(sum.begin(), sum.end(), 0.0f);
       const int y0 = r * f, y1 = std::min(H, y0 + f);
@@ -190,8 +192,10 @@ cv::Mat block_means(const cv::Mat& src, int f) {
         // Block by block (no division per sample); each sum in the same order as before.
         for (int x0 = 0, i = 0; x0 < W; x0 += f, ++i) {
           float* s = sum.data() + static_cast<std::size_t>(i) * C;
-          for (int x = x0; x < std::min(W, x0 + f); ++x)
-            for (int c = 0; c < C; ++c) s[c] += p[x * C + c];
+          for (int x = x0; x < std::min(W, x0 + f); ++x) {
+            values(p + x * S, v.data());
+            for (int c = 0; c < C; ++c) s[c] += v[c];
+          }
         }
       }
       float* o = out.ptr<float>(r);
@@ -202,6 +206,12 @@ cv::Mat block_means(const cv::Mat& src, int f) {
     }
   });
   return out;
+}
+
+// Means of f x f blocks of a CV_32FC(C) image (the last blocks partial).
+cv::Mat block_means(const cv::Mat& src, int f) {
+  const int C = src.channels();
+  return block_means_of(src, f, C, [C](const float* p, float* v) { std::copy(p, p + C, v); });
 }
 
 // Bilinear sampling (cv::resize INTER_LINEAR's positions) of a reduced image at the rows and
@@ -464,34 +474,18 @@ constexpr float kChromaOffset = 1e-3f;
 
 void reduce_chroma_noise(cv::Mat& bgr, int radius, double eps) {
   constexpr int f = 2;
-  const int W = bgr.cols, H = bgr.rows;
-  const cv::Size small((W + f - 1) / f, (H + f - 1) / f);
-  cv::Mat gs(small, CV_32FC3, cv::Scalar::all(0)), ps(small, CV_32FC2, cv::Scalar::all(0));
-  // Block means of the guide and of the ratios, a reduced row from up to two full ones.
-  parallel_rows(small.height, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      float* g = gs.ptr<float>(r);
-      float* q = ps.ptr<float>(r);
-      const int ya = f * r, yb = std::min(H, ya + f);
-      for (int y = ya; y < yb; ++y) {
-        const float* c = bgr.ptr<float>(y);
-        for (int x = 0; x < W; ++x) {
-          const float* p = c + 3 * x;
-          const float inv = 1.0f / (kLuma[0] * p[0] + kLuma[1] * p[1] + kLuma[2] * p[2] + kChromaOffset);
-          float* gg = g + 3 * (x / f);
-          float* qq = q + 2 * (x / f);
-          for (int k = 0; k < 3; ++k) gg[k] += std::sqrt(std::max(0.0f, p[k]));
-          qq[0] += p[0] * inv;
-          qq[1] += p[2] * inv;
-        }
-      }
-      for (int x = 0; x < small.width; ++x) {
-        const float inv_n = 1.0f / float((yb - ya) * (std::min(W, f * x + f) - f * x));
-        for (int k = 0; k < 3; ++k) g[3 * x + k] *= inv_n;
-        q[2 * x] *= inv_n, q[2 * x + 1] *= inv_n;
-      }
-    }
+  const int W = bgr.cols;
+  // Block means of the guide (3 values) and of the two ratios, in one pass over the image.
+  const cv::Mat both = block_means_of(bgr, f, 5, [](const float* p, float* v) {
+    const float inv = 1.0f / (kLuma[0] * p[0] + kLuma[1] * p[1] + kLuma[2] * p[2] + kChromaOffset);
+    for (int k = 0; k < 3; ++k) v[k] = std::sqrt(std::max(0.0f, p[k]));
+    v[3] = p[0] * inv;
+    v[4] = p[2] * inv;
   });
+  cv::Mat gs(both.size(), CV_32FC3), ps(both.size(), CV_32FC2);
+  const int from_to[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4};
+  cv::Mat outs[] = {gs, ps};
+  cv::mixChannels(&both, 1, outs, 2, from_to, 5);
   detail::color_guided_rows(
       gs, ps, bgr.size(), std::max(1, radius / f), eps, f,
       [&](int y, float* const* planes) {
