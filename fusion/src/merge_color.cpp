@@ -14,6 +14,7 @@
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc/edge_filter.hpp>
+#include <tbb/enumerable_thread_specific.h>
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
@@ -415,6 +416,148 @@ cv::Mat gradient_energy(const cv::Mat& img, float s2) {
   return g;
 }
 
+// The colour's own values that the detail restore puts back (and measures the residual's noise
+// on), denoised edge-aware where the colour camera came as a raw frame
+// (MergeOptions::detail_denoise_radius). The restore keeps the residual where it stands out of the
+// noise, which is at edges and texture, and there it kept a raw frame's strong white noise whole.
+// A joint bilateral filter, separable (along rows, then along columns), of the image's square root
+// (where a raw frame's noise is nearly even across levels); its range weights from a [1 4 6 4 1]/16
+// blur of that root (so that the noise itself does not decide which neighbours look alike), a
+// biweight (1 - u^2)^2 of u = the channels' summed absolute difference / (3 sigma_r); spatial
+// weights a Gaussian of sigma = radius. Rows are made by bands, borders reflected (101) on both
+// axes, so that any band gives the same values as the whole image.
+class DetailValues {
+ public:
+  static constexpr int kBand = 32;  // rows made at a time
+
+  DetailValues(const cv::Mat& color, int radius, float sigma_r)
+      : color_(color), radius_(radius), inv_(1.0f / (3.0f * sigma_r)) {
+    for (int d = -radius; d <= radius; ++d) spatial_.push_back(std::exp(-0.5f * float(d * d) / float(radius * radius)));
+  }
+
+  // Rows [r0, r1) (at most kBand of them), linear BGR, into `out` (CV_32FC3, r1 - r0 rows). The
+  // passes run on channel planes, so that every inner loop runs along a row.
+  void rows(int r0, int r1, cv::Mat& out) const {
+    Scratch& s = scratch_.local();
+    const int W = color_.cols, n = r1 - r0, R = radius_, halo = R + 2, Wp = W + 2 * halo;
+    const int nr = n + 2 * halo, ng = n + 2 * R, Wg = W + 2 * R;
+    // The square root of rows [r0 - halo, r1 + halo), columns padded by halo, one plane a channel.
+    s.root.create(3 * nr, Wp, CV_32F);
+    for (int k = 0; k < nr; ++k) {
+      const float* c = color_.ptr<float>(reflect(r0 - halo + k, color_.rows));
+      float* q[3] = {s.root.ptr<float>(k), s.root.ptr<float>(nr + k), s.root.ptr<float>(2 * nr + k)};
+      for (int x = 0; x < Wp; ++x) {
+        const float* p = c + 3 * reflect(x - halo, W);
+        for (int ch = 0; ch < 3; ++ch) q[ch][x] = std::max(0.0f, p[ch]);
+      }
+    }
+    cv::sqrt(s.root, s.root);
+    // The range guide, rows [r0 - R, r1 + R), columns padded by R: [1 4 6 4 1]/16 down, then across.
+    s.down.create(ng, Wp, CV_32F);
+    s.guide.create(3 * ng, Wg, CV_32F);
+    for (int ch = 0; ch < 3; ++ch) {
+      for (int k = 0; k < ng; ++k) {
+        const float* a = s.root.ptr<float>(ch * nr + k);
+        const float *b = a + Wp, *c = b + Wp, *d = c + Wp, *e = d + Wp;
+        float* o = s.down.ptr<float>(k);
+        for (int x = 0; x < Wp; ++x) o[x] = (a[x] + e[x] + 4.0f * (b[x] + d[x]) + 6.0f * c[x]) * (1.0f / 16.0f);
+      }
+      for (int k = 0; k < ng; ++k) {
+        const float* g = s.down.ptr<float>(k) + (halo - R - 2);
+        float* o = s.guide.ptr<float>(ch * ng + k);
+        for (int x = 0; x < Wg; ++x) o[x] = (g[x] + g[x + 4] + 4.0f * (g[x + 1] + g[x + 3]) + 6.0f * g[x + 2]) * (1.0f / 16.0f);
+      }
+    }
+    // Along the rows, for rows [r0 - R, r1 + R).
+    s.across.create(3 * ng, W, CV_32F);
+    s.weight.resize(std::size_t(W));
+    float* ws = s.weight.data();
+    for (int k = 0; k < ng; ++k) {
+      const float* g[3] = {s.guide.ptr<float>(k), s.guide.ptr<float>(ng + k), s.guide.ptr<float>(2 * ng + k)};
+      const float* q[3] = {s.root.ptr<float>(k + 2) + (halo - R), s.root.ptr<float>(nr + k + 2) + (halo - R),
+                           s.root.ptr<float>(2 * nr + k + 2) + (halo - R)};
+      float* o[3] = {s.across.ptr<float>(k), s.across.ptr<float>(ng + k), s.across.ptr<float>(2 * ng + k)};
+      std::fill(ws, ws + W, 0.0f);
+      for (int ch = 0; ch < 3; ++ch) std::fill(o[ch], o[ch] + W, 0.0f);
+      for (int d = 0; d <= 2 * R; ++d)
+        accumulate(g[0] + R, g[1] + R, g[2] + R, g[0] + d, g[1] + d, g[2] + d, q[0] + d, q[1] + d, q[2] + d,
+                   spatial_[d], W, o[0], o[1], o[2], ws);
+      for (int ch = 0; ch < 3; ++ch)  // the centre's weight is its spatial weight: ws > 0
+        for (int x = 0; x < W; ++x) o[ch][x] /= ws[x];
+    }
+    // Along the columns, then squared back to linear and interleaved.
+    s.sum.create(3, W, CV_32F);
+    out.create(n, W, CV_32FC3);
+    for (int y = 0; y < n; ++y) {
+      float* a[3] = {s.sum.ptr<float>(0), s.sum.ptr<float>(1), s.sum.ptr<float>(2)};
+      std::fill(ws, ws + W, 0.0f);
+      for (int ch = 0; ch < 3; ++ch) std::fill(a[ch], a[ch] + W, 0.0f);
+      const float* g0[3] = {s.guide.ptr<float>(y + R) + R, s.guide.ptr<float>(ng + y + R) + R,
+                            s.guide.ptr<float>(2 * ng + y + R) + R};
+      for (int d = 0; d <= 2 * R; ++d)
+        accumulate(g0[0], g0[1], g0[2], s.guide.ptr<float>(y + d) + R, s.guide.ptr<float>(ng + y + d) + R,
+                   s.guide.ptr<float>(2 * ng + y + d) + R, s.across.ptr<float>(y + d), s.across.ptr<float>(ng + y + d),
+                   s.across.ptr<float>(2 * ng + y + d), spatial_[d], W, a[0], a[1], a[2], ws);
+      float* o = out.ptr<float>(y);
+      for (int x = 0; x < W; ++x) {
+        const float iw = 1.0f / ws[x];
+        for (int ch = 0; ch < 3; ++ch) {
+          const float v = a[ch][x] * iw;
+          o[3 * x + ch] = v * v;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Scratch {
+    cv::Mat root, down, guide, across, sum;
+    std::vector<float> weight;
+  };
+  static int reflect(int i, int n) {
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * n - 2 - i;
+    return i;
+  }
+  // One neighbour of every pixel of a row: its weight (spatial x the biweight of the guides'
+  // summed absolute difference) times its values into the sums, and into the weights.
+  void accumulate(const float* __restrict c0, const float* __restrict c1, const float* __restrict c2,
+                  const float* __restrict n0, const float* __restrict n1, const float* __restrict n2,
+                  const float* __restrict v0, const float* __restrict v1, const float* __restrict v2, float spatial,
+                  int W, float* __restrict s0, float* __restrict s1, float* __restrict s2, float* __restrict ws) const {
+    const float inv = inv_;
+    for (int x = 0; x < W; ++x) {
+      const float u = (std::fabs(n0[x] - c0[x]) + std::fabs(n1[x] - c1[x]) + std::fabs(n2[x] - c2[x])) * inv;
+      const float t = std::max(0.0f, 1.0f - u * u);
+      const float w = spatial * t * t;
+      s0[x] += w * v0[x];
+      s1[x] += w * v1[x];
+      s2[x] += w * v2[x];
+      ws[x] += w;
+    }
+  }
+  const cv::Mat& color_;
+  int radius_;
+  float inv_;
+  std::vector<float> spatial_;
+  mutable tbb::enumerable_thread_specific<Scratch> scratch_;
+};
+
+// The whole image of DetailValues, bands in parallel.
+cv::Mat denoised_detail_values(const cv::Mat& color, int radius, float sigma_r) {
+  const DetailValues values(color, radius, sigma_r);
+  cv::Mat out(color.size(), CV_32FC3);
+  const int bands = (color.rows + DetailValues::kBand - 1) / DetailValues::kBand;
+  parallel_rows(bands, 1, [&](int b0, int b1) {
+    for (int b = b0; b < b1; ++b) {
+      const int r0 = b * DetailValues::kBand, r1 = std::min(color.rows, r0 + DetailValues::kBand);
+      cv::Mat band = out.rowRange(r0, r1);
+      values.rows(r0, r1, band);
+    }
+  });
+  return out;
+}
+
 // What the transfer cannot explain (colour detail with no trace in the mono, or noise) is the
 // residual colour - transferred. Its local energy is compared with what noise and misalignment
 // would leave there: the colour camera's noise variance at the pixel's level (the measured
@@ -562,14 +705,21 @@ MergeResult merge_reference_color(const cv::Mat& color, const cv::Mat& mono_warp
   const Transfers t = make_transfers(guide, color, usable, n, res.fit_gain, denoise_scale, o);
   cv::Mat transferred, energy;
   transfer(guide, color, t, transferred, energy);
-  res.image = restore_detail(color, std::move(transferred), std::move(energy), n.color, o);  // clipped at 0
-  if (o.chroma_denoise_radius > 0) {
-    // eps: the colour camera's noise carried into the square root at the image's mean level
-    // (var(sqrt x) ~ var(x) / 4x), so the filter smooths as much more as the frame is noisier.
-    const float l = float(y_mean);
-    const double v = (n.color.pixel(0, l) + n.color.pixel(1, l) + n.color.pixel(2, l)) / 3.0;
-    reduce_chroma_noise(res.image, o.chroma_denoise_radius, o.chroma_denoise_scale * v / (4.0 * std::max(1e-4, y_mean)));
-  }
+  // The colour camera's noise variance carried into the square root at the image's mean level
+  // (var(sqrt x) ~ var(x) / 4x): the scale of both edge-aware steps below.
+  const float l = float(y_mean);
+  const double root_variance =
+      (n.color.pixel(0, l) + n.color.pixel(1, l) + n.color.pixel(2, l)) / 3.0 / (4.0 * std::max(1e-4, y_mean));
+  // The colour's own values the restore puts back and measures the residual's noise on: denoised
+  // where detail_denoise_radius asks (the keep then follows the noise of what is put back).
+  const cv::Mat restored_from =
+      o.detail_denoise_radius > 0 && o.detail_radius > 0
+          ? denoised_detail_values(color, o.detail_denoise_radius,
+                                   float(std::max(1e-6, o.detail_denoise_scale * std::sqrt(root_variance))))
+          : color;
+  res.image = restore_detail(restored_from, std::move(transferred), std::move(energy), n.color, o);  // clipped at 0
+  // The chroma filter's eps in that root: it smooths as much more as the frame is noisier.
+  if (o.chroma_denoise_radius > 0) reduce_chroma_noise(res.image, o.chroma_denoise_radius, o.chroma_denoise_scale * root_variance);
   return res;
 }
 

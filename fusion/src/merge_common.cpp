@@ -38,6 +38,9 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::chroma_denoise_radius", chroma_denoise_radius, 0, 64);
   check_range("MergeOptions::raw_chroma_denoise_radius", raw_chroma_denoise_radius, 0, 64);
   check_range("MergeOptions::chroma_denoise_scale", chroma_denoise_scale, 0.0, 1e6);
+  check_range("MergeOptions::detail_denoise_radius", detail_denoise_radius, 0, 16);
+  check_range("MergeOptions::raw_detail_denoise_radius", raw_detail_denoise_radius, 0, 16);
+  check_range("MergeOptions::detail_denoise_scale", detail_denoise_scale, 1e-3, 1e3);
   check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
   check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);
   check_range("MergeOptions::chroma_noise_scale", chroma_noise_scale, 0, 100);

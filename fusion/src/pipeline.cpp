@@ -317,6 +317,7 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
   if (in.color_noise) {
     mo.transfer_radius = mo.raw_transfer_radius;
     mo.chroma_denoise_radius = mo.raw_chroma_denoise_radius;
+    mo.detail_denoise_radius = mo.raw_detail_denoise_radius;
   }
   const cv::Mat& ref_in = ref_color ? color_lin : mono_lin;
   const cv::Mat reference_lin = ref_in.depth() == CV_32F ? ref_in : to_linear(ref_in);

@@ -80,6 +80,22 @@ struct MergeOptions {
   // docs/evaluation.md#raw-protocol).
   // Image inputs keep it off: their ISP has denoised the chroma already.
   int raw_chroma_denoise_radius = 2;
+  // Reference = colour: the colour's own values that the detail restore puts back (where its
+  // detail stands out of its noise: edges, texture), and measures the residual's noise on,
+  // denoised first by an edge-aware filter of this radius (px; a separable joint bilateral of the
+  // image's square root, range sigma = detail_denoise_scale x the colour camera's noise in that
+  // root at the image's mean level; merge_color.cpp; 0 = off) ...
+  int detail_denoise_radius = 0;
+  double detail_denoise_scale = 1.0;
+  // ... and this radius where the colour camera came as a raw frame. On `dualcam eval --protocol
+  // raw` (27 dev scenes, 10-bit frames) the colour view's gain over the finished pictures at light
+  // 0.05 / 0.02, and the regress case fuse-raw and a 640x480 simulator scene against their truth:
+  // off +0.83 / +0.60 dB, 23.68 / 28.82 dB; scale 1 +1.07 / +0.78, 23.83 / 28.87; 1.5 +1.10 /
+  // +0.86, 23.72 / 28.50; 2 +1.06 / +0.84, 23.58 / 28.06 (docs/evaluation.md#raw-protocol).
+  // Image inputs keep it off: on the real pairs (radius 2, scale 1) it raised the colour view's
+  // flat-area noise from 0.220 to 0.265 levels (detail 0.693 -> 0.688), their ISP having
+  // smoothed what it would.
+  int raw_detail_denoise_radius = 2;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).
