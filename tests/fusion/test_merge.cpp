@@ -41,6 +41,19 @@ cv::Mat mono_of(const cv::Mat& bgr, cv::Vec3f weights, float gain) {
   cv::transform(bgr, m, cv::Matx13f(gain * weights[0], gain * weights[1], gain * weights[2]));
   return cv::min(m, 1.0);  // the sensor clips
 }
+// merge_reference_color's image on 1 thread, checked to be the same on 3.
+cv::Mat merge_color_on_1_and_3_threads(const cv::Mat& color, const cv::Mat& mono, const cv::Mat& valid,
+                                       const fusion::MergeOptions& o) {
+  cv::Mat one;
+  {
+    ThreadScope t(1);
+    one = t.run([&] { return fusion::merge_reference_color(color, mono, valid, o).image; });
+  }
+  ThreadScope t(3);
+  const cv::Mat three = t.run([&] { return fusion::merge_reference_color(color, mono, valid, o).image; });
+  CHECK(cv::norm(one, three, cv::NORM_INF) == 0);
+  return one;
+}
 }  // namespace
 
 TEST_CASE("merge_reference_mono recovers the mono's response and takes clipped luminance from the colour",
@@ -248,16 +261,7 @@ TEST_CASE("merge_reference_color's chroma noise reduction lowers the colour nois
   fusion::MergeOptions on = off;
   on.chroma_denoise_radius = 2;
   const cv::Mat a = fusion::merge_reference_color(color, mono, valid, off).image;
-  cv::Mat b;
-  {
-    ThreadScope t(1);
-    b = t.run([&] { return fusion::merge_reference_color(color, mono, valid, on).image; });
-  }
-  {
-    ThreadScope t(3);
-    const cv::Mat b3 = t.run([&] { return fusion::merge_reference_color(color, mono, valid, on).image; });
-    CHECK(cv::norm(b, b3, cv::NORM_INF) == 0);
-  }
+  const cv::Mat b = merge_color_on_1_and_3_threads(color, mono, valid, on);
   // Chroma error (each channel minus the luminance, against the truth's) inside the four patches,
   // away from their edges and the highlight.
   auto chroma_error = [&](const cv::Mat& img) {
@@ -302,16 +306,7 @@ TEST_CASE("merge_reference_color's detail denoising lowers the noise the detail 
   fusion::MergeOptions on = off;
   on.detail_denoise_radius = 2;
   const cv::Mat a = fusion::merge_reference_color(color, mono, valid, off).image;
-  cv::Mat b;
-  {
-    ThreadScope t(1);
-    b = t.run([&] { return fusion::merge_reference_color(color, mono, valid, on).image; });
-  }
-  {
-    ThreadScope t(3);
-    const cv::Mat b3 = t.run([&] { return fusion::merge_reference_color(color, mono, valid, on).image; });
-    CHECK(cv::norm(b, b3, cv::NORM_INF) == 0);
-  }
+  const cv::Mat b = merge_color_on_1_and_3_threads(color, mono, valid, on);
   // The error where the truth has an edge (its luminance changes by more than 0.02 to a
   // neighbour), and over the whole image.
   cv::Mat y, gx, gy, edge;
