@@ -433,6 +433,9 @@ class DetailValues {
   DetailValues(const cv::Mat& color, int radius, float sigma_r)
       : color_(color), radius_(radius), inv_(1.0f / (3.0f * sigma_r)) {
     for (int d = -radius; d <= radius; ++d) spatial_.push_back(std::exp(-0.5f * float(d * d) / float(radius * radius)));
+    // The image column of each padded column (halo radius + 2 on either side).
+    const int halo = radius + 2;
+    for (int x = -halo; x < color.cols + halo; ++x) xs_.push_back(cv::borderInterpolate(x, color.cols, cv::BORDER_REFLECT_101));
   }
 
   // Rows [r0, r1) (at most kBand of them), linear BGR, into `out` (CV_32FC3, r1 - r0 rows). The
@@ -444,10 +447,10 @@ class DetailValues {
     // The square root of rows [r0 - halo, r1 + halo), columns padded by halo, one plane a channel.
     s.root.create(3 * nr, Wp, CV_32F);
     for (int k = 0; k < nr; ++k) {
-      const float* c = color_.ptr<float>(reflect(r0 - halo + k, color_.rows));
+      const float* c = color_.ptr<float>(cv::borderInterpolate(r0 - halo + k, color_.rows, cv::BORDER_REFLECT_101));
       float* q[3] = {s.root.ptr<float>(k), s.root.ptr<float>(nr + k), s.root.ptr<float>(2 * nr + k)};
       for (int x = 0; x < Wp; ++x) {
-        const float* p = c + 3 * reflect(x - halo, W);
+        const float* p = c + 3 * xs_[std::size_t(x)];
         for (int ch = 0; ch < 3; ++ch) q[ch][x] = std::max(0.0f, p[ch]);
       }
     }
@@ -514,11 +517,6 @@ class DetailValues {
     cv::Mat root, down, guide, across, sum;
     std::vector<float> weight;
   };
-  static int reflect(int i, int n) {
-    if (n == 1) return 0;
-    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * n - 2 - i;
-    return i;
-  }
   // One neighbour of every pixel of a row: its weight (spatial x the biweight of the guides'
   // summed absolute difference) times its values into the sums, and into the weights.
   void accumulate(const float* __restrict c0, const float* __restrict c1, const float* __restrict c2,
@@ -540,6 +538,7 @@ class DetailValues {
   int radius_;
   float inv_;
   std::vector<float> spatial_;
+  std::vector<int> xs_;
   mutable tbb::enumerable_thread_specific<Scratch> scratch_;
 };
 
