@@ -34,12 +34,15 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::guide_denoise_scale", guide_denoise_scale, 0, 1000);
   check_range("MergeOptions::mono_denoise_scale", mono_denoise_scale, 0, 1000);
   check_range("MergeOptions::raw_mono_denoise_scale", raw_mono_denoise_scale, 0, 1000);
+  check_range("MergeOptions::raw_guide_denoise_radius", raw_guide_denoise_radius, 1, 64);
+  check_range("MergeOptions::raw_guide_denoise_scale", raw_guide_denoise_scale, 0, 1000);
   check_range("MergeOptions::raw_transfer_radius", raw_transfer_radius, 1, 64);
   check_range("MergeOptions::chroma_denoise_radius", chroma_denoise_radius, 0, 64);
   check_range("MergeOptions::raw_chroma_denoise_radius", raw_chroma_denoise_radius, 0, 64);
   check_range("MergeOptions::chroma_denoise_scale", chroma_denoise_scale, 0.0, 1e6);
   check_range("MergeOptions::detail_denoise_radius", detail_denoise_radius, 0, 16);
   check_range("MergeOptions::raw_detail_denoise_radius", raw_detail_denoise_radius, 0, 16);
+  check_range("MergeOptions::raw_detail_noise_scale", raw_detail_noise_scale, 0, 100);
   check_range("MergeOptions::detail_denoise_scale", detail_denoise_scale, 1e-3, 1e3);
   check_range("MergeOptions::color_chroma_radius", color_chroma_radius, 1, 256);
   check_range("MergeOptions::chroma_edge", chroma_edge, 1e-3, 10);

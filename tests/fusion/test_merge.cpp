@@ -332,3 +332,19 @@ TEST_CASE("merge_reference_color's detail denoising lowers the noise the detail 
   bad.detail_denoise_scale = 0;
   CHECK_THROWS_WITH(fusion::merge_reference_color(color, mono, valid, bad), Catch::Contains("MergeOptions::detail_denoise_scale"));
 }
+
+TEST_CASE("The settings the fuse pipeline takes for raw frames are checked like the others", "[merge]") {
+  const cv::Mat color = make_scene();
+  const cv::Mat mono = mono_of(color, cv::Vec3f(0.25f, 0.45f, 0.30f), 1.0f);
+  const cv::Mat valid(color.size(), CV_8U, cv::Scalar(255));
+  CHECK_NOTHROW(fusion::MergeOptions{}.validate());
+  auto refused = [&](void (*spoil)(fusion::MergeOptions&), const char* name) {
+    fusion::MergeOptions bad;
+    spoil(bad);
+    CHECK_THROWS_WITH(fusion::merge_reference_color(color, mono, valid, bad), Catch::Contains(name));
+  };
+  refused([](fusion::MergeOptions& o) { o.raw_guide_denoise_radius = 0; }, "MergeOptions::raw_guide_denoise_radius");
+  refused([](fusion::MergeOptions& o) { o.raw_guide_denoise_scale = -1; }, "MergeOptions::raw_guide_denoise_scale");
+  refused([](fusion::MergeOptions& o) { o.raw_detail_noise_scale = -0.5; }, "MergeOptions::raw_detail_noise_scale");
+  refused([](fusion::MergeOptions& o) { o.raw_chroma_denoise_radius = 65; }, "MergeOptions::raw_chroma_denoise_radius");
+}

@@ -59,6 +59,16 @@ struct MergeOptions {
   // the raw pair at light 0.05 / 0.02: 2: 29.04 / 26.36 dB, 4: 29.29 / 26.92, 8: 29.24 / 27.01
   // (from the finished pictures of the same samples: 28.57 / 26.02).
   double raw_mono_denoise_scale = 4.0;
+  // ... and, where the mono came as a raw frame, the self-guided filter's radius (both references)
+  // and, reference colour, its scale, instead of guide_denoise_radius and guide_denoise_scale. A
+  // raw mono's noise is white (no demosaic, ISP or JPEG has correlated it): a small window
+  // averages it and keeps more of the mono's detail. On `dualcam eval --protocol raw` (27 dev
+  // scenes, 10-bit frames) at light 0.02, with the colour's raw settings below at 2 and 1.25:
+  // radius 4, scale 24 (the images' settings) colour view 28.30, mono view 26.92 dB; radius 2,
+  // scale 24: 28.40 / 27.38; radius 2, scale 12: 28.46 / 27.38 (scale 48: 28.26, 6: 28.42);
+  // from the finished pictures of the same samples 27.52 / 26.02 (docs/evaluation.md#raw-protocol).
+  int raw_guide_denoise_radius = 2;
+  double raw_guide_denoise_scale = 12.0;
   // Reference = colour, the colour camera given as a raw frame: the transfer's window radius
   // instead of transfer_radius (its frame's noise is white and strong, which a larger window
   // averages; the rest of the merge is the same). On `dualcam eval --protocol raw` (27 dev scenes,
@@ -77,9 +87,10 @@ struct MergeOptions {
   // raw` (27 dev scenes, 10-bit frames) the colour view's gain over the finished pictures at light
   // 0.05 / 0.02: off +0.48 / +0.24 dB, radius 2 +0.83 / +0.60 (scale 1, three ratios: +0.88 /
   // +0.63, but the regress scene's poles and floor tiles -0.11 dB against its truth;
-  // docs/evaluation.md#raw-protocol).
+  // docs/evaluation.md#raw-protocol). With the raw guide and detail settings (raw_guide_*,
+  // raw_detail_*): radius 2 +1.35 / +0.97, 4 +1.36 / +1.07, 6 +1.09 at 0.02.
   // Image inputs keep it off: their ISP has denoised the chroma already.
-  int raw_chroma_denoise_radius = 2;
+  int raw_chroma_denoise_radius = 4;
   // Reference = colour: the colour's own values that the detail restore puts back (where its
   // detail stands out of its noise: edges, texture), and measures the residual's noise on,
   // denoised first by an edge-aware filter of this radius (px; a separable joint bilateral of the
@@ -96,6 +107,12 @@ struct MergeOptions {
   // flat-area noise from 0.220 to 0.265 levels (detail 0.693 -> 0.688), their ISP having
   // smoothed what it would.
   int raw_detail_denoise_radius = 2;
+  // ... and, the colour camera given as a raw frame, detail_noise_scale's value: the values put
+  // back are denoised, so less of the residual needs to be taken for noise. On the raw protocol
+  // at light 0.05 / 0.02 (the settings above): 1.25 +1.18 / +1.01 dB, 1.0 +1.36 / +1.07, 0.8
+  // +1.39 / +0.96; the regress case fuse-raw and the 640x480 simulator scene 23.81 / 28.93 dB
+  // at 1.25, 24.03 / 29.03 at 1.0.
+  double raw_detail_noise_scale = 1.0;
   // Reference = mono: the colour is scaled in linear light until the mono's fitted spectral
   // response to it equals what the mono read; this regularises that ratio in dark pixels
   // (linear light).
