@@ -125,6 +125,14 @@ TEST_CASE("dualcam bench --stages fuse-raw: the raw path against the finished pi
   CHECK(s["engine_psnr_db"].get<double>() > 18.0);
   CHECK(std::abs(s["engine_psnr_db"].get<double>() - s["peer_psnr_db"].get<double>()) < 4.0);
   CHECK(s["engine_stages_s"].contains("merge"));
+  // The raw path's own work is timed beside the stages, and inside the row's time.
+  const auto& st = s["engine_stages_s"];
+  REQUIRE(st.contains("develop"));
+  REQUIRE(st.contains("raw_noise_fit"));
+  CHECK(st["develop"].get<double>() > 0);
+  CHECK(st["raw_noise_fit"].get<double>() > 0);
+  CHECK(st["develop"].get<double>() + st["raw_noise_fit"].get<double>() + st["merge"].get<double>() <
+        s["engine_s"].get<double>() * 1.5);
 }
 
 TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a PNG file, beside the rig row",
