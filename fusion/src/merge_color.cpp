@@ -178,13 +178,14 @@ struct Transfers {
 
 // Means of f x f blocks of `values(pixel, out)`: C values made from each pixel of the CV_32F image
 // `src` (the last blocks partial), without a full-size image of them.
-template <typename Values>
-cv::Mat block_means_of(const cv::Mat& src, int f, int C, Values&& values) {
+template <int C, typename Values>
+cv::Mat block_means_of(const cv::Mat& src, int f, Values&& values) {
   const int S = src.channels(), W = src.cols, H = src.rows;
   const cv::Size size((W + f - 1) / f, (H + f - 1) / f);
   cv::Mat out(size, CV_32FC(C));
   parallel_rows(size.height, 8, [&](int r0, int r1) {
-    std::vector<float> sum(static_cast<std::size_t>(size.width) * C), v(static_cast<std::size_t>(C));
+    std::vector<float> sum(static_cast<std::size_t>(size.width) * C);
+    std::array<float, C> v;
     for (int r = r0; r < r1; ++r) {
       std::fill(sum.begin(), sum.end(), 0.0f);
       const int y0 = r * f, y1 = std::min(H, y0 + f);
@@ -211,8 +212,9 @@ cv::Mat block_means_of(const cv::Mat& src, int f, int C, Values&& values) {
 
 // Means of f x f blocks of a CV_32FC(C) image (the last blocks partial).
 cv::Mat block_means(const cv::Mat& src, int f) {
-  const int C = src.channels();
-  return block_means_of(src, f, C, [C](const float* p, float* v) { std::copy(p, p + C, v); });
+  constexpr int C = 6;
+  CV_Assert(src.channels() == C);
+  return block_means_of<C>(src, f, [](const float* p, float* v) { std::copy(p, p + C, v); });
 }
 
 // Bilinear sampling (cv::resize INTER_LINEAR's positions) of a reduced image at the rows and
@@ -618,7 +620,7 @@ void reduce_chroma_noise(cv::Mat& bgr, int radius, double eps) {
   constexpr int f = 2;
   const int W = bgr.cols;
   // Block means of the guide (3 values) and of the two ratios, in one pass over the image.
-  const cv::Mat both = block_means_of(bgr, f, 5, [](const float* p, float* v) {
+  const cv::Mat both = block_means_of<5>(bgr, f, [](const float* p, float* v) {
     const float inv = 1.0f / (kLuma[0] * p[0] + kLuma[1] * p[1] + kLuma[2] * p[2] + kChromaOffset);
     for (int k = 0; k < 3; ++k) v[k] = std::sqrt(std::max(0.0f, p[k]));
     v[3] = p[0] * inv;
