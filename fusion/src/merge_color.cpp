@@ -210,7 +210,7 @@ cv::Mat block_means_of(const cv::Mat& src, int f, Values&& values) {
   return out;
 }
 
-// Means of f x f blocks of a CV_32FC(C) image (the last blocks partial).
+// Means of f x f blocks of a CV_32FC6 image (the transfer's coefficients; the last blocks partial).
 cv::Mat block_means(const cv::Mat& src, int f) {
   constexpr int C = 6;
   CV_Assert(src.channels() == C);
