@@ -50,6 +50,22 @@ void MergeOptions::validate() const {
   check_range("MergeOptions::alignment_px", alignment_px, 0, 100);
 }
 
+MergeOptions MergeOptions::for_raw_frames(bool mono_raw, bool color_raw) const {
+  MergeOptions o = *this;
+  if (mono_raw) {
+    o.mono_denoise_scale = raw_mono_denoise_scale;
+    o.guide_denoise_radius = raw_guide_denoise_radius;
+    o.guide_denoise_scale = raw_guide_denoise_scale;
+  }
+  if (color_raw) {
+    o.transfer_radius = raw_transfer_radius;
+    o.chroma_denoise_radius = raw_chroma_denoise_radius;
+    o.detail_denoise_radius = raw_detail_denoise_radius;
+    o.detail_noise_scale = raw_detail_noise_scale;
+  }
+  return o;
+}
+
 namespace detail {
 
 void check_merge_inputs(const char* function, const cv::Mat& three, const char* three_name, const cv::Mat& one,

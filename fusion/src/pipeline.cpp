@@ -313,17 +313,7 @@ FuseResult fuse(const FuseInput& in, const FuseOptions& o, Progress* progress) {
     mo.alignment_px = std::max(mo.alignment_px, std::sqrt(row * row + match * match));
   }
   ms.alignment_px = mo.alignment_px;
-  if (in.mono_noise) {
-    mo.mono_denoise_scale = mo.raw_mono_denoise_scale;
-    mo.guide_denoise_radius = mo.raw_guide_denoise_radius;
-    mo.guide_denoise_scale = mo.raw_guide_denoise_scale;
-  }
-  if (in.color_noise) {
-    mo.transfer_radius = mo.raw_transfer_radius;
-    mo.chroma_denoise_radius = mo.raw_chroma_denoise_radius;
-    mo.detail_denoise_radius = mo.raw_detail_denoise_radius;
-    mo.detail_noise_scale = mo.raw_detail_noise_scale;
-  }
+  mo = mo.for_raw_frames(bool(in.mono_noise), bool(in.color_noise));
   const cv::Mat& ref_in = ref_color ? color_lin : mono_lin;
   const cv::Mat reference_lin = ref_in.depth() == CV_32F ? ref_in : to_linear(ref_in);
   MergeResult m = ref_color ? merge_reference_color(reference_lin, warped, valid, mo, &ms.noise)

@@ -348,3 +348,24 @@ TEST_CASE("The settings the fuse pipeline takes for raw frames are checked like 
   refused([](fusion::MergeOptions& o) { o.raw_detail_noise_scale = -0.5; }, "MergeOptions::raw_detail_noise_scale");
   refused([](fusion::MergeOptions& o) { o.raw_chroma_denoise_radius = 65; }, "MergeOptions::raw_chroma_denoise_radius");
 }
+
+TEST_CASE("MergeOptions::for_raw_frames puts each camera's raw settings in place of the images' ones", "[merge]") {
+  fusion::MergeOptions o;
+  o.raw_guide_denoise_radius = 3;
+  o.raw_detail_noise_scale = 0.7;
+  o.raw_chroma_denoise_radius = 5;
+  const fusion::MergeOptions none = o.for_raw_frames(false, false);
+  CHECK(none.guide_denoise_radius == o.guide_denoise_radius);
+  CHECK(none.chroma_denoise_radius == o.chroma_denoise_radius);
+  const fusion::MergeOptions mono = o.for_raw_frames(true, false);
+  CHECK(mono.guide_denoise_radius == 3);
+  CHECK(mono.guide_denoise_scale == o.raw_guide_denoise_scale);
+  CHECK(mono.mono_denoise_scale == o.raw_mono_denoise_scale);
+  CHECK(mono.chroma_denoise_radius == o.chroma_denoise_radius);  // the colour's stay the images'
+  const fusion::MergeOptions color = o.for_raw_frames(false, true);
+  CHECK(color.guide_denoise_radius == o.guide_denoise_radius);
+  CHECK(color.chroma_denoise_radius == 5);
+  CHECK(color.detail_noise_scale == 0.7);
+  CHECK(color.detail_denoise_radius == o.raw_detail_denoise_radius);
+  CHECK(color.transfer_radius == o.raw_transfer_radius);
+}

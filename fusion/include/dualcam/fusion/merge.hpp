@@ -135,6 +135,10 @@ struct MergeOptions {
   int chroma_radius = 4;      // reference = mono: guided-filter radius smoothing the chroma, px (at half resolution, radius/2 there rounded down: 1 and 3 act as 2)
   double chroma_eps = 1e-3;   // ... and its regularisation (sRGB-encoded units squared)
   void validate() const;
+  // These options with the raw_* settings in place of the ones they stand for, for a mono and a
+  // colour camera that came as raw frames (their noise fitted on the frames): what the fuse
+  // pipeline merges with.
+  MergeOptions for_raw_frames(bool mono_raw, bool color_raw) const;
 };
 
 struct MergeResult {
