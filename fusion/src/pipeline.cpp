@@ -258,8 +258,10 @@ FuseInput fuse_input(const CameraPair& pair, const StereoRig* rig, const InputOp
       return std::nullopt;
     }
   };
-  tbb::parallel_invoke([&] { if (!pair.mono_frame.samples.empty()) in.mono_noise = model(pair.mono_frame); },
-                       [&] { if (!pair.color_frame.samples.empty()) in.color_noise = model(pair.color_frame); });
+  // One camera after the other, each fit parallel inside: side by side (tbb::parallel_invoke) the
+  // 12 MP pair took 0.15 s against 0.10 s, a thread waiting in one fit took up a plane of the other.
+  if (!pair.mono_frame.samples.empty()) in.mono_noise = model(pair.mono_frame);
+  if (!pair.color_frame.samples.empty()) in.color_noise = model(pair.color_frame);
   return in;
 }
 
