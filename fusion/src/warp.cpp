@@ -95,41 +95,70 @@ cv::Mat warp_encoded_by_disparity(const cv::Mat& src, const cv::Mat& disparity, 
 
 namespace {
 
-// src (the other camera's linear image) -> the reference camera's grid: for every reference pixel
-// its canonical coordinates (dst_inv) and disparity, the shift along the canonical row, the other
-// camera's pixel there (bilinear on the smooth forward maps), one bilinear fetch of the image.
+// src (the other camera's linear image) -> the reference camera's grid, a band of rows at a time:
+// for every reference pixel its canonical coordinates (dst_inv) and disparity, the shift along
+// the canonical row, the other camera's pixel there (the forward map, bilinear), one bilinear
+// fetch of the image. Where a band's canonical rows are few (a horizontal rig turned by a few
+// degrees), the forward map is made at every pixel of those rows and cv::remap'ed at the shifted
+// positions; else (a vertical rig: the canonical frame is transposed) evaluated point by point
+// (Rectifier::Maps::at), which costs more per pixel than the band's rows.
 cv::Mat warp_composed(const cv::Mat& src, const Rectifier::Maps& src_fwd, const cv::Size& src_size,
                       const Rectifier::Maps& dst_inv, const cv::Size& canon, const cv::Mat& disparity, float sign,
                       cv::Mat* valid) {
   if (disparity.type() != CV_32F || disparity.size() != canon)
     throw_invalid("warp_through_rig: the disparity must be CV_32F of the canonical size");
-  cv::Mat d;
-  cv::remap(disparity, d, dst_inv.x, dst_inv.y, cv::INTER_NEAREST, cv::BORDER_CONSTANT,
-            cv::Scalar::all(std::numeric_limits<double>::quiet_NaN()));
-  cv::Mat cx = dst_inv.x + sign * d;
-  cv::Mat sx, sy;
-  cv::remap(src_fwd.x, sx, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
-  cv::remap(src_fwd.y, sy, cx, dst_inv.y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
-  cv::Mat v(d.size(), CV_8U);
-  parallel_rows(d.rows, 16, [&](int r0, int r1) {
-    for (int r = r0; r < r1; ++r) {
-      const float* pd = d.ptr<float>(r);
-      const float* pcx = cx.ptr<float>(r);
-      const float* py = dst_inv.y.ptr<float>(r);
-      float* px = sx.ptr<float>(r);
-      float* pys = sy.ptr<float>(r);
-      std::uint8_t* pv = v.ptr<std::uint8_t>(r);
-      for (int c = 0; c < d.cols; ++c) {
-        const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
-                        py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
-                        pys[c] <= src_size.height - 1;
-        pv[c] = ok ? 255 : 0;
-        if (!ok) px[c] = pys[c] = -1;
+  constexpr int kBand = 64;
+  const cv::Size out_size = dst_inv.size();
+  cv::Mat out(out_size, src.type()), v(out_size, CV_8U);
+  const int bands = (out_size.height + kBand - 1) / kBand;
+  parallel_rows(bands, 1, [&](int b0, int b1) {
+    for (int b = b0; b < b1; ++b) {
+      const int r0 = b * kBand, r1 = std::min(out_size.height, r0 + kBand);
+      cv::Mat ux, uy, d;
+      dst_inv.rows(r0, r1, ux, uy);
+      cv::remap(disparity, d, ux, uy, cv::INTER_NEAREST, cv::BORDER_CONSTANT,
+                cv::Scalar::all(std::numeric_limits<double>::quiet_NaN()));
+      cv::Mat cx = ux + sign * d;
+      // The canonical rows the band's positions fall in, with a row of margin either side.
+      double lo = 0, hi = 0;
+      cv::minMaxLoc(uy, &lo, &hi);
+      const int c0 = std::max(0, int(std::floor(lo)) - 1), c1 = std::min(canon.height, int(std::ceil(hi)) + 2);
+      cv::Mat sx, sy;
+      if (c1 > c0 && c1 - c0 <= 4 * kBand) {
+        cv::Mat fx, fy;
+        src_fwd.rows(c0, c1, fx, fy);
+        const cv::Mat cy = uy - double(c0);
+        cv::remap(fx, sx, cx, cy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+        cv::remap(fy, sy, cx, cy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(-1));
+      } else {
+        sx.create(d.size(), CV_32F);
+        sy.create(d.size(), CV_32F);
+        for (int r = 0; r < d.rows; ++r)
+          for (int c = 0; c < d.cols; ++c) {
+            const cv::Point2f p = src_fwd.at(cx.at<float>(r, c), uy.at<float>(r, c));
+            sx.at<float>(r, c) = p.x;
+            sy.at<float>(r, c) = p.y;
+          }
       }
+      for (int r = 0; r < d.rows; ++r) {
+        const float* pd = d.ptr<float>(r);
+        const float* pcx = cx.ptr<float>(r);
+        const float* py = uy.ptr<float>(r);
+        float* px = sx.ptr<float>(r);
+        float* pys = sy.ptr<float>(r);
+        std::uint8_t* pv = v.ptr<std::uint8_t>(r0 + r);
+        for (int c = 0; c < d.cols; ++c) {
+          const bool ok = std::isfinite(pd[c]) && pcx[c] >= 0 && pcx[c] <= canon.width - 1 && py[c] >= 0 &&
+                          py[c] <= canon.height - 1 && px[c] >= 0 && pys[c] >= 0 && px[c] <= src_size.width - 1 &&
+                          pys[c] <= src_size.height - 1;
+          pv[c] = ok ? 255 : 0;
+          if (!ok) px[c] = pys[c] = -1;
+        }
+      }
+      cv::Mat band = out.rowRange(r0, r1);
+      cv::remap(src, band, sx, sy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
     }
   });
-  cv::Mat out;
-  cv::remap(src, out, sx, sy, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar::all(0));
   if (valid) *valid = v;
   return out;
 }

@@ -63,8 +63,9 @@ TEST_CASE("The inverse maps (interpolated on a grid) match the per-pixel inverse
   const RectifyGeometry& g = rect.geometry();
   REQUIRE(g.vertical);
   const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
-                         const fusion::Rectifier::Maps& m) {
-    REQUIRE(m.x.size() == cam.size);
+                         const fusion::Rectifier::Maps& maps) {
+    REQUIRE(maps.size() == cam.size);
+    const fusion::Rectifier::Maps::Dense m = maps.dense();
     double worst = 0;
     for (int r = 0; r < cam.size.height; ++r) {
       std::vector<cv::Point2f> src, dst;
@@ -81,6 +82,52 @@ TEST_CASE("The inverse maps (interpolated on a grid) match the per-pixel inverse
   };
   const double color = check(rig.color, g.R2, g.P2, rect.canonical_from_color());
   const double mono = check(rig.mono, g.R1, g.P1, rect.canonical_from_mono());
+  INFO("largest difference, colour " << color << " px, mono " << mono << " px");
+  CHECK(color < 0.01);
+  CHECK(mono < 0.01);
+}
+
+TEST_CASE("The forward maps (interpolated on a grid) match cv::initUndistortRectifyMap at every pixel", "[rectify]") {
+  // The same strongly distorted, vertical rig: every canonical pixel's camera pixel from
+  // X_from_canonical() against OpenCV's per-pixel map, brought into the canonical frame.
+  datasets::Sample s = small_sample();
+  StereoRig rig = s.rig;
+  rig.color.dist = (cv::Mat_<double>(1, 5) << -0.28, 0.12, 0.0015, -0.0008, -0.02);
+  rig.mono.dist = (cv::Mat_<double>(1, 5) << 0.15, -0.05, -0.001, 0.0005, 0.0);
+  rig.T = cv::Vec3d(rig.T[1], rig.T[0], rig.T[2]);
+  fusion::Rectifier rect(rig);
+  const RectifyGeometry& g = rect.geometry();
+  REQUIRE(g.vertical);
+  const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
+                         const fusion::Rectifier::Maps& maps) {
+    REQUIRE(maps.size() == g.canonical_size());
+    REQUIRE(maps.step() > 1);  // a grid, not every pixel
+    cv::Mat x, y;
+    cv::initUndistortRectifyMap(cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P).colRange(0, 3), g.size, CV_32FC1, x, y);
+    if (g.vertical) {
+      cv::transpose(x, x);
+      cv::transpose(y, y);
+    }
+    if (g.flip) {
+      cv::flip(x, x, 1);
+      cv::flip(y, y, 1);
+    }
+    const fusion::Rectifier::Maps::Dense m = maps.dense();
+    double worst = 0, worst_at = 0;
+    for (int r = 0; r < x.rows; ++r)
+      for (int c = 0; c < x.cols; ++c) {
+        // Only where the canonical pixel shows the camera (the maps go on smoothly beyond it).
+        const float ex = x.at<float>(r, c), ey = y.at<float>(r, c);
+        if (ex < 0 || ey < 0 || ex > cam.size.width - 1 || ey > cam.size.height - 1) continue;
+        worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - ex, m.y.at<float>(r, c) - ey)));
+        const cv::Point2f p = maps.at(float(c), float(r));
+        worst_at = std::max(worst_at, double(std::hypot(p.x - ex, p.y - ey)));
+      }
+    CHECK(worst_at == Approx(worst).margin(1e-3));  // at() is the same bilinear surface
+    return worst;
+  };
+  const double color = check(rig.color, g.R2, g.P2, rect.color_from_canonical());
+  const double mono = check(rig.mono, g.R1, g.P1, rect.mono_from_canonical());
   INFO("largest difference, colour " << color << " px, mono " << mono << " px");
   CHECK(color < 0.01);
   CHECK(mono < 0.01);
@@ -141,15 +188,16 @@ TEST_CASE("The rectifier cache builds a rig's maps once, and a corrected copy le
   CHECK(c != b);
   CHECK(c->geometry().baseline != Approx(a->geometry().baseline));
 
-  const cv::Mat inv_before = c->canonical_from_color().x.clone(), fwd_before = c->color_from_canonical().x.clone();
+  const cv::Mat inv_before = c->canonical_from_color().dense().x, fwd_before = c->color_from_canonical().dense().x;
   fusion::Rectifier copy = *c;
   copy.correct_color(cv::Matx33d(1, 0, 0, 0, 1, 0.5, 0, 0, 1));  // half a row down
-  CHECK(cv::norm(c->canonical_from_color().x, inv_before, cv::NORM_INF) == 0);
-  CHECK(cv::norm(c->color_from_canonical().x, fwd_before, cv::NORM_INF) == 0);
-  CHECK(cv::norm(copy.canonical_from_color().y, c->canonical_from_color().y, cv::NORM_INF) == Approx(0.5).margin(1e-3));
+  CHECK(cv::norm(c->canonical_from_color().dense().x, inv_before, cv::NORM_INF) == 0);
+  CHECK(cv::norm(c->color_from_canonical().dense().x, fwd_before, cv::NORM_INF) == 0);
+  CHECK(cv::norm(copy.canonical_from_color().dense().y, c->canonical_from_color().dense().y, cv::NORM_INF) ==
+        Approx(0.5).margin(1e-3));
   // The cached rectifier is the one built directly.
   const fusion::Rectifier direct(moved);
-  CHECK(cv::norm(direct.canonical_from_color().x, c->canonical_from_color().x, cv::NORM_INF) == 0);
+  CHECK(cv::norm(direct.canonical_from_color().dense().x, c->canonical_from_color().dense().x, cv::NORM_INF) == 0);
   fusion::clear_rectifier_cache();
   CHECK(fusion::cached_rectifier(moved) != c);
 }
