@@ -167,31 +167,50 @@ cv::Mat upsample_disparity(const cv::Mat& low, const cv::Mat& guide_low, const c
       lg[row + i] = gl[i];
     }
   }
-  // `n_taps` is a compile-time constant for the default radius (2), so the tap loops unroll.
+  // `n_taps` is a compile-time constant for the default radius (2), so the tap loops unroll. The
+  // output pixels of a run with the same first low-resolution column (about `ratio` of them) share
+  // their taps' values, known flags and guide values: those are read once per run into `tv`,
+  // `tk`, `tg`; per pixel only its spatial and range weights differ. The sums are the same, in the
+  // same order, as reading every tap per pixel.
   auto rows_body = [&](auto n_taps, int r0, int r1) {
+    constexpr int kMax = 2 * 5;  // UpsampleOptions::radius <= 5
+    float tv[kMax][kMax], tk[kMax][kMax];
+    int tg[kMax][kMax];
+    bool row_in[kMax];
     for (int y = r0; y < r1; ++y) {
       const std::uint8_t* g = guide.ptr<std::uint8_t>(y);
       float* dst = out.ptr<float>(y);
-      for (int x = 0; x < guide.cols; ++x) {
-        float wsum = 0, dsum = 0;
-        const float* wxx = wx.data() + static_cast<std::size_t>(x) * taps;
-        const float* range_x = range_w.data();
-        const int gx = g[x];
+      const float* wyy = wy.data() + static_cast<std::size_t>(y) * taps;
+      for (int x = 0; x < guide.cols;) {
+        const int fx = first_x[x];
+        int end = x + 1;
+        while (end < guide.cols && first_x[end] == fx) ++end;
         for (int tj = 0; tj < n_taps; ++tj) {
           const int j = first_y[y] + tj;
-          if (j < 0 || j >= low.rows) continue;
-          const std::size_t base = static_cast<std::size_t>(j) * lw + pad + first_x[x];
-          const float* v = lv.data() + base;
-          const float* k = lk.data() + base;
-          const std::uint8_t* gl = lg.data() + base;
-          const float wyj = wy[static_cast<std::size_t>(y) * taps + tj];
+          row_in[tj] = j >= 0 && j < low.rows;
+          if (!row_in[tj]) continue;
+          const std::size_t base = static_cast<std::size_t>(j) * lw + pad + fx;
           for (int ti = 0; ti < n_taps; ++ti) {
-            const float w = wyj * wxx[ti] * range_x[std::abs(gx - gl[ti])] * k[ti];
-            wsum += w;
-            dsum += w * v[ti];
+            tv[tj][ti] = lv[base + ti];
+            tk[tj][ti] = lk[base + ti];
+            tg[tj][ti] = lg[base + ti];
           }
         }
-        dst[x] = wsum > 1e-12f ? dsum / wsum * ratio : std::numeric_limits<float>::quiet_NaN();
+        for (; x < end; ++x) {
+          float wsum = 0, dsum = 0;
+          const float* wxx = wx.data() + static_cast<std::size_t>(x) * taps;
+          const int gx = g[x];
+          for (int tj = 0; tj < n_taps; ++tj) {
+            if (!row_in[tj]) continue;
+            const float wyj = wyy[tj];
+            for (int ti = 0; ti < n_taps; ++ti) {
+              const float w = wyj * wxx[ti] * range_w[std::abs(gx - tg[tj][ti])] * tk[tj][ti];
+              wsum += w;
+              dsum += w * tv[tj][ti];
+            }
+          }
+          dst[x] = wsum > 1e-12f ? dsum / wsum * ratio : std::numeric_limits<float>::quiet_NaN();
+        }
       }
     }
   };
