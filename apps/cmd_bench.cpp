@@ -52,9 +52,11 @@ struct BenchOptions {
 
 // fuse-raw is not in the default list: it simulates a pair of its own (the realistic sensor);
 // nor is fuse-command: it writes the rig path's pair to files and times the whole command; nor
-// fuse-scaling: the colour-reference fuse at 1, 2, 4, ... threads up to all cores.
-const std::vector<std::string> kStages = {"depth",       "fuse-mono", "fuse-color",   "fuse-rig",    "bokeh",
-                                          "bokeh-real",  "bokeh-worst", "fuse-raw", "fuse-command", "fuse-scaling"};
+// fuse-scaling: the colour-reference fuse at 1, 2, 4, ... threads up to all cores; nor
+// fuse-rig-mono: the rig row at the mono view.
+const std::vector<std::string> kStages = {"depth",      "fuse-mono",   "fuse-color", "fuse-rig",     "bokeh",
+                                          "bokeh-real", "bokeh-worst", "fuse-raw",   "fuse-command", "fuse-scaling",
+                                          "fuse-rig-mono"};
 
 std::vector<std::string> parse_stages(const std::string& text) {
   std::vector<std::string> out;
@@ -63,7 +65,7 @@ std::vector<std::string> parse_stages(const std::string& text) {
   while (std::getline(in, item, ',')) {
     if (std::find(kStages.begin(), kStages.end(), item) == kStages.end())
       throw_invalid("--stages takes a comma-separated list of depth, fuse-mono, fuse-color, fuse-rig, bokeh, bokeh-real, "
-                    "bokeh-worst, fuse-raw, fuse-command, fuse-scaling; "
+                    "bokeh-worst, fuse-raw, fuse-command, fuse-scaling, fuse-rig-mono; "
                     "got '" + item + "'");
     if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
   }
@@ -421,40 +423,56 @@ struct BenchRun {
   }
 
   // The path `dualcam fuse --rig` takes: the rectifier built from the rig, the drift check, the
-  // warp through the rig, the output at the colour camera's own (distorted) view.
-  void fuse_rig(bool rig_row, bool command_row) {
+  // warp through the rig, the output at the colour camera's own (distorted) view; with
+  // `mono_row`, the same at the mono camera's view (colourisation: the peer's view too).
+  void fuse_rig(bool rig_row, bool command_row, bool mono_row) {
     const datasets::Simulation rs = threads.run([&] { return datasets::simulate(bench_scene(size, o.max_disparity, true)); });
     fusion::FuseOptions ro = fo;
     ro.rectified = false;
     ro.reference = fusion::Reference::Color;
     if (command_row) fuse_command(rs, ro);
-    if (!rig_row) return;
-    Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
-            std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
+    if (!rig_row && !mono_row) return;
     cv::Mat out, peer_out;
     // Each run builds the rig's maps, as one `dualcam fuse` does; the cached row keeps them, as a
     // batch through one module does (fusion::cached_rectifier).
-    auto engine_row = [&](bool cached) {
+    auto engine_row = [&](bool cached, const fusion::FuseOptions& options) {
       std::vector<Json> stage_runs;
       Timing t = run([&] {
         if (!cached) fusion::clear_rectifier_cache();
-        fusion::FuseResult res = fusion::fuse({rs.mono, rs.color, &rs.rig}, ro);
+        fusion::FuseResult res = fusion::fuse({rs.mono, rs.color, &rs.rig}, options);
         stage_runs.push_back(res.stats.to_json()["stages_s"]);
         out = res.image;
       });
       return std::make_pair(t, median_stages(stage_runs, o.repeat));
     };
-    std::tie(rig.engine, rig.engine_stages) = engine_row(false);
-    rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
-    rig.peer = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
-    rig.peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
-    rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
-    rows.push_back(rig);
-    Row cached = rig;
-    cached.stage = "fuse, rig path (cached)";
-    cached.engine_what = "the same through one module's cached maps (fuse --batch, regress, Python)";
-    std::tie(cached.engine, cached.engine_stages) = engine_row(true);
-    rows.push_back(cached);
+    const Timing peer_timing = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
+    const double peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
+    if (rig_row) {
+      Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
+              std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
+      std::tie(rig.engine, rig.engine_stages) = engine_row(false, ro);
+      rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
+      rig.peer = peer_timing;
+      rig.peer_psnr = peer_psnr;
+      rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
+      rows.push_back(rig);
+      Row cached = rig;
+      cached.stage = "fuse, rig path (cached)";
+      cached.engine_what = "the same through one module's cached maps (fuse --batch, regress, Python)";
+      std::tie(cached.engine, cached.engine_stages) = engine_row(true, ro);
+      rows.push_back(cached);
+    }
+    if (mono_row) {
+      fusion::FuseOptions mo = ro;
+      mo.reference = fusion::Reference::Mono;
+      Row mono{"fuse, rig path, mono view", "dualcam fuse --rig --reference mono (distorted, rotated)",
+               std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
+      std::tie(mono.engine, mono.engine_stages) = engine_row(false, mo);
+      mono.engine_psnr = psnr_vs(out, rs.clean_color_at_mono);
+      mono.peer = peer_timing;
+      mono.peer_psnr = peer_psnr;
+      rows.push_back(mono);
+    }
   }
 
   // The rig row's work as `dualcam fuse --mono M.png --color C.png --rig R.yaml -o F.png` does
@@ -600,7 +618,8 @@ Command register_bench(CLI::App& root) {
                   "through a distorted, rotated rig: rectifier, drift check, warp), bokeh; also fuse-raw (not by default: "
                   "raw frames of the realistic sensor against its finished pictures, reference colour); fuse-command (not by "
                   "default: the rig row's pair from PNG files to a PNG file, as the command does it); fuse-scaling (not by "
-                  "default: the colour-reference fuse at 1, 2, 4, ... threads and all cores); bokeh-real (a "
+                  "default: the colour-reference fuse at 1, 2, 4, ... threads and all cores); fuse-rig-mono (not by "
+                  "default: the rig row at the mono view); bokeh-real (a "
                   "Middlebury ground truth upscaled, needs --bokeh-data) and bokeh-worst (the largest blur almost "
                   "everywhere, many levels)");
   app->add_option("--bokeh-data", o->bokeh_data,
@@ -637,7 +656,8 @@ Command register_bench(CLI::App& root) {
                  std::string(kFusePeer) + " (at the mono view)", {}, {}, threads.threads()},
              fusion::Reference::Color, b.sim.clean_color_at_color);
     progress.advance(1, "engine fuse (rig path)");
-    if (has("fuse-rig") || has("fuse-command")) b.fuse_rig(has("fuse-rig"), has("fuse-command"));
+    if (has("fuse-rig") || has("fuse-command") || has("fuse-rig-mono"))
+      b.fuse_rig(has("fuse-rig"), has("fuse-command"), has("fuse-rig-mono"));
     progress.advance(1, "engine bokeh");
     if (has("bokeh")) b.bokeh(progress);
     if (has("bokeh-real")) b.bokeh_real(progress);

@@ -150,6 +150,20 @@ TEST_CASE("dualcam bench --stages fuse-command: the rig path from PNG files to a
   CHECK(std::abs(cmd["peer_psnr_db"].get<double>() - rig["peer_psnr_db"].get<double>()) < 0.5);
 }
 
+TEST_CASE("dualcam bench --stages fuse-rig-mono: the rig row at the mono view, beside the colour view's", "[cli][bench]") {
+  const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 2 --stages fuse-rig,fuse-rig-mono");
+  REQUIRE(j["stages"].size() == 3);  // the rig row, the rig row with cached maps, the mono view
+  const auto& rig = j["stages"][0];
+  const auto& mono = j["stages"][2];
+  CHECK(mono["stage"] == "fuse, rig path, mono view");
+  CHECK(mono["engine_s"].get<double>() > 0);
+  CHECK(mono["engine_stages_s"]["rectify"].get<double>() > 0);
+  // Scored at the mono view, where the peer's output is too: the same peer as the colour row's.
+  CHECK(mono["engine_psnr_db"].get<double>() > 10.0);
+  CHECK(mono["peer_psnr_db"].get<double>() == rig["peer_psnr_db"].get<double>());
+  CHECK(mono["engine_psnr_db"].get<double>() != rig["engine_psnr_db"].get<double>());
+}
+
 TEST_CASE("dualcam bench --stages fuse-scaling: a row per thread count from 1 to all cores", "[cli][bench]") {
   const auto j = bench_json("--size 320x240 --max-disparity 32 --repeat 1 --threads 1 --stages fuse-scaling");
   REQUIRE(j["stages"].size() >= 1);
