@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <tbb/combinable.h>
+#include <tbb/parallel_for.h>
 
 #include "dualcam/engine/color.hpp"
 #include "dualcam/engine/error.hpp"
@@ -370,22 +371,27 @@ NoiseModel estimate_typed(const cv::Mat& img, const NoiseOptions& o) {
   double spacing = 1;
   const std::vector<float> floor = floor_table(quantisation_floor(hists, lut, spacing));
   auto floor_at = [&](double level) { return double(floor[NoiseModel::index(float(level))]); };
-  std::vector<std::vector<NoiseCurve>> fine;
-  for (int s = 0; s < o.scales; ++s) {
-    if (img.cols / (o.block << s) < 4 || img.rows / (o.block << s) < 4) break;
+  int scales = 0;
+  while (scales < o.scales && img.cols / (o.block << scales) >= 4 && img.rows / (o.block << scales) >= 4) ++scales;
+  // Every (statistic, scale, channel) curve is its own job: blocks sampled (rows in parallel),
+  // then the level sets (serial: a sort of the blocks); the jobs side by side so that one's serial
+  // part runs beside another's blocks. Each curve is what it would be alone.
+  std::vector<std::vector<NoiseCurve>> fine(static_cast<std::size_t>(scales), std::vector<NoiseCurve>(C));
+  std::vector<NoiseCurve> pixel(static_cast<std::size_t>(C));
+  const int pixel_cap = o.max_blocks > 0 ? std::max(2048, o.max_blocks / 4) : 0;
+  tbb::parallel_for(0, (scales + 1) * C, [&](int job) {
+    const int s = job / C, c = job % C;
+    if (s == scales) {
+      pixel[std::size_t(c)] = measure_curve(
+          sample_blocks<T>(img, lut, clips[c], c, 0, o.pixel_block, pixel_cap, BlockStat::Plane), o.level_sets, floor_at);
+      return;
+    }
     const int cap = o.max_blocks > 0 ? std::max(2048, o.max_blocks >> (2 * s)) : 0;
     const double scale_floor = 1.0 / double(1 << (2 * s));  // a quantisation error averages as white noise
-    std::vector<NoiseCurve> per;
-    for (int c = 0; c < C; ++c)
-      per.push_back(measure_curve(sample_blocks<T>(img, lut, clips[c], c, s, o.block, cap, BlockStat::Fine),
-                                  o.level_sets, [&](double l) { return floor_at(l) * scale_floor; }));
-    fine.push_back(std::move(per));
-  }
-  std::vector<NoiseCurve> pixel;
-  const int pixel_cap = o.max_blocks > 0 ? std::max(2048, o.max_blocks / 4) : 0;
-  for (int c = 0; c < C; ++c)
-    pixel.push_back(measure_curve(sample_blocks<T>(img, lut, clips[c], c, 0, o.pixel_block, pixel_cap, BlockStat::Plane),
-                                  o.level_sets, floor_at));
+    fine[std::size_t(s)][std::size_t(c)] =
+        measure_curve(sample_blocks<T>(img, lut, clips[c], c, s, o.block, cap, BlockStat::Fine), o.level_sets,
+                      [&](double l) { return floor_at(l) * scale_floor; });
+  });
   return NoiseModel::from_curves(std::move(fine), std::move(pixel), floor, spacing, clipped);
 }
 
