@@ -79,8 +79,7 @@ FeatureMatches match_features(const cv::Mat& a8, const cv::Mat& b8, const SelfRe
   std::vector<cv::KeyPoint> ka, kb;
   cv::Mat da, db;
   // Each view downscaled and its features found, the two views side by side: OpenCV's ORB runs
-  // on one thread (the bench's 12 MP rig pair: drift check 0.15 -> 0.12 s on 2 cores, the same
-  // matches).
+  // on one thread (the same features as one after the other).
   const auto detect = [&](const cv::Mat& view, double& f, std::vector<cv::KeyPoint>& k, cv::Mat& d) {
     const cv::Mat s = downscaled(view, o.max_side_px, f);
     // Low FAST threshold and a small border: cross-spectral pairs and small views give few corners.

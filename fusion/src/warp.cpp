@@ -135,7 +135,10 @@ cv::Mat warp_composed(const cv::Mat& src, const Rectifier::Maps& src_fwd, const 
         sy.create(d.size(), CV_32F);
         for (int r = 0; r < d.rows; ++r)
           for (int c = 0; c < d.cols; ++c) {
-            const cv::Point2f p = src_fwd.at(cx.at<float>(r, c), uy.at<float>(r, c));
+            const float x = cx.at<float>(r, c), y = uy.at<float>(r, c);
+            // Only inside the canonical frame (the check below needs no more).
+            const bool inside = std::isfinite(x) && x >= 0 && x <= canon.width - 1 && y >= 0 && y <= canon.height - 1;
+            const cv::Point2f p = inside ? src_fwd.at(x, y) : cv::Point2f(-1, -1);
             sx.at<float>(r, c) = p.x;
             sy.at<float>(r, c) = p.y;
           }

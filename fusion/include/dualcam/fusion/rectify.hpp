@@ -46,9 +46,9 @@ class Rectifier {
   // it shows; canonical_from_X has the camera's size and gives, for every camera pixel, where it
   // lands in the canonical frame. warp.hpp composes them into one-interpolation warps. They are
   // smooth, so each is kept as its values on a grid (every `step` px, both last pixels included)
-  // and bilinear between: at 12 MP the four maps at every pixel were 384 MB (the rig path's whole
-  // difference in peak memory from a rectified pair's) and 0.10 s to build.
-  // tests/fusion/test_rectify.cpp measures the grid against the exact maps.
+  // and bilinear between: at 12 MP the four maps at every pixel were 384 MB, the rig path's whole
+  // difference in peak memory from a rectified pair's. tests/fusion/test_rectify.cpp measures the
+  // grid against the exact maps.
   class Maps {
    public:
     Maps() = default;
