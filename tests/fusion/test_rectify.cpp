@@ -51,86 +51,81 @@ TEST_CASE("Un-rectifying a rectified image gives every pixel back at its own pos
   CHECK(off < 0.01 * n);
 }
 
-TEST_CASE("The inverse maps (interpolated on a grid) match the per-pixel inverse of the distortion", "[rectify]") {
-  // A strongly distorted rig, cameras one above the other (transposed canonical frame): every
-  // pixel's canonical position from canonical_from_color() against cv::undistortPoints at it.
-  datasets::Sample s = small_sample();
-  StereoRig rig = s.rig;
+// The sample's rig with strong lens distortion on both cameras, one above the other (a
+// transposed canonical frame): the maps' grids are checked against OpenCV's per-pixel maps on it.
+namespace {
+StereoRig distorted_vertical_rig() {
+  StereoRig rig = small_sample().rig;
   rig.color.dist = (cv::Mat_<double>(1, 5) << -0.28, 0.12, 0.0015, -0.0008, -0.02);
   rig.mono.dist = (cv::Mat_<double>(1, 5) << 0.15, -0.05, -0.001, 0.0005, 0.0);
   rig.T = cv::Vec3d(rig.T[1], rig.T[0], rig.T[2]);
-  fusion::Rectifier rect(rig);
-  const RectifyGeometry& g = rect.geometry();
-  REQUIRE(g.vertical);
-  const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
-                         const fusion::Rectifier::Maps& maps) {
-    REQUIRE(maps.size() == cam.size);
-    const fusion::Rectifier::Maps::Dense m = maps.dense();
-    double worst = 0;
-    for (int r = 0; r < cam.size.height; ++r) {
-      std::vector<cv::Point2f> src, dst;
-      for (int c = 0; c < cam.size.width; ++c) src.emplace_back(float(c), float(r));
-      cv::undistortPoints(src, dst, cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P));
-      for (int c = 0; c < cam.size.width; ++c) {
-        float x = dst[c].x, y = dst[c].y;
-        if (g.vertical) std::swap(x, y);
-        if (g.flip) x = float(g.canonical_size().width - 1) - x;
-        worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - x, m.y.at<float>(r, c) - y)));
-      }
-    }
-    return worst;
-  };
-  const double color = check(rig.color, g.R2, g.P2, rect.canonical_from_color());
-  const double mono = check(rig.mono, g.R1, g.P1, rect.canonical_from_mono());
-  INFO("largest difference, colour " << color << " px, mono " << mono << " px");
-  CHECK(color < 0.01);
-  CHECK(mono < 0.01);
+  return rig;
 }
+}  // namespace
 
-TEST_CASE("The forward maps (interpolated on a grid) match cv::initUndistortRectifyMap at every pixel", "[rectify]") {
-  // The same strongly distorted, vertical rig: every canonical pixel's camera pixel from
-  // X_from_canonical() against OpenCV's per-pixel map, brought into the canonical frame.
-  datasets::Sample s = small_sample();
-  StereoRig rig = s.rig;
-  rig.color.dist = (cv::Mat_<double>(1, 5) << -0.28, 0.12, 0.0015, -0.0008, -0.02);
-  rig.mono.dist = (cv::Mat_<double>(1, 5) << 0.15, -0.05, -0.001, 0.0005, 0.0);
-  rig.T = cv::Vec3d(rig.T[1], rig.T[0], rig.T[2]);
+TEST_CASE("The maps (interpolated on a grid) match OpenCV's per-pixel maps both ways", "[rectify]") {
+  // A strongly distorted rig, cameras one above the other (transposed canonical frame).
+  const StereoRig rig = distorted_vertical_rig();
   fusion::Rectifier rect(rig);
   const RectifyGeometry& g = rect.geometry();
   REQUIRE(g.vertical);
-  const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
-                         const fusion::Rectifier::Maps& maps) {
-    REQUIRE(maps.size() == g.canonical_size());
-    REQUIRE(maps.step() > 1);  // a grid, not every pixel
-    cv::Mat x, y;
-    cv::initUndistortRectifyMap(cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P).colRange(0, 3), g.size, CV_32FC1, x, y);
-    if (g.vertical) {
-      cv::transpose(x, x);
-      cv::transpose(y, y);
-    }
-    if (g.flip) {
-      cv::flip(x, x, 1);
-      cv::flip(y, y, 1);
-    }
-    const fusion::Rectifier::Maps::Dense m = maps.dense();
-    double worst = 0, worst_at = 0;
-    for (int r = 0; r < x.rows; ++r)
-      for (int c = 0; c < x.cols; ++c) {
-        // Only where the canonical pixel shows the camera (the maps go on smoothly beyond it).
-        const float ex = x.at<float>(r, c), ey = y.at<float>(r, c);
-        if (ex < 0 || ey < 0 || ex > cam.size.width - 1 || ey > cam.size.height - 1) continue;
-        worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - ex, m.y.at<float>(r, c) - ey)));
-        const cv::Point2f p = maps.at(float(c), float(r));
-        worst_at = std::max(worst_at, double(std::hypot(p.x - ex, p.y - ey)));
-      }
-    CHECK(worst_at == Approx(worst).margin(1e-3));  // at() is the same bilinear surface
-    return worst;
+  const auto expect_within = [](double color, double mono) {
+    INFO("largest difference, colour " << color << " px, mono " << mono << " px");
+    CHECK(color < 0.01);
+    CHECK(mono < 0.01);
   };
-  const double color = check(rig.color, g.R2, g.P2, rect.color_from_canonical());
-  const double mono = check(rig.mono, g.R1, g.P1, rect.mono_from_canonical());
-  INFO("largest difference, colour " << color << " px, mono " << mono << " px");
-  CHECK(color < 0.01);
-  CHECK(mono < 0.01);
+  SECTION("inverse: every camera pixel's canonical position against cv::undistortPoints at it") {
+    const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
+                           const fusion::Rectifier::Maps& maps) {
+      REQUIRE(maps.size() == cam.size);
+      const fusion::Rectifier::Maps::Dense m = maps.dense();
+      double worst = 0;
+      for (int r = 0; r < cam.size.height; ++r) {
+        std::vector<cv::Point2f> src, dst;
+        for (int c = 0; c < cam.size.width; ++c) src.emplace_back(float(c), float(r));
+        cv::undistortPoints(src, dst, cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P));
+        for (int c = 0; c < cam.size.width; ++c) {
+          float x = dst[c].x, y = dst[c].y;
+          if (g.vertical) std::swap(x, y);
+          if (g.flip) x = float(g.canonical_size().width - 1) - x;
+          worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - x, m.y.at<float>(r, c) - y)));
+        }
+      }
+      return worst;
+    };
+    expect_within(check(rig.color, g.R2, g.P2, rect.canonical_from_color()), check(rig.mono, g.R1, g.P1, rect.canonical_from_mono()));
+  }
+  SECTION("forward: every canonical pixel's camera pixel against cv::initUndistortRectifyMap") {
+    const auto check = [&](const CameraModel& cam, const cv::Matx33d& R, const cv::Matx34d& P,
+                           const fusion::Rectifier::Maps& maps) {
+      REQUIRE(maps.size() == g.canonical_size());
+      REQUIRE(maps.step() > 1);  // a grid, not every pixel
+      cv::Mat x, y;
+      cv::initUndistortRectifyMap(cv::Mat(cam.K), cam.dist, cv::Mat(R), cv::Mat(P).colRange(0, 3), g.size, CV_32FC1, x, y);
+      if (g.vertical) {
+        cv::transpose(x, x);
+        cv::transpose(y, y);
+      }
+      if (g.flip) {
+        cv::flip(x, x, 1);
+        cv::flip(y, y, 1);
+      }
+      const fusion::Rectifier::Maps::Dense m = maps.dense();
+      double worst = 0, worst_at = 0;
+      for (int r = 0; r < x.rows; ++r)
+        for (int c = 0; c < x.cols; ++c) {
+          // Only where the canonical pixel shows the camera (the maps go on smoothly beyond it).
+          const float ex = x.at<float>(r, c), ey = y.at<float>(r, c);
+          if (ex < 0 || ey < 0 || ex > cam.size.width - 1 || ey > cam.size.height - 1) continue;
+          worst = std::max(worst, double(std::hypot(m.x.at<float>(r, c) - ex, m.y.at<float>(r, c) - ey)));
+          const cv::Point2f p = maps.at(float(c), float(r));
+          worst_at = std::max(worst_at, double(std::hypot(p.x - ex, p.y - ey)));
+        }
+      CHECK(worst_at == Approx(worst).margin(1e-3));  // at() is the same bilinear surface
+      return worst;
+    };
+    expect_within(check(rig.color, g.R2, g.P2, rect.color_from_canonical()), check(rig.mono, g.R1, g.P1, rect.mono_from_canonical()));
+  }
 }
 
 TEST_CASE("Simulator truth is self-consistent: warping the colour view by the true disparity gives the mono view",
