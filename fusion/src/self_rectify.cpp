@@ -83,7 +83,10 @@ FeatureMatches match_features(const cv::Mat& a8, const cv::Mat& b8, const SelfRe
   const auto detect = [&](const cv::Mat& view, double& f, std::vector<cv::KeyPoint>& k, cv::Mat& d) {
     const cv::Mat s = downscaled(view, o.max_side_px, f);
     // Low FAST threshold and a small border: cross-spectral pairs and small views give few corners.
-    auto orb = cv::ORB::create(o.max_features, 1.2f, 8, 19, 0, 2, cv::ORB::HARRIS_SCORE, 19, 7);
+    // One pyramid level: both views are rectified to the same scale, so coarser levels only find
+    // fewer, blurrier corners (the bench's 12 MP rig pair through `dualcam fuse --json`: 3188
+    // row matches, mean |row error| 0.44 px, against 2228 and 0.62 px with ORB's 8 levels).
+    auto orb = cv::ORB::create(o.max_features, 1.2f, 1, 19, 0, 2, cv::ORB::HARRIS_SCORE, 19, 7);
     orb->detectAndCompute(s, cv::noArray(), k, d);
   };
   tbb::parallel_invoke([&] { detect(a8, fa, ka, da); }, [&] { detect(b8, fb, kb, db); });
