@@ -215,11 +215,11 @@ std::vector<Block> sample_blocks(const cv::Mat& img, const float* lut, std::pair
         std::fill(z.begin(), z.end(), 0.0f);
         for (int y = 0; y < px; ++y) {
           const T* p = img.ptr<T>(y0 + y) + static_cast<std::size_t>(x0) * C + c;
-          float* row = z.data() + static_cast<std::size_t>(y / f) * B;
+          float* row = z.data() + static_cast<std::size_t>(y >> scale) * B;  // y / f, x / f: f = 2^scale
           for (int x = 0; x < px; ++x) {
             const int code = p[static_cast<std::size_t>(x) * C];
-            clipped = clipped || code == clip.first || code == clip.second;
-            row[x / f] += lut[code];
+            clipped |= (code == clip.first) | (code == clip.second);
+            row[x >> scale] += lut[code];
           }
         }
         for (float& v : z) v *= inv;
