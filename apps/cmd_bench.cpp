@@ -447,13 +447,21 @@ struct BenchRun {
     };
     const Timing peer_timing = run([&] { peer_out = eval::peer_colorize_rig(rs.mono, rs.color, rs.rig, peer); });
     const double peer_psnr = psnr_vs(peer_out, rs.clean_color_at_mono);
+    // A row of the engine's rig path at `reference`'s view, beside the peer (at the mono view).
+    const auto rig_row_at = [&](const char* stage, const char* what, fusion::Reference reference, const cv::Mat& truth) {
+      fusion::FuseOptions options = ro;
+      options.reference = reference;
+      Row row{stage, what, std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {},
+              threads.threads()};
+      std::tie(row.engine, row.engine_stages) = engine_row(false, options);
+      row.engine_psnr = psnr_vs(out, truth);
+      row.peer = peer_timing;
+      row.peer_psnr = peer_psnr;
+      return row;
+    };
     if (rig_row) {
-      Row rig{"fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
-              std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
-      std::tie(rig.engine, rig.engine_stages) = engine_row(false, ro);
-      rig.engine_psnr = psnr_vs(out, rs.clean_color_at_color);
-      rig.peer = peer_timing;
-      rig.peer_psnr = peer_psnr;
+      Row rig = rig_row_at("fuse, rig path", "dualcam fuse --rig (distorted, rotated; reference colour)",
+                           fusion::Reference::Color, rs.clean_color_at_color);
       rig.input_psnr = psnr_vs(rs.color, rs.clean_color_at_color);
       rows.push_back(rig);
       Row cached = rig;
@@ -462,17 +470,9 @@ struct BenchRun {
       std::tie(cached.engine, cached.engine_stages) = engine_row(true, ro);
       rows.push_back(cached);
     }
-    if (mono_row) {
-      fusion::FuseOptions mo = ro;
-      mo.reference = fusion::Reference::Mono;
-      Row mono{"fuse, rig path, mono view", "dualcam fuse --rig --reference mono (distorted, rotated)",
-               std::string("OpenCV stereoRectify + ") + kFusePeer + " + back to the mono view", {}, {}, threads.threads()};
-      std::tie(mono.engine, mono.engine_stages) = engine_row(false, mo);
-      mono.engine_psnr = psnr_vs(out, rs.clean_color_at_mono);
-      mono.peer = peer_timing;
-      mono.peer_psnr = peer_psnr;
-      rows.push_back(mono);
-    }
+    if (mono_row)
+      rows.push_back(rig_row_at("fuse, rig path, mono view", "dualcam fuse --rig --reference mono (distorted, rotated)",
+                                fusion::Reference::Mono, rs.clean_color_at_mono));
   }
 
   // The rig row's work as `dualcam fuse --mono M.png --color C.png --rig R.yaml -o F.png` does
